@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+#include "bus.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int vmm_bus_init(struct vmm_bus *bus, const char *name)
+{
+	memset(bus, 0, sizeof(*bus));
+	bus->name = name;
+	return -pthread_rwlock_init(&bus->lock, NULL);
+}
+
+void vmm_bus_destroy(struct vmm_bus *bus)
+{
+	free(bus->traps);
+	bus->traps = NULL;
+	bus->nr = bus->cap = 0;
+	pthread_rwlock_destroy(&bus->lock);
+}
+
+/* Index of the first trap whose base is above addr (binary search over sorted bases). */
+static size_t upper_bound(const struct vmm_bus *bus, uint64_t addr)
+{
+	size_t lo = 0, hi = bus->nr;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (bus->traps[mid].base <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int vmm_bus_register(struct vmm_bus *bus, uint64_t base, uint64_t size, vmm_trap_fn fn, void *dev,
+		     const char *name)
+{
+	int ret = 0;
+	if (size == 0 || base + size - 1 < base || !fn)
+		return -EINVAL;
+	pthread_rwlock_wrlock(&bus->lock);
+	size_t i = upper_bound(bus, base);
+	/* Neighbours: the trap before must end before base, the one at i must start after. */
+	if ((i > 0 && bus->traps[i - 1].base + bus->traps[i - 1].size - 1 >= base) ||
+	    (i < bus->nr && bus->traps[i].base <= base + size - 1)) {
+		ret = -EEXIST;
+		goto out;
+	}
+	if (bus->nr == bus->cap) {
+		size_t cap = bus->cap ? bus->cap * 2 : 16;
+		struct vmm_trap *t = realloc(bus->traps, cap * sizeof(*t));
+		if (!t) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		bus->traps = t;
+		bus->cap = cap;
+	}
+	memmove(&bus->traps[i + 1], &bus->traps[i], (bus->nr - i) * sizeof(*bus->traps));
+	bus->traps[i] = (struct vmm_trap){
+		.base = base, .size = size, .fn = fn, .dev = dev, .name = name};
+	bus->nr++;
+out:
+	pthread_rwlock_unlock(&bus->lock);
+	return ret;
+}
+
+int vmm_bus_unregister(struct vmm_bus *bus, uint64_t base)
+{
+	int ret = -ENOENT;
+	pthread_rwlock_wrlock(&bus->lock);
+	size_t i = upper_bound(bus, base);
+	if (i > 0 && bus->traps[i - 1].base == base) {
+		memmove(&bus->traps[i - 1], &bus->traps[i], (bus->nr - i) * sizeof(*bus->traps));
+		bus->nr--;
+		ret = 0;
+	}
+	pthread_rwlock_unlock(&bus->lock);
+	return ret;
+}
+
+int vmm_bus_access(struct vmm_bus *bus, uint64_t addr, uint8_t *data, unsigned len, bool is_write)
+{
+	int ret = -ENOENT;
+	pthread_rwlock_rdlock(&bus->lock);
+	size_t i = upper_bound(bus, addr);
+	if (i > 0) {
+		const struct vmm_trap *t = &bus->traps[i - 1];
+		uint64_t off = addr - t->base;
+		/* The access must lie wholly inside the trap; a straddling one is refused. */
+		if (off < t->size && len <= t->size - off)
+			ret = t->fn(t->dev, off, data, len, is_write) ? -ENOENT : 0;
+	}
+	pthread_rwlock_unlock(&bus->lock);
+	if (ret) {
+		atomic_fetch_add_explicit(&bus->unhandled, 1, memory_order_relaxed);
+		if (!is_write)
+			memset(data, 0xff, len);
+	}
+	return ret;
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Trap registry for port I/O and MMIO. Both spaces use one handler shape, so a device is written
+ * once whichever way the guest reaches it.
+ */
+#ifndef VMMON_BUS_H
+#define VMMON_BUS_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * A trap handler. `off` is relative to the registered base; `data` holds `len` bytes, filled
+ * by the handler on a read. Returns 0, or -errno for an access the device does not implement
+ * (bad width, unknown register): the bus then reads as all ones, drops the write, and counts it.
+ */
+typedef int (*vmm_trap_fn)(void *dev, uint64_t off, uint8_t *data, unsigned len, bool is_write);
+
+struct vmm_trap {
+	uint64_t base;
+	uint64_t size;
+	vmm_trap_fn fn;
+	void *dev;
+	const char *name;
+};
+
+struct vmm_bus {
+	const char *name; /* "pio" or "mmio", for messages */
+	pthread_rwlock_t lock; /* writers: (un)registration, e.g. a PCI BAR moving */
+	struct vmm_trap *traps; /* sorted by base, never overlapping */
+	size_t nr, cap;
+	atomic_uint_fast64_t unhandled; /* accesses that hit nothing or were refused */
+};
+
+int vmm_bus_init(struct vmm_bus *bus, const char *name);
+void vmm_bus_destroy(struct vmm_bus *bus);
+/* -EEXIST if the range overlaps a registered one, -EINVAL if empty or wrapping. */
+int vmm_bus_register(struct vmm_bus *bus, uint64_t base, uint64_t size, vmm_trap_fn fn, void *dev,
+		     const char *name);
+int vmm_bus_unregister(struct vmm_bus *bus, uint64_t base);
+/* Dispatches one access. Returns 0, or -ENOENT when no device took it (reads as all ones). */
+int vmm_bus_access(struct vmm_bus *bus, uint64_t addr, uint8_t *data, unsigned len, bool is_write);
+
+#endif

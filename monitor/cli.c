@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: MIT */
+#include "cli.h"
+
+#include <ctype.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layout.h"
+#include "mp.h"
+
+#ifndef VMMON_VERSION
+#define VMMON_VERSION "unknown"
+#endif
+
+static const char usage[] =
+	"Usage: vmmon --kernel IMAGE [options]\n"
+	"Runs a virtual machine on KVM.\n"
+	"\n"
+	"  --kernel IMAGE        PVH ELF image or Linux bzImage to boot (required)\n"
+	"  --initramfs FILE      initial RAM disk (PVH: module 0; Linux: initrd)\n"
+	"  --cmdline STR         kernel command line\n"
+	"  --cpus N              number of vCPUs, 1-254 (also boot=N; default 1)\n"
+	"  --memory SIZE         guest RAM, e.g. 512M or 2G (also size=SIZE; default 512M)\n"
+	"  --serial MODE         COM1: stdio (default), file=PATH, or off\n"
+	"  --stats               print exit counts on stderr when the VM ends\n"
+	"  -h, --help            print this help\n"
+	"  -V, --version         print the version\n"
+	"\n"
+	"Exit status: the value the guest wrote to the debug-exit port (0xf4); 0 when the guest\n"
+	"resets; 1 on a vmmon error; 2 when the guest crashes (triple fault, KVM internal error);\n"
+	"128+N when killed by signal N.\n"
+	"Environment: VMMON_KVM_DEVICE overrides /dev/kvm.\n";
+
+enum { OPT_KERNEL = 256, OPT_INITRAMFS, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL, OPT_STATS };
+
+static const struct option options[] = {
+	{"kernel", required_argument, NULL, OPT_KERNEL},
+	{"initramfs", required_argument, NULL, OPT_INITRAMFS},
+	{"cmdline", required_argument, NULL, OPT_CMDLINE},
+	{"cpus", required_argument, NULL, OPT_CPUS},
+	{"memory", required_argument, NULL, OPT_MEMORY},
+	{"serial", required_argument, NULL, OPT_SERIAL},
+	{"stats", no_argument, NULL, OPT_STATS},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{0},
+};
+
+/* Accepts "VALUE" or "KEY=VALUE" (Cloud Hypervisor's form), returning VALUE. */
+static const char *strip_key(const char *arg, const char *key)
+{
+	size_t n = strlen(key);
+	return strncmp(arg, key, n) == 0 && arg[n] == '=' ? arg + n + 1 : arg;
+}
+
+int vmm_parse_size(const char *s, uint64_t *out)
+{
+	s = strip_key(s, "size");
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	static const struct {
+		const char *suffix;
+		unsigned shift;
+	} units[] = {{"", 0},	   {"B", 0},	{"K", 10},  {"KiB", 10}, {"M", 20}, {"MiB", 20},
+		     {"G", 30},	   {"GiB", 30}, {"T", 40},  {"TiB", 40}, {"k", 10}, {"m", 20},
+		     {"g", 30},	   {"t", 40}};
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].suffix) != 0)
+			continue;
+		if (units[i].shift && v > (UINT64_MAX >> units[i].shift))
+			return -EINVAL;
+		*out = (uint64_t)v << units[i].shift;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int parse_cpus(const char *arg, struct vmm_config *cfg, struct vmm_err *err)
+{
+	const char *s = strip_key(arg, "boot");
+	char *end;
+	errno = 0;
+	unsigned long n = strtoul(s, &end, 10);
+	if (!isdigit((unsigned char)*s) || *end || errno || n < 1 || n > VMM_MP_MAX_CPUS)
+		return vmm_err_set(err, EINVAL, "--cpus %s: give a vCPU count from 1 to %u, e.g. "
+						"--cpus 2",
+				   arg, VMM_MP_MAX_CPUS);
+	cfg->cpus = (unsigned)n;
+	return 0;
+}
+
+static int parse_memory(const char *arg, struct vmm_config *cfg, struct vmm_err *err)
+{
+	uint64_t v;
+	if (vmm_parse_size(arg, &v))
+		return vmm_err_set(err, EINVAL, "--memory %s: give a size such as 512M or 2G", arg);
+	if (v < LAYOUT_MIN_RAM || v > LAYOUT_MAX_RAM)
+		return vmm_err_set(err, EINVAL, "--memory %s: must be between 4M and 1T", arg);
+	if (v % 4096)
+		return vmm_err_set(err, EINVAL, "--memory %s: must be a multiple of 4K", arg);
+	cfg->memory = v;
+	return 0;
+}
+
+static int parse_serial(const char *arg, struct vmm_config *cfg, struct vmm_err *err)
+{
+	if (strcmp(arg, "stdio") == 0) {
+		cfg->serial = VMM_SERIAL_STDIO;
+	} else if (strcmp(arg, "off") == 0 || strcmp(arg, "null") == 0) {
+		cfg->serial = VMM_SERIAL_OFF;
+	} else if (strncmp(arg, "file=", 5) == 0 && arg[5]) {
+		cfg->serial = VMM_SERIAL_FILE;
+		cfg->serial_path = arg + 5;
+	} else {
+		return vmm_err_set(err, EINVAL, "--serial %s: use stdio, file=PATH or off", arg);
+	}
+	return 0;
+}
+
+static int parse_option(int opt, const char *arg, struct vmm_config *cfg, struct vmm_err *err)
+{
+	switch (opt) {
+	case OPT_KERNEL:
+		cfg->kernel = arg;
+		return 0;
+	case OPT_INITRAMFS:
+		cfg->initramfs = arg;
+		return 0;
+	case OPT_CMDLINE:
+		cfg->cmdline = arg;
+		return 0;
+	case OPT_CPUS:
+		return parse_cpus(arg, cfg, err);
+	case OPT_MEMORY:
+		return parse_memory(arg, cfg, err);
+	case OPT_SERIAL:
+		return parse_serial(arg, cfg, err);
+	case OPT_STATS:
+		cfg->stats = true;
+		return 0;
+	}
+	return vmm_err_set(err, EINVAL, "unhandled option");
+}
+
+int vmm_cli_parse(int argc, char **argv, struct vmm_config *cfg, struct vmm_err *err)
+{
+	*cfg = (struct vmm_config){.cmdline = "",
+				   .cpus = VMM_DEFAULT_CPUS,
+				   .memory = VMM_DEFAULT_MEMORY,
+				   .serial = VMM_SERIAL_STDIO};
+	opterr = 0; /* our own one-line messages */
+	optind = 1;
+	int opt;
+	while ((opt = getopt_long(argc, argv, ":hV", options, NULL)) != -1) {
+		const char *arg = argv[optind - 1];
+		switch (opt) {
+		case 'h':
+			fputs(usage, stdout);
+			return VMM_CLI_DONE;
+		case 'V':
+			printf("vmmon %s\n", VMMON_VERSION);
+			return VMM_CLI_DONE;
+		case ':':
+			return vmm_err_set(err, EINVAL, "%s needs a value; see vmmon --help", arg);
+		case '?':
+			return vmm_err_set(err, EINVAL, "unknown option %s; see vmmon --help", arg);
+		default: {
+			int ret = parse_option(opt, optarg, cfg, err);
+			if (ret)
+				return ret;
+		}
+		}
+	}
+	if (optind < argc)
+		return vmm_err_set(err, EINVAL, "unexpected argument '%s'; options take the form "
+						"--name value, see vmmon --help",
+				   argv[optind]);
+	if (!cfg->kernel)
+		return vmm_err_set(err, EINVAL, "no --kernel given; try vmmon --kernel "
+						"build/guest-drivers/guest.elf --cmdline run=hello");
+	return VMM_CLI_RUN;
+}

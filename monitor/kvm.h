@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/* Opening /dev/kvm and checking that it offers everything vmmon relies on. */
+#ifndef VMMON_KVM_H
+#define VMMON_KVM_H
+
+#include <stdbool.h>
+
+#include "err.h"
+
+#define VMM_KVM_DEFAULT_PATH "/dev/kvm"
+
+struct vmm_kvm {
+	int fd;
+	int run_size;	  /* mmap size of a vCPU's kvm_run */
+	unsigned max_vcpus;
+	bool emulation_failure_bytes; /* KVM_CAP_EXIT_ON_EMULATION_FAILURE */
+	bool stats_fd;		      /* KVM_CAP_BINARY_STATS_FD */
+};
+
+/* Opens path (NULL: $VMMON_KVM_DEVICE or /dev/kvm), checks the API version and every required
+ * capability, naming the first one missing. Returns 0 or -errno with err set. */
+int vmm_kvm_open(struct vmm_kvm *kvm, const char *path, struct vmm_err *err);
+void vmm_kvm_close(struct vmm_kvm *kvm);
+
+#endif

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: MIT */
+/* The PC platform around the guest: legacy devices on the buses and the firmware tables. */
+#ifndef VMMON_PLATFORM_H
+#define VMMON_PLATFORM_H
+
+#include "err.h"
+
+struct vmm_vm;
+
+/* Initialises the platform devices and registers their traps. */
+int vmm_platform_init(struct vmm_vm *vm, struct vmm_err *err);
+void vmm_platform_destroy(struct vmm_vm *vm);
+/* Writes the BIOS data area fields and the MP table into guest RAM. */
+int vmm_platform_write_tables(struct vmm_vm *vm, struct vmm_err *err);
+
+#endif

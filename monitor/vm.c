@@ -1,0 +1,331 @@
+/* SPDX-License-Identifier: MIT */
+#include "vm.h"
+
+#include <inttypes.h>
+#include <linux/kvm.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "boot/boot.h"
+#include "boot/regs.h"
+#include "file.h"
+#include "layout.h"
+#include "platform.h"
+#include "vcpu.h"
+
+/* Where KVM on Intel keeps the real-mode TSS and identity map: the top of the 32-bit hole,
+ * clear of the APICs and of any BAR vmmon hands out. */
+#define KVM_TSS_ADDR 0xfffbd000ull
+#define KVM_IDENTITY_MAP_ADDR 0xfffbc000ull
+#define SLOT_LOW 0
+#define SLOT_HIGH 1
+
+int vmm_vm_set_irq(void *ctx, unsigned gsi, bool level)
+{
+	struct vmm_vm *vm = ctx;
+	struct kvm_irq_level irq = {.irq = gsi, .level = level};
+	return ioctl(vm->fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
+}
+
+void vmm_vm_stop(struct vmm_vm *vm, int status)
+{
+	pthread_mutex_lock(&vm->stop_lock);
+	if (!atomic_load(&vm->stopping)) {
+		vm->exit_status = status;
+		atomic_store(&vm->stopping, true);
+		uint64_t one = 1;
+		if (write(vm->stop_fd, &one, sizeof(one)) < 0) {
+			/* cannot fail for a fresh eventfd: the counter is far from saturation */
+		}
+	}
+	pthread_mutex_unlock(&vm->stop_lock);
+}
+
+static int add_slot(struct vmm_vm *vm, unsigned slot, uint64_t gpa, uint64_t size, uint64_t off,
+		    struct vmm_err *err)
+{
+	struct kvm_userspace_memory_region r = {.slot = slot,
+						.guest_phys_addr = gpa,
+						.memory_size = size,
+						.userspace_addr = (uint64_t)(uintptr_t)(vm->ram + off)};
+	if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+		return vmm_err_set(err, errno, "cannot map guest RAM at 0x%" PRIx64 ": %s", gpa,
+				   strerror(errno));
+	int ret = gmem_add(&vm->mem, gpa, size, vm->ram + off, vm->ram_fd, off);
+	return ret ? vmm_err_set(err, -ret, "guest memory table: %s", strerror(-ret)) : 0;
+}
+
+/* Guest RAM is one memfd (shareable with other processes), split around the MMIO hole. */
+static int setup_memory(struct vmm_vm *vm, struct vmm_err *err)
+{
+	vm->ram_size = vm->cfg->memory;
+	if (vmm_e820_build(vm->ram_size, &vm->e820))
+		return vmm_err_set(err, EINVAL, "--memory must be between 4M and 1T");
+	vm->ram_fd = memfd_create("vmmon-guest-ram", MFD_CLOEXEC);
+	if (vm->ram_fd < 0)
+		return vmm_err_set(err, errno, "memfd_create: %s", strerror(errno));
+	if (ftruncate(vm->ram_fd, (off_t)vm->ram_size) < 0)
+		return vmm_err_set(err, errno, "cannot size guest RAM to %" PRIu64 " bytes: %s",
+				   vm->ram_size, strerror(errno));
+	vm->ram = mmap(NULL, vm->ram_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
+		       vm->ram_fd, 0);
+	if (vm->ram == MAP_FAILED) {
+		vm->ram = NULL;
+		return vmm_err_set(err, errno, "cannot map %" PRIu64 " bytes of guest RAM: %s",
+				   vm->ram_size, strerror(errno));
+	}
+	uint64_t low = vmm_ram_below_4g(vm->ram_size), high = vmm_ram_above_4g(vm->ram_size);
+	int ret = add_slot(vm, SLOT_LOW, 0, low, 0, err);
+	if (!ret && high)
+		ret = add_slot(vm, SLOT_HIGH, LAYOUT_4G, high, low, err);
+	return ret;
+}
+
+/* In-kernel PIC, I/O APIC, local APICs and PIT. The I/O APIC takes the ID the MP table gives
+ * it (after the CPUs' APIC IDs), so the guest finds what the table promises. */
+static int setup_irqchip(struct vmm_vm *vm, struct vmm_err *err)
+{
+	if (ioctl(vm->fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR) < 0)
+		return vmm_err_set(err, errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
+	uint64_t idmap = KVM_IDENTITY_MAP_ADDR;
+	if (ioctl(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0)
+		return vmm_err_set(err, errno, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
+	if (ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return vmm_err_set(err, errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
+	struct kvm_irqchip chip = {.chip_id = KVM_IRQCHIP_IOAPIC};
+	if (ioctl(vm->fd, KVM_GET_IRQCHIP, &chip) < 0)
+		return vmm_err_set(err, errno, "KVM_GET_IRQCHIP: %s", strerror(errno));
+	chip.chip.ioapic.id = vm->nr_vcpus;
+	if (ioctl(vm->fd, KVM_SET_IRQCHIP, &chip) < 0)
+		return vmm_err_set(err, errno, "KVM_SET_IRQCHIP: %s", strerror(errno));
+	/* SPEAKER_DUMMY gives port 0x61 its PIT gate/output bits: guests time with channel 2. */
+	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
+	if (ioctl(vm->fd, KVM_CREATE_PIT2, &pit) < 0)
+		return vmm_err_set(err, errno, "KVM_CREATE_PIT2: %s", strerror(errno));
+	return 0;
+}
+
+static int create_vcpus(struct vmm_vm *vm, struct vmm_err *err)
+{
+	int ret = vmm_cpuid_supported(vm->kvm.fd, &vm->cpuid);
+	if (ret)
+		return vmm_err_set(err, -ret, "KVM_GET_SUPPORTED_CPUID: %s", strerror(-ret));
+	vm->vcpus = calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return vmm_err_set(err, ENOMEM, "out of memory for %u vCPUs", vm->nr_vcpus);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vm->vcpus[i].fd = -1;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		ret = vmm_vcpu_create(&vm->vcpus[i], vm, i, err);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int vmm_vm_create(struct vmm_vm *vm, const struct vmm_config *cfg, struct vmm_err *err)
+{
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = cfg;
+	vm->fd = vm->ram_fd = vm->stop_fd = -1;
+	vm->con = (struct vmm_console){.out_fd = -1, .in_fd = -1, .room_fd = -1};
+	vm->nr_vcpus = cfg->cpus;
+	gmem_init(&vm->mem);
+	pthread_mutex_init(&vm->stop_lock, NULL);
+	vmm_bus_init(&vm->pio, "pio");
+	vmm_bus_init(&vm->mmio, "mmio");
+
+	int ret = vmm_kvm_open(&vm->kvm, NULL, err);
+	if (ret)
+		return ret;
+	if (cfg->cpus > vm->kvm.max_vcpus)
+		return vmm_err_set(err, EINVAL, "--cpus %u: this host's KVM allows at most %u vCPUs",
+				   cfg->cpus, vm->kvm.max_vcpus);
+	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_fd < 0)
+		return vmm_err_set(err, errno, "eventfd: %s", strerror(errno));
+	vm->fd = ioctl(vm->kvm.fd, KVM_CREATE_VM, 0);
+	if (vm->fd < 0)
+		return vmm_err_set(err, errno, "KVM_CREATE_VM: %s", strerror(errno));
+	if (vm->kvm.emulation_failure_bytes) {
+		struct kvm_enable_cap cap = {.cap = KVM_CAP_EXIT_ON_EMULATION_FAILURE, .args = {1}};
+		ioctl(vm->fd, KVM_ENABLE_CAP, &cap); /* only adds detail to crash reports */
+	}
+	ret = setup_memory(vm, err);
+	if (!ret)
+		ret = setup_irqchip(vm, err);
+	if (!ret)
+		ret = vmm_console_open(&vm->con, cfg->serial, cfg->serial_path, err);
+	if (!ret)
+		ret = vmm_platform_init(vm, err);
+	if (!ret)
+		ret = create_vcpus(vm, err);
+	return ret;
+}
+
+int vmm_vm_load(struct vmm_vm *vm, struct vmm_err *err)
+{
+	struct vmm_file kernel = {0}, initrd = {0};
+	struct vmm_boot_entry entry;
+	int ret = vmm_file_map(&kernel, vm->cfg->kernel, "--kernel", err);
+	if (!ret && vm->cfg->initramfs)
+		ret = vmm_file_map(&initrd, vm->cfg->initramfs, "--initramfs", err);
+	if (ret)
+		goto out;
+	struct vmm_boot_params p = {.kernel = kernel.data,
+				    .kernel_size = kernel.size,
+				    .initrd = initrd.data,
+				    .initrd_size = initrd.size,
+				    .cmdline = vm->cfg->cmdline,
+				    .e820 = &vm->e820};
+	ret = vmm_boot_load(&vm->mem, &p, &entry, err);
+	if (!ret)
+		ret = vmm_platform_write_tables(vm, err);
+	if (!ret) {
+		ret = vmm_boot_set_regs(vm->vcpus[0].fd, &entry);
+		if (ret)
+			vmm_err_set(err, -ret, "cannot set the boot CPU's registers: %s",
+				    strerror(-ret));
+	}
+out:
+	vmm_file_unmap(&initrd);
+	vmm_file_unmap(&kernel);
+	return ret;
+}
+
+/* Moves what stdin has into the UART, never more than its FIFO takes. Returns false at EOF. */
+static bool pump_input(struct vmm_vm *vm)
+{
+	uint8_t buf[UART_FIFO_SIZE];
+	size_t room = uart_rx_room(&vm->plat.com1);
+	if (!room)
+		return true;
+	ssize_t n = read(vm->con.in_fd, buf, room);
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN;
+	if (n == 0)
+		return false;
+	uart_rx_push(&vm->plat.com1, buf, (size_t)n); /* fits: only this thread fills the FIFO */
+	return true;
+}
+
+static void print_stats(const struct vmm_vm *vm)
+{
+	uint64_t io = 0, mmio = 0;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		const struct vmm_vcpu_stats *s = &vm->vcpus[i].stats;
+		fprintf(stderr,
+			"vmmon: stats: vcpu %u: %" PRIu64 " KVM_RUN returns, %" PRIu64 " pio, %" PRIu64
+			" mmio, %" PRIu64 " other\n",
+			i, (uint64_t)s->runs, (uint64_t)s->io, (uint64_t)s->mmio, (uint64_t)s->other);
+		io += s->io;
+		mmio += s->mmio;
+	}
+	fprintf(stderr,
+		"vmmon: stats: userspace exits: %" PRIu64 " pio + %" PRIu64 " mmio; unhandled "
+		"accesses: %" PRIu64 " pio, %" PRIu64 " mmio\n",
+		io, mmio, (uint64_t)vm->pio.unhandled, (uint64_t)vm->mmio.unhandled);
+}
+
+/* The main thread: waits for the end while feeding stdin to the UART. */
+static void main_loop(struct vmm_vm *vm, int sig_fd)
+{
+	bool input = vm->con.in_fd >= 0;
+	while (!atomic_load(&vm->stopping)) {
+		bool room = input && uart_rx_room(&vm->plat.com1) > 0;
+		struct pollfd fds[] = {
+			{.fd = vm->stop_fd, .events = POLLIN},
+			{.fd = sig_fd, .events = POLLIN},
+			{.fd = vm->con.room_fd, .events = POLLIN},
+			{.fd = room ? vm->con.in_fd : -1, .events = POLLIN},
+		};
+		/* With a full FIFO, look again now and then: leaving loopback frees it silently. */
+		if (poll(fds, 4, input && !room ? 100 : -1) < 0 && errno != EINTR)
+			break;
+		if (fds[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			if (read(sig_fd, &si, sizeof(si)) == sizeof(si))
+				vmm_vm_stop(vm, VMM_EXIT_SIGNAL_BASE + (int)si.ssi_signo);
+		}
+		if (fds[2].revents & POLLIN) {
+			uint64_t v;
+			if (read(vm->con.room_fd, &v, sizeof(v)) < 0) {
+				/* EAGAIN: already drained */
+			}
+		}
+		if (fds[3].revents & (POLLIN | POLLHUP | POLLERR))
+			input = pump_input(vm);
+	}
+}
+
+int vmm_vm_run(struct vmm_vm *vm)
+{
+	/* Termination signals arrive through a signalfd; vCPU threads inherit the mask and
+	 * only unblock their kick signal. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGUSR1);
+	int sig_fd = -1;
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) || vmm_vcpu_signals_init()) {
+		fprintf(stderr, "vmmon: cannot set up signal handling: %s\n", strerror(errno));
+		return VMM_EXIT_ERROR;
+	}
+	sigdelset(&set, SIGUSR1);
+	sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sig_fd < 0) {
+		fprintf(stderr, "vmmon: signalfd: %s\n", strerror(errno));
+		return VMM_EXIT_ERROR;
+	}
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		int ret = vmm_vcpu_start(&vm->vcpus[i]);
+		if (ret) {
+			fprintf(stderr, "vmmon: cannot start vCPU %u: %s\n", i, strerror(-ret));
+			vmm_vm_stop(vm, VMM_EXIT_ERROR);
+			break;
+		}
+	}
+	main_loop(vm, sig_fd);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vmm_vcpu_kick(&vm->vcpus[i]);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vmm_vcpu_join(&vm->vcpus[i]);
+	close(sig_fd);
+	if (vm->cfg->stats)
+		print_stats(vm);
+	return vm->exit_status;
+}
+
+void vmm_vm_destroy(struct vmm_vm *vm)
+{
+	if (vm->vcpus) {
+		for (unsigned i = 0; i < vm->nr_vcpus; i++)
+			vmm_vcpu_destroy(&vm->vcpus[i]);
+		free(vm->vcpus);
+		vm->vcpus = NULL;
+	}
+	vmm_platform_destroy(vm);
+	vmm_console_close(&vm->con);
+	if (vm->ram)
+		munmap(vm->ram, vm->ram_size);
+	if (vm->ram_fd >= 0)
+		close(vm->ram_fd);
+	if (vm->fd >= 0)
+		close(vm->fd);
+	if (vm->stop_fd >= 0)
+		close(vm->stop_fd);
+	vmm_kvm_close(&vm->kvm);
+	vmm_bus_destroy(&vm->mmio);
+	vmm_bus_destroy(&vm->pio);
+	pthread_mutex_destroy(&vm->stop_lock);
+}
