@@ -2,7 +2,7 @@
 /*
  * Intel MultiProcessor Specification 1.4 tables: how a guest without ACPI finds its CPUs, its
  * I/O APIC and the routing of ISA interrupts. vmmon writes them (monitor/mptable.c); the guest
- * reads them (guest-drivers/kernel/mp.c), and so does SeaBIOS's table under QEMU. Freestanding.
+ * reads them (guest-drivers/drivers/mp.c), and so does SeaBIOS's table under QEMU. Freestanding.
  */
 #ifndef VMMON_INCLUDE_MPTABLE_H
 #define VMMON_INCLUDE_MPTABLE_H
@@ -11,7 +11,7 @@
 
 #define MPF_SIGNATURE "_MP_"
 #define MPC_SIGNATURE "PCMP"
-#define MP_SPEC_REV 4 /* version 1.4 */
+#define MP_SPEC_REV   4 /* version 1.4 */
 
 /* Floating pointer structure: 16-byte aligned, found by scanning the EBDA's first KiB, the
  * last KiB of base memory, or the BIOS area 0xF0000-0xFFFFF. */
@@ -52,7 +52,7 @@ enum mp_entry_type {
 	MP_LINTSRC = 4,
 };
 
-#define MPC_CPU_ENABLED 1
+#define MPC_CPU_ENABLED	      1
 #define MPC_CPU_BOOTPROCESSOR 2
 
 struct mpc_cpu {
@@ -60,7 +60,7 @@ struct mpc_cpu {
 	uint8_t apicid;
 	uint8_t apicver;
 	uint8_t cpuflag;
-	uint32_t cpufeature; /* CPUID(1).EAX */
+	uint32_t cpufeature;  /* CPUID(1).EAX */
 	uint32_t featureflag; /* CPUID(1).EDX */
 	uint32_t reserved[2];
 } __attribute__((packed));
@@ -87,12 +87,12 @@ _Static_assert(sizeof(struct mpc_ioapic) == 8, "mpc_ioapic layout");
 enum mp_irq_type { MP_INT = 0, MP_NMI = 1, MP_SMI = 2, MP_EXTINT = 3 };
 
 /* irqflag: bits 1:0 polarity, 3:2 trigger; 0 means "conforms to the bus". */
-#define MP_IRQPOL_DEFAULT 0x0
+#define MP_IRQPOL_DEFAULT     0x0
 #define MP_IRQPOL_ACTIVE_HIGH 0x1
-#define MP_IRQPOL_ACTIVE_LOW 0x3
-#define MP_IRQTRIG_DEFAULT 0x0
-#define MP_IRQTRIG_EDGE 0x4
-#define MP_IRQTRIG_LEVEL 0xc
+#define MP_IRQPOL_ACTIVE_LOW  0x3
+#define MP_IRQTRIG_DEFAULT    0x0
+#define MP_IRQTRIG_EDGE	      0x4
+#define MP_IRQTRIG_LEVEL      0xc
 
 /* Shared by MP_INTSRC (dst is an I/O APIC) and MP_LINTSRC (dst is a local APIC, 0xff = all). */
 struct mpc_intsrc {

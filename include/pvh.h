@@ -11,18 +11,18 @@
 #include <stdint.h>
 
 /* ELF note (name "Xen") whose descriptor is the 32-bit physical entry point. */
-#define PVH_NOTE_NAME "Xen"
+#define PVH_NOTE_NAME		 "Xen"
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 
-#define HVM_START_MAGIC 0x336ec578u
+#define HVM_START_MAGIC		 0x336ec578u
 /* Version 1 adds the memory map; everything we write is version 1. */
 #define HVM_START_VERSION 1
 
 /* Memory map types, same numbering as the BIOS e820 types. */
-#define HVM_MEMMAP_TYPE_RAM 1
+#define HVM_MEMMAP_TYPE_RAM	 1
 #define HVM_MEMMAP_TYPE_RESERVED 2
-#define HVM_MEMMAP_TYPE_ACPI 3
-#define HVM_MEMMAP_TYPE_NVS 4
+#define HVM_MEMMAP_TYPE_ACPI	 3
+#define HVM_MEMMAP_TYPE_NVS	 4
 #define HVM_MEMMAP_TYPE_UNUSABLE 5
 
 struct hvm_start_info {

@@ -59,8 +59,8 @@ int vmm_bus_register(struct vmm_bus *bus, uint64_t base, uint64_t size, vmm_trap
 		bus->cap = cap;
 	}
 	memmove(&bus->traps[i + 1], &bus->traps[i], (bus->nr - i) * sizeof(*bus->traps));
-	bus->traps[i] = (struct vmm_trap){
-		.base = base, .size = size, .fn = fn, .dev = dev, .name = name};
+	bus->traps[i] =
+		(struct vmm_trap){.base = base, .size = size, .fn = fn, .dev = dev, .name = name};
 	bus->nr++;
 out:
 	pthread_rwlock_unlock(&bus->lock);

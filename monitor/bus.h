@@ -28,8 +28,8 @@ struct vmm_trap {
 };
 
 struct vmm_bus {
-	const char *name; /* "pio" or "mmio", for messages */
-	pthread_rwlock_t lock; /* writers: (un)registration, e.g. a PCI BAR moving */
+	const char *name;	/* "pio" or "mmio", for messages */
+	pthread_rwlock_t lock;	/* writers: (un)registration, e.g. a PCI BAR moving */
 	struct vmm_trap *traps; /* sorted by base, never overlapping */
 	size_t nr, cap;
 	atomic_uint_fast64_t unhandled; /* accesses that hit nothing or were refused */

@@ -68,9 +68,9 @@ int vmm_parse_size(const char *s, uint64_t *out)
 	static const struct {
 		const char *suffix;
 		unsigned shift;
-	} units[] = {{"", 0},	   {"B", 0},	{"K", 10},  {"KiB", 10}, {"M", 20}, {"MiB", 20},
-		     {"G", 30},	   {"GiB", 30}, {"T", 40},  {"TiB", 40}, {"k", 10}, {"m", 20},
-		     {"g", 30},	   {"t", 40}};
+	} units[] = {{"", 0},	  {"B", 0},  {"K", 10},	  {"KiB", 10}, {"M", 20},
+		     {"MiB", 20}, {"G", 30}, {"GiB", 30}, {"T", 40},   {"TiB", 40},
+		     {"k", 10},	  {"m", 20}, {"g", 30},	  {"t", 40}};
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (strcmp(end, units[i].suffix) != 0)
 			continue;
@@ -89,8 +89,9 @@ static int parse_cpus(const char *arg, struct vmm_config *cfg, struct vmm_err *e
 	errno = 0;
 	unsigned long n = strtoul(s, &end, 10);
 	if (!isdigit((unsigned char)*s) || *end || errno || n < 1 || n > VMM_MP_MAX_CPUS)
-		return vmm_err_set(err, EINVAL, "--cpus %s: give a vCPU count from 1 to %u, e.g. "
-						"--cpus 2",
+		return vmm_err_set(err, EINVAL,
+				   "--cpus %s: give a vCPU count from 1 to %u, e.g. "
+				   "--cpus 2",
 				   arg, VMM_MP_MAX_CPUS);
 	cfg->cpus = (unsigned)n;
 	return 0;
@@ -156,7 +157,7 @@ int vmm_cli_parse(int argc, char **argv, struct vmm_config *cfg, struct vmm_err 
 				   .memory = VMM_DEFAULT_MEMORY,
 				   .serial = VMM_SERIAL_STDIO};
 	opterr = 0; /* our own one-line messages */
-	optind = 1;
+	optind = 0; /* glibc: 0 also resets getopt's internal state, so parsing can repeat */
 	int opt;
 	while ((opt = getopt_long(argc, argv, ":hV", options, NULL)) != -1) {
 		const char *arg = argv[optind - 1];
@@ -179,11 +180,13 @@ int vmm_cli_parse(int argc, char **argv, struct vmm_config *cfg, struct vmm_err 
 		}
 	}
 	if (optind < argc)
-		return vmm_err_set(err, EINVAL, "unexpected argument '%s'; options take the form "
-						"--name value, see vmmon --help",
+		return vmm_err_set(err, EINVAL,
+				   "unexpected argument '%s'; options take the form "
+				   "--name value, see vmmon --help",
 				   argv[optind]);
 	if (!cfg->kernel)
-		return vmm_err_set(err, EINVAL, "no --kernel given; try vmmon --kernel "
-						"build/guest-drivers/guest.elf --cmdline run=hello");
+		return vmm_err_set(err, EINVAL,
+				   "no --kernel given; try vmmon --kernel "
+				   "build/guest-drivers/guest.elf --cmdline run=hello");
 	return VMM_CLI_RUN;
 }

@@ -8,7 +8,7 @@
 
 #include "console.h"
 
-#define VMM_DEFAULT_CPUS 1
+#define VMM_DEFAULT_CPUS   1
 #define VMM_DEFAULT_MEMORY (512ull << 20)
 
 struct vmm_config {

@@ -15,10 +15,10 @@
 enum vmm_serial_mode { VMM_SERIAL_STDIO, VMM_SERIAL_FILE, VMM_SERIAL_OFF };
 
 struct vmm_console {
-	int out_fd;	/* -1: output discarded */
-	bool close_out; /* out_fd is a file we opened */
-	int in_fd;	/* -1: no input */
-	int room_fd;	/* eventfd: the UART drained its FIFO and takes more input */
+	int out_fd;	  /* -1: output discarded */
+	bool close_out;	  /* out_fd is a file we opened */
+	int in_fd;	  /* -1: no input */
+	int room_fd;	  /* eventfd: the UART drained its FIFO and takes more input */
 	uint64_t dropped; /* output bytes that could not be written */
 };
 

@@ -6,14 +6,14 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#define LEAF_FEATURES 0x1
-#define LEAF_CACHE 0x4
-#define LEAF_TOPOLOGY 0xb
+#define LEAF_FEATURES	 0x1
+#define LEAF_CACHE	 0x4
+#define LEAF_TOPOLOGY	 0xb
 #define LEAF_TOPOLOGY_V2 0x1f
-#define EDX_HTT (1u << 28)
+#define EDX_HTT		 (1u << 28)
 
 /* Level types of leaves 0xB/0x1F (SDM vol. 2, CPUID). */
-#define LEVEL_SMT 1
+#define LEVEL_SMT  1
 #define LEVEL_CORE 2
 
 int vmm_cpuid_supported(int kvm_fd, struct vmm_cpuid *out)

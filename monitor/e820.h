@@ -7,8 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define VMM_E820_MAX 16
-#define VMM_E820_RAM 1
+#define VMM_E820_MAX	  16
+#define VMM_E820_RAM	  1
 #define VMM_E820_RESERVED 2
 
 struct vmm_e820 {

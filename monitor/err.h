@@ -16,7 +16,7 @@ struct vmm_err {
 
 /* Formats the message and returns -code (so `return vmm_err_set(err, EINVAL, ...)` works). */
 __attribute__((format(printf, 3, 4))) static inline int vmm_err_set(struct vmm_err *err, int code,
-								     const char *fmt, ...)
+								    const char *fmt, ...)
 {
 	if (err) {
 		va_list ap;

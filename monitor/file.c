@@ -13,10 +13,12 @@ int vmm_file_map(struct vmm_file *f, const char *path, const char *what, struct 
 	*f = (struct vmm_file){0};
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return vmm_err_set(err, errno, "%s %s: cannot open: %s", what, path, strerror(errno));
+		return vmm_err_set(err, errno, "%s %s: cannot open: %s", what, path,
+				   strerror(errno));
 	struct stat st;
 	if (fstat(fd, &st) < 0) {
-		ret = vmm_err_set(err, errno, "%s %s: cannot stat: %s", what, path, strerror(errno));
+		ret = vmm_err_set(err, errno, "%s %s: cannot stat: %s", what, path,
+				  strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {

@@ -35,8 +35,9 @@ static int check_caps(struct vmm_kvm *kvm, const char *path, struct vmm_err *err
 				   path, version, KVM_API_VERSION_EXPECTED);
 	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
 		if (ioctl(kvm->fd, KVM_CHECK_EXTENSION, required[i].cap) <= 0)
-			return vmm_err_set(err, ENOTSUP, "%s lacks %s, which vmmon needs for %s; "
-							 "use a newer host kernel",
+			return vmm_err_set(err, ENOTSUP,
+					   "%s lacks %s, which vmmon needs for %s; "
+					   "use a newer host kernel",
 					   path, required[i].name, required[i].why);
 	int max = ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
 	if (max <= 0)
@@ -47,7 +48,8 @@ static int check_caps(struct vmm_kvm *kvm, const char *path, struct vmm_err *err
 	kvm->stats_fd = ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_BINARY_STATS_FD) > 0;
 	kvm->run_size = ioctl(kvm->fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (kvm->run_size <= 0)
-		return vmm_err_set(err, errno, "KVM_GET_VCPU_MMAP_SIZE failed: %s", strerror(errno));
+		return vmm_err_set(err, errno, "KVM_GET_VCPU_MMAP_SIZE failed: %s",
+				   strerror(errno));
 	return 0;
 }
 
@@ -62,14 +64,16 @@ int vmm_kvm_open(struct vmm_kvm *kvm, const char *path, struct vmm_err *err)
 	if (kvm->fd < 0) {
 		int e = errno;
 		if (e == ENOENT)
-			return vmm_err_set(err, e, "cannot open %s: no such device; load the KVM module "
-						   "(modprobe kvm_intel or kvm_amd) and enable "
-						   "virtualization in the firmware",
+			return vmm_err_set(err, e,
+					   "cannot open %s: no such device; load the KVM module "
+					   "(modprobe kvm_intel or kvm_amd) and enable "
+					   "virtualization in the firmware",
 					   path);
 		if (e == EACCES || e == EPERM)
-			return vmm_err_set(err, e, "cannot open %s: permission denied; add yourself to "
-						   "its group (sudo usermod -aG kvm $USER, then log in "
-						   "again) or run as root",
+			return vmm_err_set(err, e,
+					   "cannot open %s: permission denied; add yourself to "
+					   "its group (sudo usermod -aG kvm $USER, then log in "
+					   "again) or run as root",
 					   path);
 		return vmm_err_set(err, e, "cannot open %s: %s", path, strerror(e));
 	}

@@ -11,7 +11,7 @@
 
 struct vmm_kvm {
 	int fd;
-	int run_size;	  /* mmap size of a vCPU's kvm_run */
+	int run_size; /* mmap size of a vCPU's kvm_run */
 	unsigned max_vcpus;
 	bool emulation_failure_bytes; /* KVM_CAP_EXIT_ON_EMULATION_FAILURE */
 	bool stats_fd;		      /* KVM_CAP_BINARY_STATS_FD */

@@ -48,8 +48,7 @@ static void emit_cpus(uint8_t *buf, size_t *pos, unsigned *n, const struct vmm_m
 	}
 }
 
-static void emit_interrupts(uint8_t *buf, size_t *pos, unsigned *n,
-			    const struct vmm_mp_config *cfg)
+static void emit_interrupts(uint8_t *buf, size_t *pos, unsigned *n, const struct vmm_mp_config *cfg)
 {
 	/* ISA IRQ i arrives on I/O APIC pin i: KVM's default GSI routing. Edge, active high, as
 	 * the ISA bus defines ("conforms to bus"). */
@@ -66,8 +65,11 @@ static void emit_interrupts(uint8_t *buf, size_t *pos, unsigned *n,
 		emit(buf, pos, n, &src, sizeof(src));
 	}
 	/* Virtual wire: the PIC on every CPU's LINT0, NMI on LINT1. */
-	struct mpc_intsrc lint = {.type = MP_LINTSRC, .irqtype = MP_EXTINT,
-				  .srcbus = VMM_MP_BUS_ISA, .dstapic = APIC_BROADCAST, .dstirq = 0};
+	struct mpc_intsrc lint = {.type = MP_LINTSRC,
+				  .irqtype = MP_EXTINT,
+				  .srcbus = VMM_MP_BUS_ISA,
+				  .dstapic = APIC_BROADCAST,
+				  .dstirq = 0};
 	emit(buf, pos, n, &lint, sizeof(lint));
 	lint.irqtype = MP_NMI;
 	lint.dstirq = 1;
@@ -76,8 +78,7 @@ static void emit_interrupts(uint8_t *buf, size_t *pos, unsigned *n,
 
 long vmm_mptable_build(uint8_t *buf, size_t cap, uint32_t gpa, const struct vmm_mp_config *cfg)
 {
-	if (cfg->nr_cpus == 0 || cfg->nr_cpus > VMM_MP_MAX_CPUS ||
-	    cfg->ioapic_id < cfg->nr_cpus)
+	if (cfg->nr_cpus == 0 || cfg->nr_cpus > VMM_MP_MAX_CPUS || cfg->ioapic_id < cfg->nr_cpus)
 		return -EINVAL;
 	size_t size = vmm_mptable_size(cfg);
 	if (size > cap)
@@ -99,8 +100,10 @@ long vmm_mptable_build(uint8_t *buf, size_t cap, uint32_t gpa, const struct vmm_
 	bus.busid = VMM_MP_BUS_ISA;
 	memcpy(bus.bustype, "ISA   ", 6);
 	emit(buf, &pos, &n, &bus, sizeof(bus));
-	struct mpc_ioapic ioapic = {.type = MP_IOAPIC, .apicid = cfg->ioapic_id,
-				    .apicver = cfg->ioapic_version, .flags = MPC_APIC_USABLE,
+	struct mpc_ioapic ioapic = {.type = MP_IOAPIC,
+				    .apicid = cfg->ioapic_id,
+				    .apicver = cfg->ioapic_version,
+				    .flags = MPC_APIC_USABLE,
 				    .apicaddr = cfg->ioapic_addr};
 	emit(buf, &pos, &n, &ioapic, sizeof(ioapic));
 	emit_interrupts(buf, &pos, &n, cfg);
@@ -110,8 +113,8 @@ long vmm_mptable_build(uint8_t *buf, size_t cap, uint32_t gpa, const struct vmm_
 	memcpy(buf + table, &hdr, sizeof(hdr));
 	buf[table + offsetof(struct mpc_table, checksum)] = checksum(buf + table, pos - table);
 
-	struct mpf_intel mpf = {.physptr = gpa + (uint32_t)table, .length = 1,
-				.specification = MP_SPEC_REV};
+	struct mpf_intel mpf = {
+		.physptr = gpa + (uint32_t)table, .length = 1, .specification = MP_SPEC_REV};
 	memcpy(mpf.signature, MPF_SIGNATURE, 4);
 	memcpy(buf, &mpf, sizeof(mpf));
 	buf[offsetof(struct mpf_intel, checksum)] = checksum(buf, sizeof(mpf));

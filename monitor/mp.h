@@ -11,8 +11,8 @@
 
 #define VMM_MP_MAX_CPUS 254 /* 8-bit xAPIC IDs, and 0xff is the broadcast ID */
 #define VMM_MP_ISA_IRQS 16
-#define VMM_MP_BUS_PCI 0
-#define VMM_MP_BUS_ISA 1
+#define VMM_MP_BUS_PCI	0
+#define VMM_MP_BUS_ISA	1
 
 struct vmm_mp_config {
 	unsigned nr_cpus;

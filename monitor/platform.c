@@ -9,7 +9,7 @@
 #include "mp.h"
 #include "vm.h"
 
-#define LAPIC_VERSION 0x14  /* KVM's local APIC (an integrated xAPIC) */
+#define LAPIC_VERSION  0x14 /* KVM's local APIC (an integrated xAPIC) */
 #define IOAPIC_VERSION 0x11 /* KVM's 24-pin I/O APIC */
 #define CPUID_FEATURES 1
 

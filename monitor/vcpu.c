@@ -12,12 +12,12 @@
 
 #include "vm.h"
 
-#define KICK_SIGNAL SIGUSR1
-#define APIC_LVT_LINT0 0x350
-#define APIC_LVT_LINT1 0x360
+#define KICK_SIGNAL	 SIGUSR1
+#define APIC_LVT_LINT0	 0x350
+#define APIC_LVT_LINT1	 0x360
 #define APIC_MODE_EXTINT 0x700
-#define APIC_MODE_NMI 0x400
-#define MAX_INSN_BYTES 15
+#define APIC_MODE_NMI	 0x400
+#define MAX_INSN_BYTES	 15
 
 static void kick_handler(int sig)
 {

@@ -22,10 +22,10 @@
 
 /* Where KVM on Intel keeps the real-mode TSS and identity map: the top of the 32-bit hole,
  * clear of the APICs and of any BAR vmmon hands out. */
-#define KVM_TSS_ADDR 0xfffbd000ull
+#define KVM_TSS_ADDR	      0xfffbd000ull
 #define KVM_IDENTITY_MAP_ADDR 0xfffbc000ull
-#define SLOT_LOW 0
-#define SLOT_HIGH 1
+#define SLOT_LOW	      0
+#define SLOT_HIGH	      1
 
 int vmm_vm_set_irq(void *ctx, unsigned gsi, bool level)
 {
@@ -54,7 +54,8 @@ static int add_slot(struct vmm_vm *vm, unsigned slot, uint64_t gpa, uint64_t siz
 	struct kvm_userspace_memory_region r = {.slot = slot,
 						.guest_phys_addr = gpa,
 						.memory_size = size,
-						.userspace_addr = (uint64_t)(uintptr_t)(vm->ram + off)};
+						.userspace_addr =
+							(uint64_t)(uintptr_t)(vm->ram + off)};
 	if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
 		return vmm_err_set(err, errno, "cannot map guest RAM at 0x%" PRIx64 ": %s", gpa,
 				   strerror(errno));
@@ -146,8 +147,9 @@ int vmm_vm_create(struct vmm_vm *vm, const struct vmm_config *cfg, struct vmm_er
 	if (ret)
 		return ret;
 	if (cfg->cpus > vm->kvm.max_vcpus)
-		return vmm_err_set(err, EINVAL, "--cpus %u: this host's KVM allows at most %u vCPUs",
-				   cfg->cpus, vm->kvm.max_vcpus);
+		return vmm_err_set(err, EINVAL,
+				   "--cpus %u: this host's KVM allows at most %u vCPUs", cfg->cpus,
+				   vm->kvm.max_vcpus);
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_fd < 0)
 		return vmm_err_set(err, errno, "eventfd: %s", strerror(errno));
@@ -222,9 +224,10 @@ static void print_stats(const struct vmm_vm *vm)
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		const struct vmm_vcpu_stats *s = &vm->vcpus[i].stats;
 		fprintf(stderr,
-			"vmmon: stats: vcpu %u: %" PRIu64 " KVM_RUN returns, %" PRIu64 " pio, %" PRIu64
-			" mmio, %" PRIu64 " other\n",
-			i, (uint64_t)s->runs, (uint64_t)s->io, (uint64_t)s->mmio, (uint64_t)s->other);
+			"vmmon: stats: vcpu %u: %" PRIu64 " KVM_RUN returns, %" PRIu64
+			" pio, %" PRIu64 " mmio, %" PRIu64 " other\n",
+			i, (uint64_t)s->runs, (uint64_t)s->io, (uint64_t)s->mmio,
+			(uint64_t)s->other);
 		io += s->io;
 		mmio += s->mmio;
 	}

@@ -26,9 +26,9 @@
 #include "kvm.h"
 
 /* vmmon's exit statuses besides the guest's own debug-exit value. */
-#define VMM_EXIT_OK 0
-#define VMM_EXIT_ERROR 1	/* bad arguments, or vmmon or KVM failed */
-#define VMM_EXIT_GUEST_CRASH 2	/* triple fault, KVM internal error, failed entry */
+#define VMM_EXIT_OK	     0
+#define VMM_EXIT_ERROR	     1	 /* bad arguments, or vmmon or KVM failed */
+#define VMM_EXIT_GUEST_CRASH 2	 /* triple fault, KVM internal error, failed entry */
 #define VMM_EXIT_SIGNAL_BASE 128 /* killed by a signal: 128 + its number, as shells report */
 
 struct vmm_vcpu;

@@ -43,7 +43,8 @@ void *gmem_ptr(const struct gmem *m, uint64_t gpa, uint64_t len)
 	if (!r)
 		return NULL;
 	uint64_t off = gpa - r->gpa;
-	/* off < size, so size - off cannot underflow; comparing lengths avoids gpa + len overflow. */
+	/* off < size, so size - off cannot underflow; comparing lengths avoids gpa + len overflow.
+	 */
 	if (len > r->size - off)
 		return NULL;
 	return r->hva + off;

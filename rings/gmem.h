@@ -17,7 +17,7 @@ struct gmem_region {
 	uint64_t gpa;
 	uint64_t size;
 	uint8_t *hva;
-	int fd;		     /* backing memfd, or -1; shared with other processes */
+	int fd;		    /* backing memfd, or -1; shared with other processes */
 	uint64_t fd_offset; /* where this region starts inside fd */
 };
 

@@ -8,7 +8,7 @@
 
 #define PAGE_SIZE 4096ull
 #define ELF_MAGIC "\177ELF"
-#define HDRS_OFF 0x202
+#define HDRS_OFF  0x202
 
 int vmm_boot_load(struct gmem *mem, const struct vmm_boot_params *p, struct vmm_boot_entry *entry,
 		  struct vmm_err *err)
@@ -39,15 +39,17 @@ int boot_plan_add(struct boot_plan *plan, uint64_t gpa, uint64_t len, const void
 	if (len == 0)
 		return 0;
 	if (src_len > len || gpa + len < gpa)
-		return vmm_err_set(err, EINVAL, "%s: bad size (0x%" PRIx64 " bytes at 0x%" PRIx64 ")",
-				   what, len, gpa);
+		return vmm_err_set(err, EINVAL,
+				   "%s: bad size (0x%" PRIx64 " bytes at 0x%" PRIx64 ")", what, len,
+				   gpa);
 	if (!vmm_e820_is_ram(plan->e820, gpa, len)) {
 		uint64_t top = vmm_e820_low_ram_end(plan->e820);
 		if (gpa + len > top && gpa < LAYOUT_MMIO_HOLE && gpa >= LAYOUT_HIGH_RAM &&
 		    gpa + len <= LAYOUT_MMIO_HOLE)
 			return vmm_err_set(err, ENOMEM,
 					   "%s (0x%" PRIx64 "-0x%" PRIx64 ") does not fit in the "
-					   "guest's RAM, which ends at 0x%" PRIx64 ": raise --memory",
+					   "guest's RAM, which ends at 0x%" PRIx64
+					   ": raise --memory",
 					   what, gpa, gpa + len, top);
 		return vmm_err_set(err, EINVAL,
 				   "%s (0x%" PRIx64 "-0x%" PRIx64 ") is not in guest RAM: it lies "
@@ -59,8 +61,8 @@ int boot_plan_add(struct boot_plan *plan, uint64_t gpa, uint64_t len, const void
 		const struct boot_item *it = &plan->item[i];
 		if (overlaps(gpa, len, it->gpa, it->len))
 			return vmm_err_set(err, EINVAL,
-					   "%s (0x%" PRIx64 "-0x%" PRIx64 ") overlaps %s (0x%" PRIx64
-					   "-0x%" PRIx64 ")",
+					   "%s (0x%" PRIx64 "-0x%" PRIx64
+					   ") overlaps %s (0x%" PRIx64 "-0x%" PRIx64 ")",
 					   what, gpa, gpa + len, it->what, it->gpa,
 					   it->gpa + it->len);
 	}
@@ -108,7 +110,8 @@ int boot_plan_commit(const struct boot_plan *plan, struct gmem *mem, struct vmm_
 		uint8_t *dst = gmem_ptr(mem, it->gpa, it->len);
 		if (!dst)
 			return vmm_err_set(err, EFAULT,
-					   "%s (0x%" PRIx64 "-0x%" PRIx64 ") is not backed by guest "
+					   "%s (0x%" PRIx64 "-0x%" PRIx64
+					   ") is not backed by guest "
 					   "memory",
 					   it->what, it->gpa, it->gpa + it->len);
 		if (it->src_len)

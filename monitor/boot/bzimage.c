@@ -12,18 +12,18 @@
 #include "../layout.h"
 #include "boot.h"
 
-#define SETUP_HEADER_OFF 0x1f1
-#define BOOT_FLAG 0xaa55
-#define MIN_VERSION 0x020c /* 2.12: xloadflags, so the 64-bit entry can be checked */
-#define KERNEL_LOAD 0x100000ull
-#define ENTRY64_OFF 0x200
+#define SETUP_HEADER_OFF	 0x1f1
+#define BOOT_FLAG		 0xaa55
+#define MIN_VERSION		 0x020c /* 2.12: xloadflags, so the 64-bit entry can be checked */
+#define KERNEL_LOAD		 0x100000ull
+#define ENTRY64_OFF		 0x200
 #define TYPE_OF_LOADER_UNDEFINED 0xff
-#define HEAP_END 0xfe00
+#define HEAP_END		 0xfe00
 
-#define GDT_ENTRIES 4
-#define PTE_P 0x1ull
-#define PTE_RW 0x2ull
-#define PTE_PS 0x80ull
+#define GDT_ENTRIES		 4
+#define PTE_P			 0x1ull
+#define PTE_RW			 0x2ull
+#define PTE_PS			 0x80ull
 
 struct bz_load {
 	struct boot_params zp;
@@ -49,19 +49,22 @@ static int parse_header(const struct vmm_boot_params *p, struct setup_header *hd
 	if (hdr->boot_flag != BOOT_FLAG)
 		return vmm_err_set(err, ENOEXEC, "the bzImage has no boot flag 0xAA55");
 	if (hdr->version < MIN_VERSION || !(hdr->xloadflags & XLF_KERNEL_64))
-		return vmm_err_set(err, ENOEXEC, "the kernel (boot protocol %u.%02u) has no 64-bit "
-						 "entry point: vmmon needs protocol 2.12 or later "
-						 "with XLF_KERNEL_64 (Linux 3.8+, x86_64)",
+		return vmm_err_set(err, ENOEXEC,
+				   "the kernel (boot protocol %u.%02u) has no 64-bit "
+				   "entry point: vmmon needs protocol 2.12 or later "
+				   "with XLF_KERNEL_64 (Linux 3.8+, x86_64)",
 				   hdr->version >> 8, hdr->version & 0xff);
 	if (!(hdr->loadflags & LOADED_HIGH))
-		return vmm_err_set(err, ENOEXEC, "the image is a zImage, not a bzImage: vmmon "
-						 "loads kernels at 1 MiB");
+		return vmm_err_set(err, ENOEXEC,
+				   "the image is a zImage, not a bzImage: vmmon "
+				   "loads kernels at 1 MiB");
 	unsigned sects = hdr->setup_sects ? hdr->setup_sects : 4;
 	*setup_size = (uint64_t)(sects + 1) * 512;
 	uint64_t sys = (uint64_t)hdr->syssize * 16;
 	if (*setup_size >= p->kernel_size || sys > p->kernel_size - *setup_size)
-		return vmm_err_set(err, ENOEXEC, "the bzImage is truncated: its header describes "
-						 "%" PRIu64 " bytes but the file has %zu",
+		return vmm_err_set(err, ENOEXEC,
+				   "the bzImage is truncated: its header describes "
+				   "%" PRIu64 " bytes but the file has %zu",
 				   *setup_size + sys, p->kernel_size);
 	return 0;
 }
@@ -96,9 +99,10 @@ static int plan_kernel(struct bz_load *l, const struct vmm_boot_params *p,
 	if (run > from)
 		from = run;
 	if (end > vmm_e820_low_ram_end(p->e820))
-		return vmm_err_set(err, ENOMEM, "the kernel needs RAM up to 0x%" PRIx64 " to "
-						"decompress, but the guest's low RAM ends at 0x%" PRIx64
-						": raise --memory",
+		return vmm_err_set(err, ENOMEM,
+				   "the kernel needs RAM up to 0x%" PRIx64 " to "
+				   "decompress, but the guest's low RAM ends at 0x%" PRIx64
+				   ": raise --memory",
 				   end, vmm_e820_low_ram_end(p->e820));
 	return end > from ? boot_plan_add(&l->plan, from, end - from, NULL, 0,
 					  "the kernel's decompression area", err)
@@ -115,8 +119,9 @@ static int plan_initrd(struct bz_load *l, const struct vmm_boot_params *p,
 		limit = LAYOUT_MMIO_HOLE;
 	uint64_t at = boot_plan_find_top(&l->plan, p->initrd_size, limit);
 	if (!at)
-		return vmm_err_set(err, ENOMEM, "the initramfs (%zu bytes) does not fit in guest RAM "
-						"below 0x%" PRIx64 " beside the kernel: raise --memory",
+		return vmm_err_set(err, ENOMEM,
+				   "the initramfs (%zu bytes) does not fit in guest RAM "
+				   "below 0x%" PRIx64 " beside the kernel: raise --memory",
 				   p->initrd_size, limit);
 	l->zp.hdr.ramdisk_image = (uint32_t)at;
 	l->zp.hdr.ramdisk_size = (uint32_t)p->initrd_size;
@@ -131,8 +136,9 @@ static int fill_zero_page(struct bz_load *l, const struct vmm_boot_params *p,
 {
 	size_t cmdlen = strlen(p->cmdline);
 	if (cmdlen > hdr->cmdline_size)
-		return vmm_err_set(err, E2BIG, "the command line is %zu bytes; this kernel takes at "
-					       "most %u: shorten --cmdline",
+		return vmm_err_set(err, E2BIG,
+				   "the command line is %zu bytes; this kernel takes at "
+				   "most %u: shorten --cmdline",
 				   cmdlen, hdr->cmdline_size);
 	/* The header as the file has it, up to its own end (the byte at 0x201 + 0x202). */
 	size_t hdr_len = 0x202 + p->kernel[0x201] - SETUP_HEADER_OFF;

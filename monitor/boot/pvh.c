@@ -13,7 +13,7 @@
 #include "boot.h"
 #include "pvh.h"
 
-#define MAX_PHDRS 64
+#define MAX_PHDRS  64
 #define MAX_MEMMAP 128
 
 /* Program headers of either class, widened to 64 bits. */
@@ -46,12 +46,14 @@ static int parse_headers(struct elf_image *img, struct vmm_err *err)
 {
 	const uint8_t *d = img->data;
 	if (img->size < EI_NIDENT)
-		return vmm_err_set(err, ENOEXEC, "the ELF image is truncated (%zu bytes)", img->size);
+		return vmm_err_set(err, ENOEXEC, "the ELF image is truncated (%zu bytes)",
+				   img->size);
 	bool is64 = d[EI_CLASS] == ELFCLASS64;
 	if ((!is64 && d[EI_CLASS] != ELFCLASS32) || d[EI_DATA] != ELFDATA2LSB ||
 	    d[EI_VERSION] != EV_CURRENT)
-		return vmm_err_set(err, ENOEXEC, "the ELF image is not a little-endian ELF32/ELF64 "
-						 "file: build it for x86");
+		return vmm_err_set(err, ENOEXEC,
+				   "the ELF image is not a little-endian ELF32/ELF64 "
+				   "file: build it for x86");
 	size_t ehsize = is64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr);
 	if (img->size < ehsize)
 		return vmm_err_set(err, ENOEXEC, "the ELF image is truncated in its header");
@@ -61,18 +63,23 @@ static int parse_headers(struct elf_image *img, struct vmm_err *err)
 	} else {
 		Elf32_Ehdr e32;
 		memcpy(&e32, d, sizeof(e32));
-		eh = (Elf64_Ehdr){.e_type = e32.e_type, .e_machine = e32.e_machine,
-				  .e_phoff = e32.e_phoff, .e_phentsize = e32.e_phentsize,
+		eh = (Elf64_Ehdr){.e_type = e32.e_type,
+				  .e_machine = e32.e_machine,
+				  .e_phoff = e32.e_phoff,
+				  .e_phentsize = e32.e_phentsize,
 				  .e_phnum = e32.e_phnum};
 	}
 	if (eh.e_type != ET_EXEC || (eh.e_machine != EM_X86_64 && eh.e_machine != EM_386))
-		return vmm_err_set(err, ENOEXEC, "the ELF image is not an x86 executable "
-						 "(e_type %u, e_machine %u)", eh.e_type, eh.e_machine);
+		return vmm_err_set(err, ENOEXEC,
+				   "the ELF image is not an x86 executable "
+				   "(e_type %u, e_machine %u)",
+				   eh.e_type, eh.e_machine);
 	size_t phsize = is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
 	if (eh.e_phentsize != phsize || eh.e_phnum == 0 || eh.e_phnum > MAX_PHDRS ||
 	    !in_file(img, eh.e_phoff, (uint64_t)eh.e_phnum * phsize))
-		return vmm_err_set(err, ENOEXEC, "the ELF image's program headers are missing, "
-						 "malformed or truncated (%u headers at 0x%" PRIx64 ")",
+		return vmm_err_set(err, ENOEXEC,
+				   "the ELF image's program headers are missing, "
+				   "malformed or truncated (%u headers at 0x%" PRIx64 ")",
 				   eh.e_phnum, (uint64_t)eh.e_phoff);
 	img->nr = eh.e_phnum;
 	for (unsigned i = 0; i < img->nr; i++) {
@@ -105,8 +112,10 @@ static int find_entry(const struct elf_image *img, uint64_t *entry, struct vmm_e
 		if (ph->type != PT_NOTE)
 			continue;
 		if (!in_file(img, ph->offset, ph->filesz))
-			return vmm_err_set(err, ENOEXEC, "the ELF image is truncated: note segment "
-							 "%u lies past the end of the file", i);
+			return vmm_err_set(err, ENOEXEC,
+					   "the ELF image is truncated: note segment "
+					   "%u lies past the end of the file",
+					   i);
 		const uint8_t *n = img->data + ph->offset;
 		uint64_t left = ph->filesz;
 		while (left >= sizeof(Elf32_Nhdr)) {
@@ -114,20 +123,26 @@ static int find_entry(const struct elf_image *img, uint64_t *entry, struct vmm_e
 			memcpy(&nh, n, sizeof(nh));
 			uint64_t name = align4(nh.n_namesz), desc = align4(nh.n_descsz);
 			if (name + desc > left - sizeof(nh))
-				return vmm_err_set(err, ENOEXEC, "the ELF image has a malformed note "
-								 "in segment %u", i);
+				return vmm_err_set(err, ENOEXEC,
+						   "the ELF image has a malformed note "
+						   "in segment %u",
+						   i);
 			const uint8_t *np = n + sizeof(nh);
 			if (nh.n_type == XEN_ELFNOTE_PHYS32_ENTRY && nh.n_namesz == 4 &&
 			    memcmp(np, PVH_NOTE_NAME, 4) == 0) {
-				/* Linux writes the entry as a pointer-sized value, others as 32 bits. */
+				/* Linux writes the entry as a pointer-sized value, others as 32
+				 * bits. */
 				uint64_t v = 0;
 				if (nh.n_descsz != 4 && nh.n_descsz != 8)
-					return vmm_err_set(err, ENOEXEC, "the PVH entry note has a "
-									 "%u-byte value", nh.n_descsz);
+					return vmm_err_set(err, ENOEXEC,
+							   "the PVH entry note has a "
+							   "%u-byte value",
+							   nh.n_descsz);
 				memcpy(&v, np + name, nh.n_descsz);
 				if (v > UINT32_MAX)
-					return vmm_err_set(err, ENOEXEC, "the PVH entry 0x%" PRIx64
-									 " is above 4 GiB", v);
+					return vmm_err_set(
+						err, ENOEXEC,
+						"the PVH entry 0x%" PRIx64 " is above 4 GiB", v);
 				*entry = v;
 				return 0;
 			}
@@ -135,9 +150,10 @@ static int find_entry(const struct elf_image *img, uint64_t *entry, struct vmm_e
 			left -= sizeof(nh) + name + desc;
 		}
 	}
-	return vmm_err_set(err, ENOEXEC, "the ELF image has no PVH entry note "
-					 "(Xen note XEN_ELFNOTE_PHYS32_ENTRY): build the kernel with PVH "
-					 "support (Linux: CONFIG_PVH) or pass a bzImage");
+	return vmm_err_set(err, ENOEXEC,
+			   "the ELF image has no PVH entry note "
+			   "(Xen note XEN_ELFNOTE_PHYS32_ENTRY): build the kernel with PVH "
+			   "support (Linux: CONFIG_PVH) or pass a bzImage");
 }
 
 static int plan_segments(struct boot_plan *plan, const struct elf_image *img, uint64_t entry,
@@ -149,9 +165,10 @@ static int plan_segments(struct boot_plan *plan, const struct elf_image *img, ui
 		if (ph->type != PT_LOAD || ph->memsz == 0)
 			continue;
 		if (ph->filesz > ph->memsz || !in_file(img, ph->offset, ph->filesz))
-			return vmm_err_set(err, ENOEXEC, "the ELF image is truncated or malformed: "
-							 "segment %u wants 0x%" PRIx64 " bytes at file "
-							 "offset 0x%" PRIx64 " of %zu",
+			return vmm_err_set(err, ENOEXEC,
+					   "the ELF image is truncated or malformed: "
+					   "segment %u wants 0x%" PRIx64 " bytes at file "
+					   "offset 0x%" PRIx64 " of %zu",
 					   i, ph->filesz, ph->offset, img->size);
 		snprintf(pd->names[i], sizeof(pd->names[i]), "image segment %u", i);
 		int ret = boot_plan_add(plan, ph->paddr, ph->memsz, img->data + ph->offset,
@@ -162,8 +179,10 @@ static int plan_segments(struct boot_plan *plan, const struct elf_image *img, ui
 			entry_loaded = true;
 	}
 	if (!entry_loaded)
-		return vmm_err_set(err, ENOEXEC, "the PVH entry 0x%" PRIx64 " is not inside any "
-						 "loaded segment of the image", entry);
+		return vmm_err_set(err, ENOEXEC,
+				   "the PVH entry 0x%" PRIx64 " is not inside any "
+				   "loaded segment of the image",
+				   entry);
 	return 0;
 }
 
@@ -181,8 +200,9 @@ static int plan_boot_data(struct boot_plan *plan, const struct vmm_boot_params *
 {
 	size_t cmdlen = strlen(p->cmdline) + 1;
 	if (cmdlen > LAYOUT_CMDLINE_MAX)
-		return vmm_err_set(err, E2BIG, "the command line is %zu bytes; PVH guests take at "
-					       "most %llu: shorten --cmdline",
+		return vmm_err_set(err, E2BIG,
+				   "the command line is %zu bytes; PVH guests take at "
+				   "most %llu: shorten --cmdline",
 				   cmdlen - 1, LAYOUT_CMDLINE_MAX - 1);
 	pd->info.magic = HVM_START_MAGIC;
 	pd->info.version = HVM_START_VERSION;
@@ -193,8 +213,9 @@ static int plan_boot_data(struct boot_plan *plan, const struct vmm_boot_params *
 	if (!ret && p->initrd) {
 		uint64_t at = boot_plan_find_top(plan, p->initrd_size, LAYOUT_MMIO_HOLE);
 		if (!at)
-			return vmm_err_set(err, ENOMEM, "the initramfs (%zu bytes) does not fit in "
-							"guest RAM below 3 GiB: raise --memory",
+			return vmm_err_set(err, ENOMEM,
+					   "the initramfs (%zu bytes) does not fit in "
+					   "guest RAM below 3 GiB: raise --memory",
 					   p->initrd_size);
 		pd->mod = (struct hvm_modlist_entry){.paddr = at, .size = p->initrd_size};
 		pd->info.nr_modules = 1;
@@ -231,8 +252,8 @@ int vmm_pvh_load(struct gmem *mem, const struct vmm_boot_params *p, struct vmm_b
 	l->img.size = p->kernel_size;
 	boot_plan_init(&l->plan, p->e820);
 	/* vmmon's own low page first, so an image that overlaps it is named in the error. */
-	int ret = boot_plan_add(&l->plan, 0, LAYOUT_LOW_DATA_END, NULL, 0, "the BIOS data area",
-				err);
+	int ret =
+		boot_plan_add(&l->plan, 0, LAYOUT_LOW_DATA_END, NULL, 0, "the BIOS data area", err);
 	if (!ret)
 		ret = parse_headers(&l->img, err);
 	if (!ret)

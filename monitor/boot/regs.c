@@ -5,16 +5,16 @@
 #include <linux/kvm.h>
 #include <sys/ioctl.h>
 
-#define CR0_PE 0x1ull
-#define CR0_ET 0x10ull
-#define CR0_PG 0x80000000ull
-#define CR4_PAE 0x20ull
-#define EFER_LME 0x100ull
-#define EFER_LMA 0x400ull
-#define RFLAGS_RESERVED 0x2ull
+#define CR0_PE		    0x1ull
+#define CR0_ET		    0x10ull
+#define CR0_PG		    0x80000000ull
+#define CR4_PAE		    0x20ull
+#define EFER_LME	    0x100ull
+#define EFER_LMA	    0x400ull
+#define RFLAGS_RESERVED	    0x2ull
 
-#define SEG_TYPE_CODE_XRA 0xb /* execute/read, accessed */
-#define SEG_TYPE_DATA_RWA 0x3 /* read/write, accessed */
+#define SEG_TYPE_CODE_XRA   0xb /* execute/read, accessed */
+#define SEG_TYPE_DATA_RWA   0x3 /* read/write, accessed */
 #define SEG_TYPE_TSS32_BUSY 0xb
 
 static struct kvm_segment flat(uint16_t selector, uint8_t type, bool long_mode)

@@ -95,7 +95,7 @@ void pci_dev_cfg_write(struct pci_dev *d, unsigned off, unsigned len, uint32_t v
 		uint8_t b = (uint8_t)(val >> (8 * i)), at = (uint8_t)(off + i);
 		uint8_t w = d->wmask[at], c = d->w1cmask[at];
 		d->cfg[at] = (uint8_t)((d->cfg[at] & ~w) | (b & w));
-		d->cfg[at] &= (uint8_t)~(b & c);
+		d->cfg[at] &= (uint8_t) ~(b & c);
 	}
 	if (d->config_written)
 		d->config_written(d, off, len);
@@ -143,10 +143,11 @@ static struct pci_dev *lookup(struct pci_host *h, unsigned bus, unsigned dev, un
 	return h->slot[dev];
 }
 
+/* Any access inside one config dword is a config cycle (a word at 0xCFD included). */
 static bool access_ok(unsigned off, unsigned len)
 {
 	return (len == 1 || len == 2 || len == 4) && off < PCI_CFG_SPACE_SIZE &&
-	       (off & (len - 1)) == 0;
+	       (off & 3) + len <= 4;
 }
 
 uint32_t pci_host_cfg_read(struct pci_host *h, unsigned bus, unsigned dev, unsigned fn,
@@ -182,10 +183,12 @@ int pci_host_addr_trap(void *dev, uint64_t off, uint8_t *data, unsigned len, boo
 	if (off == 0 && len == 4) {
 		/* Only a whole-dword access reaches CONFIG_ADDRESS (spec 3.2.2.3.2). */
 		pthread_mutex_lock(&h->lock);
-		if (is_write)
+		if (is_write) {
 			memcpy(&h->config_address, data, 4);
-		else
+			h->config_address &= PCI_CONFIG_ADDRESS_MASK; /* reserved bits read 0 */
+		} else {
 			memcpy(data, &h->config_address, 4);
+		}
 		pthread_mutex_unlock(&h->lock);
 		return 0;
 	}
@@ -195,7 +198,7 @@ int pci_host_addr_trap(void *dev, uint64_t off, uint8_t *data, unsigned len, boo
 	if (is_write) {
 		/* RST_CPU going from 0 to 1 resets the machine. */
 		reset = (data[0] & PCI_RCR_RST_CPU) && !(h->rcr & PCI_RCR_RST_CPU);
-		h->rcr = data[0] & PCI_RCR_SYS_RST;
+		h->rcr = data[0] & (PCI_RCR_SYS_RST | PCI_RCR_RST_CPU);
 	} else {
 		data[0] = h->rcr;
 	}

@@ -13,19 +13,20 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define PCI_SLOTS 32
-#define PCI_NR_BARS 6
-#define PCI_HOST_ADDR_PORT 0xcf8
-#define PCI_HOST_DATA_PORT 0xcfc
-#define PCI_CONFIG_ENABLE 0x80000000u
-#define PCI_RCR_OFF 1	      /* 0xCF9: reset control register (PIIX/ICH) */
-#define PCI_RCR_SYS_RST 0x02
-#define PCI_RCR_RST_CPU 0x04
+#define PCI_SLOTS		32
+#define PCI_NR_BARS		6
+#define PCI_HOST_ADDR_PORT	0xcf8
+#define PCI_HOST_DATA_PORT	0xcfc
+#define PCI_CONFIG_ENABLE	0x80000000u
+#define PCI_CONFIG_ADDRESS_MASK 0x80fffffcu /* bits 30:24 and 1:0 are reserved */
+#define PCI_RCR_OFF		1	    /* 0xCF9: reset control register (PIIX/ICH) */
+#define PCI_RCR_SYS_RST		0x02
+#define PCI_RCR_RST_CPU		0x04
 
 /* The host bridge's identity: the ID Cloud Hypervisor and Firecracker use for the same role, a
  * plain Intel host bridge to which Linux applies no quirks. */
-#define PCI_HOST_VENDOR 0x8086
-#define PCI_HOST_DEVICE 0x0d57
+#define PCI_HOST_VENDOR		   0x8086
+#define PCI_HOST_DEVICE		   0x0d57
 #define PCI_CLASS_CODE_HOST_BRIDGE 0x060000 /* base class bridge, subclass host */
 
 struct pci_dev {
@@ -40,9 +41,9 @@ struct pci_dev {
 };
 
 /* Flags for pci_dev_set_bar: combined with the size. */
-#define PCI_BAR_MEM32 0
-#define PCI_BAR_IO 1
-#define PCI_BAR_MEM64 2
+#define PCI_BAR_MEM32	 0
+#define PCI_BAR_IO	 1
+#define PCI_BAR_MEM64	 2
 #define PCI_BAR_PREFETCH 4
 
 void pci_dev_init(struct pci_dev *d, uint16_t vendor, uint16_t device, uint32_t class_code,
@@ -61,7 +62,7 @@ struct pci_host {
 	uint8_t rcr;
 	void (*reset)(void *ctx); /* 0xCF9 reset request */
 	void *ctx;
-	struct pci_dev bridge;	  /* 00:00.0 */
+	struct pci_dev bridge; /* 00:00.0 */
 	struct pci_dev *slot[PCI_SLOTS];
 };
 

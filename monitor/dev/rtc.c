@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-#define INDEX_MASK 0x7f /* bit 7 of the index port is the NMI mask, not part of the index */
+#define INDEX_MASK    0x7f /* bit 7 of the index port is the NMI mask, not part of the index */
 #define REG_A_DEFAULT 0x26 /* 32.768 kHz time base, 1024 Hz rate */
 
 static uint8_t to_bcd(unsigned v)
@@ -69,7 +69,8 @@ static void commit_time(struct rtc *rtc)
 		.tm_mday = (int)decode(rtc, rtc->cmos[RTC_DAY_OF_MONTH]),
 		.tm_mon = (int)decode(rtc, rtc->cmos[RTC_MONTH]) - 1,
 		.tm_year = (int)(decode(rtc, rtc->cmos[RTC_CENTURY]) * 100 +
-				 decode(rtc, rtc->cmos[RTC_YEAR])) - 1900,
+				 decode(rtc, rtc->cmos[RTC_YEAR])) -
+			   1900,
 	};
 	time_t t = timegm(&tm);
 	if (t != (time_t)-1)
@@ -135,7 +136,8 @@ uint8_t rtc_read(struct rtc *rtc, unsigned port)
 			latch_time(rtc);
 		val = rtc->cmos[idx];
 		if (idx == RTC_REG_A)
-			val &= 0x7f; /* UIP: never in an update, the registers are latched at once */
+			val &= 0x7f; /* UIP: never in an update, the registers are latched at once
+				      */
 		if (idx == RTC_REG_C)
 			rtc->cmos[RTC_REG_C] = 0; /* flags clear on read */
 	}

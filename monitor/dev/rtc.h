@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#define RTC_NR_PORTS 2
+#define RTC_NR_PORTS  2
 #define RTC_CMOS_SIZE 128
 
 /* Register indexes (MC146818A datasheet, plus the PC's century byte). */
@@ -34,10 +34,10 @@ enum {
 	RTC_CENTURY = 0x32,
 };
 
-#define RTC_B_SET 0x80	 /* updates stopped while the guest sets the time */
+#define RTC_B_SET	0x80 /* updates stopped while the guest sets the time */
 #define RTC_B_DM_BINARY 0x04
-#define RTC_B_24H 0x02
-#define RTC_D_VRT 0x80	 /* valid RAM and time */
+#define RTC_B_24H	0x02
+#define RTC_D_VRT	0x80 /* valid RAM and time */
 
 struct rtc {
 	pthread_mutex_t lock;

@@ -6,8 +6,8 @@
 #include <string.h>
 
 /* The only bits of each register a 16550A implements. */
-#define IER_MASK 0x0f
-#define MCR_MASK 0x1f
+#define IER_MASK      0x0f
+#define MCR_MASK      0x1f
 #define IIR_FIFO_BITS 0xc0
 
 /* Power-on values (datasheet table "UART reset configuration"), with the modem lines of a
@@ -73,7 +73,11 @@ static void rx_clear(struct uart16550 *u)
 static void rx_put(struct uart16550 *u, uint8_t byte)
 {
 	if (u->rx_count == rx_capacity(u)) {
-		u->lsr |= UART_LSR_OE; /* the byte is lost, as on the chip */
+		u->lsr |= UART_LSR_OE;
+		/* Datasheet, LSR bit 1: without FIFOs the new character replaces the one in RBR;
+		 * with them, the FIFO keeps its contents and the new character is lost. */
+		if (!fifo_on(u))
+			u->rx[u->rx_head] = byte;
 		return;
 	}
 	u->rx[(u->rx_head + u->rx_count) % UART_FIFO_SIZE] = byte;

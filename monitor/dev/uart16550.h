@@ -14,7 +14,7 @@
 #include "../irq.h"
 
 #define UART_FIFO_SIZE 16
-#define UART_NR_PORTS 8
+#define UART_NR_PORTS  8
 
 struct uart16550 {
 	pthread_mutex_t lock;

@@ -1,0 +1,91 @@
+#!/bin/sh
+# Bad input never crashes vmmon: each case must exit with status 1 and print exactly one line,
+# "vmmon: ..." naming the problem, on stderr.
+# Usage: bad-input.sh VMMON GUEST_ELF IMG_OK IMG_HOLE IMG_HIGH IMG_NONOTE
+set -u
+. "$(dirname "$0")/lib.sh"
+vmmon=$1 guest=$2 img_ok=$3 img_hole=$4 img_high=$5 img_nonote=$6
+require_kvm
+scratch
+failures=0
+
+# expect WORDS CMD...: runs CMD, checks status 1 and one stderr line containing WORDS.
+expect() {
+	words=$1
+	shift
+	"$@" </dev/null >"$tmp/out" 2>"$tmp/err"
+	status=$?
+	lines=$(wc -l <"$tmp/err")
+	msg=$(cat "$tmp/err")
+	if [ "$status" -ne 1 ] || [ "$lines" -ne 1 ] || ! grep -q "^vmmon: .*$words" "$tmp/err"; then
+		echo "FAIL: expected status 1 and one line with '$words'; got status $status, $lines line(s):"
+		echo "$msg" | sed 's/^/    /'
+		failures=$((failures + 1))
+	else
+		echo "ok: $msg"
+	fi
+}
+
+# The good image runs: the cases below fail for the reason given, not for a broken setup.
+"$vmmon" --kernel "$img_ok" --serial off </dev/null || fail "the good tiny image did not run"
+
+# /dev/kvm missing or not openable
+VMMON_KVM_DEVICE=/nonexistent/kvm expect "no such device; load the KVM module" \
+	"$vmmon" --kernel "$guest"
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+	if setpriv --reuid=65534 --regid=65534 --clear-groups test -w /dev/kvm; then
+		echo "note: /dev/kvm is writable by nobody here; the EACCES case cannot be made"
+	else
+		expect "permission denied; add yourself to its group" \
+			setpriv --reuid=65534 --regid=65534 --clear-groups "$vmmon" --kernel "$guest"
+	fi
+else
+	echo "note: not root, the EACCES case is not run"
+fi
+
+# images that are not images
+printf 'just some text, not a kernel\n' >"$tmp/text"
+expect "neither an ELF file (PVH) nor a Linux bzImage" "$vmmon" --kernel "$tmp/text"
+head -c 100 "$guest" >"$tmp/trunc.elf"
+expect "truncated" "$vmmon" --kernel "$tmp/trunc.elf"
+head -c 3000 "$guest" >"$tmp/trunc2.elf"
+expect "truncated" "$vmmon" --kernel "$tmp/trunc2.elf"
+# a bzImage header (boot flag, HdrS, protocol 2.15, 64-bit entry) whose kernel is cut off
+head -c 1024 /dev/zero >"$tmp/trunc.bz"
+printf '\004' | dd of="$tmp/trunc.bz" bs=1 seek=$((0x1f1)) conv=notrunc 2>/dev/null
+printf '\377\377\000\000' | dd of="$tmp/trunc.bz" bs=1 seek=$((0x1f4)) conv=notrunc 2>/dev/null
+printf '\125\252' | dd of="$tmp/trunc.bz" bs=1 seek=$((0x1fe)) conv=notrunc 2>/dev/null
+printf 'HdrS\017\002' | dd of="$tmp/trunc.bz" bs=1 seek=$((0x202)) conv=notrunc 2>/dev/null
+printf '\001' | dd of="$tmp/trunc.bz" bs=1 seek=$((0x211)) conv=notrunc 2>/dev/null
+printf '\001' | dd of="$tmp/trunc.bz" bs=1 seek=$((0x236)) conv=notrunc 2>/dev/null
+expect "bzImage is truncated" "$vmmon" --kernel "$tmp/trunc.bz"
+: >"$tmp/empty"
+expect "empty" "$vmmon" --kernel "$tmp/empty"
+expect "not a regular file" "$vmmon" --kernel "$tmp"
+expect "cannot open" "$vmmon" --kernel "$tmp/missing"
+expect "no PVH entry note" "$vmmon" --kernel "$img_nonote"
+
+# images that do not fit
+expect "hole of the memory map" "$vmmon" --kernel "$img_hole"
+expect "raise --memory" "$vmmon" --kernel "$img_high" --memory 64M
+"$vmmon" --kernel "$img_high" --memory 256M --serial off </dev/null ||
+	{ echo "FAIL: the high image should run with enough memory"; failures=$((failures + 1)); }
+long=$(head -c 5000 /dev/zero | tr '\0' 'a')
+expect "shorten --cmdline" "$vmmon" --kernel "$guest" --cmdline "$long"
+truncate -s 100M "$tmp/big.cpio"
+expect "initramfs .* does not fit.*raise --memory" "$vmmon" --kernel "$guest" \
+	--initramfs "$tmp/big.cpio" --memory 64M
+expect "--initramfs .*cannot open" "$vmmon" --kernel "$guest" --initramfs "$tmp/missing"
+
+# command lines
+expect "no --kernel given" "$vmmon"
+expect "--cpus 0" "$vmmon" --kernel "$guest" --cpus 0
+expect "--cpus 999" "$vmmon" --kernel "$guest" --cpus 999
+expect "--memory lots" "$vmmon" --kernel "$guest" --memory lots
+expect "between 4M and 1T" "$vmmon" --kernel "$guest" --memory 1M
+expect "unknown option --bogus" "$vmmon" --kernel "$guest" --bogus
+expect "--serial tty" "$vmmon" --kernel "$guest" --serial tty
+expect "--serial file=.*cannot open" "$vmmon" --kernel "$guest" --serial "file=$tmp/no/such/dir"
+
+[ "$failures" -eq 0 ] || fail "$failures case(s) failed"
+echo "all bad-input cases refused cleanly"

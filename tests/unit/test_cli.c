@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: MIT */
+/* Command line: defaults, both option forms, and a one-line error for every bad input. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define ARGV(...)	     ((char *[]){"vmmon", __VA_ARGS__, NULL})
+#define ARGC(...)	     ((int)(sizeof((char *[]){"vmmon", __VA_ARGS__}) / sizeof(char *)))
+#define PARSE(cfg, err, ...) vmm_cli_parse(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), cfg, err)
+
+static void defaults(void **state)
+{
+	(void)state;
+	struct vmm_config c;
+	struct vmm_err e = {{0}};
+	assert_int_equal(PARSE(&c, &e, "--kernel", "k.elf"), VMM_CLI_RUN);
+	assert_string_equal(c.kernel, "k.elf");
+	assert_null(c.initramfs);
+	assert_string_equal(c.cmdline, "");
+	assert_int_equal(c.cpus, 1);
+	assert_int_equal(c.memory, 512ull << 20);
+	assert_int_equal(c.serial, VMM_SERIAL_STDIO);
+	assert_false(c.stats);
+}
+
+static void everything(void **state)
+{
+	(void)state;
+	struct vmm_config c;
+	struct vmm_err e = {{0}};
+	assert_int_equal(PARSE(&c, &e, "--kernel", "k", "--initramfs", "i", "--cmdline", "a b",
+			       "--cpus", "4", "--memory", "2G", "--serial", "file=/tmp/x",
+			       "--stats"),
+			 VMM_CLI_RUN);
+	assert_string_equal(c.initramfs, "i");
+	assert_string_equal(c.cmdline, "a b");
+	assert_int_equal(c.cpus, 4);
+	assert_int_equal(c.memory, 2ull << 30);
+	assert_int_equal(c.serial, VMM_SERIAL_FILE);
+	assert_string_equal(c.serial_path, "/tmp/x");
+	assert_true(c.stats);
+	/* Cloud Hypervisor's key=value forms, and --opt=value. */
+	assert_int_equal(PARSE(&c, &e, "--kernel=k", "--cpus", "boot=2", "--memory", "size=768M",
+			       "--serial", "off"),
+			 VMM_CLI_RUN);
+	assert_int_equal(c.cpus, 2);
+	assert_int_equal(c.memory, 768ull << 20);
+	assert_int_equal(c.serial, VMM_SERIAL_OFF);
+}
+
+static void help_and_version(void **state)
+{
+	(void)state;
+	struct vmm_config c;
+	struct vmm_err e = {{0}};
+	FILE *saved = stdout;
+	stdout = fopen("/dev/null", "w");
+	assert_int_equal(PARSE(&c, &e, "--help"), VMM_CLI_DONE);
+	assert_int_equal(PARSE(&c, &e, "-V"), VMM_CLI_DONE);
+	fclose(stdout);
+	stdout = saved;
+}
+
+static void expect_error(int ret, const struct vmm_err *e, const char *words)
+{
+	assert_int_equal(ret, -EINVAL);
+	assert_non_null(strstr(e->msg, words));
+	assert_null(strchr(e->msg, '\n'));
+}
+
+static void errors(void **state)
+{
+	(void)state;
+	struct vmm_config c;
+	struct vmm_err e;
+#define ERR(words, ...)                                                                            \
+	do {                                                                                       \
+		memset(&e, 0, sizeof(e));                                                          \
+		expect_error(PARSE(&c, &e, __VA_ARGS__), &e, words);                               \
+	} while (0)
+	ERR("no --kernel", "--cpus", "2");
+	ERR("unknown option --frobnicate", "--kernel", "k", "--frobnicate");
+	ERR("--cpus needs a value", "--kernel", "k", "--cpus");
+	ERR("--cpus 0", "--kernel", "k", "--cpus", "0");
+	ERR("--cpus 255", "--kernel", "k", "--cpus", "255");
+	ERR("--cpus two", "--kernel", "k", "--cpus", "two");
+	ERR("--cpus 2x", "--kernel", "k", "--cpus", "2x");
+	ERR("--cpus -1", "--kernel", "k", "--cpus", "-1");
+	ERR("--memory lots", "--kernel", "k", "--memory", "lots");
+	ERR("between 4M and 1T", "--kernel", "k", "--memory", "1M");
+	ERR("between 4M and 1T", "--kernel", "k", "--memory", "2T");
+	ERR("multiple of 4K", "--kernel", "k", "--memory", "4194305");
+	ERR("--memory 99999999999999999999G", "--kernel", "k", "--memory", "99999999999999999999G");
+	ERR("--memory 20000000T", "--kernel", "k", "--memory", "20000000T");
+	ERR("--serial tty", "--kernel", "k", "--serial", "tty");
+	ERR("--serial file=", "--kernel", "k", "--serial", "file=");
+	ERR("unexpected argument 'extra'", "--kernel", "k", "extra");
+#undef ERR
+}
+
+static void sizes(void **state)
+{
+	(void)state;
+	uint64_t v;
+	assert_int_equal(vmm_parse_size("4096", &v), 0);
+	assert_int_equal(v, 4096);
+	assert_int_equal(vmm_parse_size("64K", &v), 0);
+	assert_int_equal(v, 64 << 10);
+	assert_int_equal(vmm_parse_size("3MiB", &v), 0);
+	assert_int_equal(v, 3 << 20);
+	assert_int_equal(vmm_parse_size("1g", &v), 0);
+	assert_int_equal(v, 1ull << 30);
+	assert_int_equal(vmm_parse_size("size=1T", &v), 0);
+	assert_int_equal(v, 1ull << 40);
+	assert_int_equal(vmm_parse_size("", &v), -EINVAL);
+	assert_int_equal(vmm_parse_size("M", &v), -EINVAL);
+	assert_int_equal(vmm_parse_size("1X", &v), -EINVAL);
+	assert_int_equal(vmm_parse_size("1 G", &v), -EINVAL);
+	assert_int_equal(vmm_parse_size("-1G", &v), -EINVAL);
+	assert_int_equal(vmm_parse_size("17179869184G", &v), -EINVAL); /* 2^64: overflows */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(defaults),
+		cmocka_unit_test(everything),
+		cmocka_unit_test(help_and_version),
+		cmocka_unit_test(errors),
+		cmocka_unit_test(sizes),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
