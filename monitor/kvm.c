@@ -30,6 +30,11 @@ static const struct {
 static int check_caps(struct vmm_kvm *kvm, const char *path, struct vmm_err *err)
 {
 	int version = ioctl(kvm->fd, KVM_GET_API_VERSION, 0);
+	if (version < 0)
+		return vmm_err_set(err, ENOTTY,
+				   "%s is not a KVM device (KVM_GET_API_VERSION: %s); "
+				   "point VMMON_KVM_DEVICE at /dev/kvm or unset it",
+				   path, strerror(errno));
 	if (version != KVM_API_VERSION_EXPECTED)
 		return vmm_err_set(err, ENOTSUP, "%s speaks KVM API version %d, vmmon needs %d",
 				   path, version, KVM_API_VERSION_EXPECTED);

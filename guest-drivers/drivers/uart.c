@@ -77,3 +77,11 @@ uint8_t g_uart_read_iir(struct g_uart *u)
 {
 	return reg_read(u, UART_IIR);
 }
+
+bool g_uart_read_byte(struct g_uart *u, char *c)
+{
+	if (!(reg_read(u, UART_LSR) & UART_LSR_DR))
+		return false;
+	*c = (char)reg_read(u, UART_RX);
+	return true;
+}

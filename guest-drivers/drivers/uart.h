@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * 16550A UART driver: polled transmit, plus the interrupt-enable controls the self-test uses.
+ * 16550A UART driver: polled transmit, polled receive, and the interrupt-enable controls.
  * Register names are Linux's <linux/serial_reg.h>.
  */
 #ifndef G_DRIVERS_UART_H
@@ -35,6 +35,9 @@ void g_uart_write(struct g_uart *u, const char *s, size_t n);
 /* Sets IER to ier (UART_IER_*); with any interrupt enabled, OUT2 is raised as well, since on PC
  * wiring OUT2 gates the UART's interrupt line. */
 void g_uart_set_ier(struct g_uart *u, uint8_t ier);
+
+/* Takes one received byte into *c if the receiver holds one; returns whether it did. */
+bool g_uart_read_byte(struct g_uart *u, char *c);
 
 /* Reads IIR, which also acknowledges a pending THR-empty interrupt. */
 uint8_t g_uart_read_iir(struct g_uart *u);

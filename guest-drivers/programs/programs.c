@@ -6,6 +6,7 @@ const struct g_program g_programs[] = {
 	{"hello", g_hello_main},
 	{"selftest", g_selftest_main},
 	{"fault", g_fault_main},
+	{"echo", g_echo_main},
 };
 
 const size_t g_program_count = sizeof(g_programs) / sizeof(g_programs[0]);

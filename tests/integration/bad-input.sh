@@ -32,6 +32,7 @@ expect() {
 # /dev/kvm missing or not openable
 VMMON_KVM_DEVICE=/nonexistent/kvm expect "no such device; load the KVM module" \
 	"$vmmon" --kernel "$guest"
+VMMON_KVM_DEVICE=/dev/null expect "/dev/null is not a KVM device" "$vmmon" --kernel "$guest"
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 	if setpriv --reuid=65534 --regid=65534 --clear-groups test -w /dev/kvm; then
 		echo "note: /dev/kvm is writable by nobody here; the EACCES case cannot be made"
