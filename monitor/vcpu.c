@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vm.h"
@@ -236,6 +237,13 @@ static bool handle_exit(struct vmm_vcpu *v)
 	return true;
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vmm_vcpu *v = arg;
@@ -247,6 +255,8 @@ static void *vcpu_thread(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	while (!atomic_load(&vm->stopping)) {
 		int ret = ioctl(v->fd, KVM_RUN, 0);
+		if (!v->stats.first_exit_ns && ret == 0)
+			v->stats.first_exit_ns = now_ns();
 		atomic_fetch_add_explicit(&v->stats.runs, 1, memory_order_relaxed);
 		if (ret < 0) {
 			if (errno == EINTR || errno == EAGAIN)

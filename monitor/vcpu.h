@@ -18,6 +18,7 @@ struct vmm_vm;
 struct vmm_vcpu_stats {
 	atomic_uint_fast64_t runs; /* KVM_RUN returns */
 	atomic_uint_fast64_t io, mmio, other;
+	uint64_t first_exit_ns; /* CLOCK_MONOTONIC at the first exit: the guest has run */
 };
 
 struct vmm_vcpu {

@@ -186,7 +186,8 @@ int vmm_vm_load(struct vmm_vm *vm, struct vmm_err *err)
 				    .initrd = initrd.data,
 				    .initrd_size = initrd.size,
 				    .cmdline = vm->cfg->cmdline,
-				    .e820 = &vm->e820};
+				    .e820 = &vm->e820,
+				    .ram_is_zero = true /* a new memfd */};
 	ret = vmm_boot_load(&vm->mem, &p, &entry, err);
 	if (!ret)
 		ret = vmm_platform_write_tables(vm, err);
@@ -218,6 +219,31 @@ static bool pump_input(struct vmm_vm *vm)
 	return true;
 }
 
+/* One "Key:   N kB" line of /proc/self/status, or 0. */
+static uint64_t status_kib(const char *text, const char *key)
+{
+	const char *p = strstr(text, key);
+	return p ? strtoull(p + strlen(key), NULL, 10) : 0;
+}
+
+/* Resident memory: guest RAM is the memfd's pages (RssShmem); the rest is vmmon's own. */
+static void print_memory(void)
+{
+	char buf[4096];
+	FILE *f = fopen("/proc/self/status", "r");
+	if (!f)
+		return;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	uint64_t anon = status_kib(buf, "\nRssAnon:"), file = status_kib(buf, "\nRssFile:");
+	fprintf(stderr,
+		"vmmon: stats: memory: guest RAM touched %" PRIu64 " KiB; vmmon %" PRIu64
+		" KiB (anon %" PRIu64 ", file %" PRIu64 "); peak rss %" PRIu64 " KiB\n",
+		status_kib(buf, "\nRssShmem:"), anon + file, anon, file,
+		status_kib(buf, "\nVmHWM:"));
+}
+
 static void print_stats(const struct vmm_vm *vm)
 {
 	uint64_t io = 0, mmio = 0;
@@ -235,6 +261,9 @@ static void print_stats(const struct vmm_vm *vm)
 		"vmmon: stats: userspace exits: %" PRIu64 " pio + %" PRIu64 " mmio; unhandled "
 		"accesses: %" PRIu64 " pio, %" PRIu64 " mmio\n",
 		io, mmio, (uint64_t)vm->pio.unhandled, (uint64_t)vm->mmio.unhandled);
+	fprintf(stderr, "vmmon: stats: first guest exit at CLOCK_MONOTONIC %" PRIu64 " ns\n",
+		vm->vcpus[0].stats.first_exit_ns);
+	print_memory();
 }
 
 /* The main thread: waits for the end while feeding stdin to the UART. */

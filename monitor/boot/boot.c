@@ -22,9 +22,10 @@ int vmm_boot_load(struct gmem *mem, const struct vmm_boot_params *p, struct vmm_
 			   "pass a PVH ELF such as build/guest-drivers/guest.elf or a bzImage");
 }
 
-void boot_plan_init(struct boot_plan *plan, const struct vmm_e820 *e820)
+void boot_plan_init(struct boot_plan *plan, const struct vmm_boot_params *p)
 {
-	plan->e820 = e820;
+	plan->e820 = p->e820;
+	plan->ram_is_zero = p->ram_is_zero;
 	plan->nr = 0;
 }
 
@@ -116,7 +117,9 @@ int boot_plan_commit(const struct boot_plan *plan, struct gmem *mem, struct vmm_
 					   it->what, it->gpa, it->gpa + it->len);
 		if (it->src_len)
 			memcpy(dst, it->src, it->src_len);
-		memset(dst + it->src_len, 0, it->len - it->src_len);
+		/* Touching untouched memfd pages would allocate them only to store zeros. */
+		if (!plan->ram_is_zero)
+			memset(dst + it->src_len, 0, it->len - it->src_len);
 	}
 	return 0;
 }

@@ -8,6 +8,7 @@
 #ifndef VMMON_BOOT_H
 #define VMMON_BOOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,7 @@ struct vmm_boot_params {
 	size_t initrd_size;
 	const char *cmdline; /* "" when none */
 	const struct vmm_e820 *e820;
+	bool ram_is_zero; /* fresh guest RAM: zero-filling (ELF .bss) can be skipped */
 };
 
 /* Picks the loader by the image's magic. Returns 0 or -errno with err filled in. */
@@ -61,11 +63,12 @@ struct boot_item {
 
 struct boot_plan {
 	const struct vmm_e820 *e820;
+	bool ram_is_zero;
 	unsigned nr;
 	struct boot_item item[BOOT_PLAN_MAX];
 };
 
-void boot_plan_init(struct boot_plan *plan, const struct vmm_e820 *e820);
+void boot_plan_init(struct boot_plan *plan, const struct vmm_boot_params *p);
 /* Records a write after checking that it lies in RAM and overlaps no earlier item. */
 int boot_plan_add(struct boot_plan *plan, uint64_t gpa, uint64_t len, const void *src,
 		  uint64_t src_len, const char *what, struct vmm_err *err);

@@ -169,7 +169,7 @@ int vmm_bzimage_load(struct gmem *mem, const struct vmm_boot_params *p,
 	struct bz_load *l = calloc(1, sizeof(*l)); /* large, and only needed while loading */
 	if (!l)
 		return vmm_err_set(err, ENOMEM, "out of memory while loading the kernel");
-	boot_plan_init(&l->plan, p->e820);
+	boot_plan_init(&l->plan, p);
 	build_page_tables(l);
 	ret = boot_plan_add(&l->plan, 0, LAYOUT_LOW_DATA_END, NULL, 0, "the BIOS data area", err);
 	if (!ret)

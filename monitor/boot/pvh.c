@@ -250,7 +250,7 @@ int vmm_pvh_load(struct gmem *mem, const struct vmm_boot_params *p, struct vmm_b
 		return vmm_err_set(err, ENOMEM, "out of memory while loading the image");
 	l->img.data = p->kernel;
 	l->img.size = p->kernel_size;
-	boot_plan_init(&l->plan, p->e820);
+	boot_plan_init(&l->plan, p);
 	/* vmmon's own low page first, so an image that overlaps it is named in the error. */
 	int ret =
 		boot_plan_add(&l->plan, 0, LAYOUT_LOW_DATA_END, NULL, 0, "the BIOS data area", err);

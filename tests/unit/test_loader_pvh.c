@@ -140,6 +140,24 @@ static void no_initrd_no_modules(void **state)
 	assert_string_equal((char *)g->ram + si.cmdline_paddr, "");
 }
 
+static void fresh_ram_skips_zero_fill(void **state)
+{
+	struct fake_guest *g = *state;
+	struct img m;
+	struct vmm_boot_entry entry;
+	struct vmm_err err = {{0}};
+	make_image(&m, LOAD);
+	struct vmm_boot_params p = {.kernel = m.buf,
+				    .kernel_size = m.size,
+				    .cmdline = "",
+				    .e820 = &g->e820,
+				    .ram_is_zero = true};
+	assert_int_equal(vmm_boot_load(&g->mem, &p, &entry, &err), 0);
+	assert_int_equal(g->ram[LOAD + 0x1000], 0x11); /* file bytes are copied */
+	assert_int_equal(g->ram[LOAD + 0x1010], 0xa5); /* .bss is left alone */
+	assert_int_equal(g->ram[LOAD + 0x2fff], 0xa5);
+}
+
 static void elf32_and_8byte_note(void **state)
 {
 	struct fake_guest *g = *state;
@@ -319,13 +337,16 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(good_image_loads, setup, fake_guest_teardown),
 		cmocka_unit_test_setup_teardown(no_initrd_no_modules, setup, fake_guest_teardown),
+		cmocka_unit_test_setup_teardown(fresh_ram_skips_zero_fill, setup,
+						fake_guest_teardown),
 		cmocka_unit_test_setup_teardown(elf32_and_8byte_note, setup, fake_guest_teardown),
 		cmocka_unit_test_setup_teardown(not_elf_nor_bzimage, setup, fake_guest_teardown),
 		cmocka_unit_test_setup_teardown(truncated_everywhere, setup, fake_guest_teardown),
 		cmocka_unit_test_setup_teardown(bad_headers, setup, fake_guest_teardown),
 		cmocka_unit_test_setup_teardown(note_problems, setup, fake_guest_teardown),
 		cmocka_unit_test_setup_teardown(segment_problems, setup, fake_guest_teardown),
-		cmocka_unit_test_setup_teardown(cmdline_and_initrd_limits, setup, fake_guest_teardown),
+		cmocka_unit_test_setup_teardown(cmdline_and_initrd_limits, setup,
+						fake_guest_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
