@@ -16,8 +16,15 @@ mkdir -p "$cache" || fail "cannot create the cache directory $cache"
 kernel=$(ls "$cache"/vmlinuz-*-cloud-amd64 2>/dev/null | tail -n 1)
 if [ -z "$kernel" ]; then
 	command -v apt-get >/dev/null || skip "no apt-get: cannot fetch Debian's kernel"
-	pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
-		awk '/Depends: linux-image-/ {print $2; exit}')
+	resolve() {
+		apt-cache depends linux-image-cloud-amd64 2>/dev/null |
+			awk '/Depends: linux-image-/ {print $2; exit}'
+	}
+	pkg=$(resolve)
+	if [ -z "$pkg" ] && [ "$(id -u)" -eq 0 ]; then
+		apt-get update -q >/dev/null 2>&1 # a fresh machine may have no package lists
+		pkg=$(resolve)
+	fi
 	[ -n "$pkg" ] || skip "apt-cache does not know linux-image-cloud-amd64 (run apt-get update)"
 	(cd "$tmp" && apt-get download "$pkg" >/dev/null 2>&1) ||
 		skip "apt-get download $pkg failed: no network or no Debian archive"
