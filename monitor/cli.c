@@ -28,9 +28,9 @@ static const char usage[] =
 	"  -h, --help            print this help\n"
 	"  -V, --version         print the version\n"
 	"\n"
-	"Exit status: the value the guest wrote to the debug-exit port (0xf4); 0 when the guest\n"
-	"resets; 1 on a vmmon error; 2 when the guest crashes (triple fault, KVM internal error);\n"
-	"128+N when killed by signal N.\n"
+	"Exit status: the value the guest wrote to the debug-exit port (0xf4; 255 if larger);\n"
+	"0 when the guest resets; 1 on a vmmon error; 2 when the guest crashes (triple fault, KVM\n"
+	"internal error); 128+N when killed by signal N.\n"
 	"Environment: VMMON_KVM_DEVICE overrides /dev/kvm.\n";
 
 enum { OPT_KERNEL = 256, OPT_INITRAMFS, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL, OPT_STATS };

@@ -22,7 +22,8 @@ static void reset_request(void *ctx)
 
 static void debug_exit_request(void *ctx, uint32_t value)
 {
-	vmm_vm_stop(ctx, (int)value);
+	/* An exit status holds 8 bits: clamp rather than let 256 read as success. */
+	vmm_vm_stop(ctx, value > 255 ? 255 : (int)value);
 }
 
 struct trap_def {
@@ -41,6 +42,7 @@ int vmm_platform_init(struct vmm_vm *vm, struct vmm_err *err)
 	i8042_init(&p->i8042, reset_request, vm);
 	debug_exit_init(&p->debug_exit, debug_exit_request, vm);
 	pci_host_init(&p->pci, reset_request, vm);
+	p->ready = true;
 
 	const struct trap_def pio[] = {
 		{GUEST_COM1_PORT, UART_NR_PORTS, uart_trap, &p->com1, "com1"},
@@ -64,6 +66,9 @@ int vmm_platform_init(struct vmm_vm *vm, struct vmm_err *err)
 void vmm_platform_destroy(struct vmm_vm *vm)
 {
 	struct vmm_platform *p = &vm->plat;
+	if (!p->ready)
+		return;
+	p->ready = false;
 	pci_host_destroy(&p->pci);
 	i8042_destroy(&p->i8042);
 	rtc_destroy(&p->rtc);

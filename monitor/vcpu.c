@@ -102,7 +102,7 @@ static void handle_io(struct vmm_vcpu *v)
 	bool write = r->io.direction == KVM_EXIT_IO_OUT;
 	/* A string instruction (rep ins/outs) arrives as `count` accesses to the same port. */
 	for (uint32_t i = 0; i < r->io.count; i++)
-		vmm_bus_access(&v->vm->pio, r->io.port, data + i * size, size, write);
+		vmm_bus_access(&v->vm->pio, r->io.port, data + (size_t)i * size, size, write);
 }
 
 static void handle_mmio(struct vmm_vcpu *v)

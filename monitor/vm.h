@@ -34,6 +34,7 @@
 struct vmm_vcpu;
 
 struct vmm_platform {
+	bool ready; /* initialised: the devices below hold locks to destroy */
 	struct uart16550 com1;
 	struct rtc rtc;
 	struct i8042 i8042;

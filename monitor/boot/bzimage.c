@@ -73,7 +73,7 @@ static void build_page_tables(struct bz_load *l)
 {
 	l->pml4[0] = LAYOUT_PDPT | PTE_P | PTE_RW;
 	for (unsigned i = 0; i < 4; i++) {
-		l->pdpt[i] = (LAYOUT_PD + i * 0x1000) | PTE_P | PTE_RW;
+		l->pdpt[i] = (LAYOUT_PD + (uint64_t)i * 0x1000) | PTE_P | PTE_RW;
 		for (unsigned j = 0; j < 512; j++)
 			l->pd[i][j] = ((uint64_t)(i * 512 + j) << 21) | PTE_P | PTE_RW | PTE_PS;
 	}

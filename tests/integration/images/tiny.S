@@ -4,6 +4,7 @@
  *   2: reset through the PCI reset control register (0x06 to port 0xCF9)
  *   3: triple fault (an exception with no IDT, at 32-bit CPL0)
  *   4: debug-exit with 42
+ *   5: debug-exit with 256 (more than an exit status holds)
  * The linker scripts beside it place it where a test needs it (or drop its PVH note). */
 #ifndef ACTION
 #define ACTION 0
@@ -38,6 +39,10 @@ _start:
 #elif ACTION == 4
 	mov $0xf4, %dx
 	mov $42, %eax
+	out %eax, %dx
+#elif ACTION == 5
+	mov $0xf4, %dx
+	mov $256, %eax
 	out %eax, %dx
 #endif
 	mov $0xf4, %dx
