@@ -50,6 +50,16 @@ void *gmem_ptr(const struct gmem *m, uint64_t gpa, uint64_t len)
 	return r->hva + off;
 }
 
+void *gmem_ptr_prefix(const struct gmem *m, uint64_t gpa, uint64_t len, uint64_t *contig)
+{
+	const struct gmem_region *r = find(m, gpa);
+	if (!r || len == 0)
+		return NULL;
+	uint64_t off = gpa - r->gpa;
+	*contig = len < r->size - off ? len : r->size - off;
+	return r->hva + off;
+}
+
 /* Calls fn for each region-contained piece of [gpa, gpa + len); -EFAULT at the first hole. */
 static int walk(const struct gmem *m, uint64_t gpa, uint64_t len, bool dry_run,
 		void (*fn)(uint8_t *hva, uint64_t done, uint64_t n, void *arg), void *arg)

@@ -31,6 +31,9 @@ void gmem_init(struct gmem *m);
 int gmem_add(struct gmem *m, uint64_t gpa, uint64_t size, void *hva, int fd, uint64_t fd_offset);
 /* Host pointer for [gpa, gpa + len) if the whole range lies in one region, else NULL. */
 void *gmem_ptr(const struct gmem *m, uint64_t gpa, uint64_t len);
+/* Host pointer for gpa and, in *contig, how many of the len bytes from there lie in the same
+ * region (at least 1), or NULL if gpa itself is not guest memory. */
+void *gmem_ptr_prefix(const struct gmem *m, uint64_t gpa, uint64_t len, uint64_t *contig);
 /* True if [gpa, gpa + len) is backed by guest memory, possibly across adjacent regions. */
 bool gmem_contains(const struct gmem *m, uint64_t gpa, uint64_t len);
 /* Copies across region boundaries; -EFAULT if any byte is not guest memory (nothing copied). */
