@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devopts.h"
 #include "layout.h"
 #include "mp.h"
 
@@ -24,6 +25,13 @@ static const char usage[] =
 	"  --cpus N              number of vCPUs, 1-254 (also boot=N; default 1)\n"
 	"  --memory SIZE         guest RAM, e.g. 512M or 2G (also size=SIZE; default 512M)\n"
 	"  --serial MODE         COM1: stdio (default), file=PATH, or off\n"
+	"  --disk path=FILE[,readonly=on][,queues=N][,direct=on][,transport=pci|mmio][,serial=ID]\n"
+	"                        a virtio-blk disk (repeatable)\n"
+	"  --net tap=NAME[,mac=MAC][,queues=N][,transport=pci|mmio]\n"
+	"                        a virtio-net device on a host tap (repeatable)\n"
+	"  --console virtio[,transport=pci|mmio]\n"
+	"                        a virtio console on stdin/stdout (COM1 still prints)\n"
+	"  --rng[=transport=pci|mmio]  a virtio entropy device\n"
 	"  --stats               print exit counts on stderr when the VM ends\n"
 	"  -h, --help            print this help\n"
 	"  -V, --version         print the version\n"
@@ -33,7 +41,19 @@ static const char usage[] =
 	"internal error); 128+N when killed by signal N.\n"
 	"Environment: VMMON_KVM_DEVICE overrides /dev/kvm.\n";
 
-enum { OPT_KERNEL = 256, OPT_INITRAMFS, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL, OPT_STATS };
+enum {
+	OPT_KERNEL = 256,
+	OPT_INITRAMFS,
+	OPT_CMDLINE,
+	OPT_CPUS,
+	OPT_MEMORY,
+	OPT_SERIAL,
+	OPT_STATS,
+	OPT_DISK,
+	OPT_NET,
+	OPT_CONSOLE,
+	OPT_RNG,
+};
 
 static const struct option options[] = {
 	{"kernel", required_argument, NULL, OPT_KERNEL},
@@ -43,6 +63,10 @@ static const struct option options[] = {
 	{"memory", required_argument, NULL, OPT_MEMORY},
 	{"serial", required_argument, NULL, OPT_SERIAL},
 	{"stats", no_argument, NULL, OPT_STATS},
+	{"disk", required_argument, NULL, OPT_DISK},
+	{"net", required_argument, NULL, OPT_NET},
+	{"console", required_argument, NULL, OPT_CONSOLE},
+	{"rng", optional_argument, NULL, OPT_RNG},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{0},
@@ -146,6 +170,18 @@ static int parse_option(int opt, const char *arg, struct vmm_config *cfg, struct
 	case OPT_STATS:
 		cfg->stats = true;
 		return 0;
+	case OPT_DISK:
+		if (cfg->nr_disks == VMM_MAX_DISKS)
+			return vmm_err_set(err, E2BIG, "at most %d --disk options", VMM_MAX_DISKS);
+		return vmm_parse_disk(arg, &cfg->disks[cfg->nr_disks++], err);
+	case OPT_NET:
+		if (cfg->nr_nets == VMM_MAX_NETS)
+			return vmm_err_set(err, E2BIG, "at most %d --net options", VMM_MAX_NETS);
+		return vmm_parse_net(arg, &cfg->nets[cfg->nr_nets++], err);
+	case OPT_CONSOLE:
+		return vmm_parse_console(arg, cfg, err);
+	case OPT_RNG:
+		return vmm_parse_rng(arg, cfg, err);
 	}
 	return vmm_err_set(err, EINVAL, "unhandled option");
 }

@@ -8,6 +8,31 @@
 
 #include "console.h"
 
+#define VMM_MAX_DISKS  8
+#define VMM_MAX_NETS   4
+#define VMM_SERIAL_MAX 20 /* VIRTIO_BLK_ID_BYTES */
+
+enum vmm_transport { VMM_TRANSPORT_PCI, VMM_TRANSPORT_MMIO };
+
+/* --disk path=FILE[,readonly=on][,queues=N][,direct=on][,transport=pci|mmio][,serial=ID] */
+struct vmm_disk_config {
+	const char *path;
+	bool readonly;
+	bool direct;
+	unsigned queues;
+	enum vmm_transport transport;
+	char serial[VMM_SERIAL_MAX + 1];
+};
+
+/* --net tap=NAME[,mac=MAC][,queues=N][,transport=pci|mmio] */
+struct vmm_net_config {
+	char tap[16]; /* IFNAMSIZ */
+	uint8_t mac[6];
+	bool mac_set;
+	unsigned queues;
+	enum vmm_transport transport;
+};
+
 #define VMM_DEFAULT_CPUS   1
 #define VMM_DEFAULT_MEMORY (512ull << 20)
 
@@ -20,6 +45,14 @@ struct vmm_config {
 	enum vmm_serial_mode serial;
 	const char *serial_path;
 	bool stats; /* print exit counts on stderr when the VM ends */
+	struct vmm_disk_config disks[VMM_MAX_DISKS];
+	unsigned nr_disks;
+	struct vmm_net_config nets[VMM_MAX_NETS];
+	unsigned nr_nets;
+	bool virtio_console; /* --console virtio: stdin/stdout on a virtio console */
+	enum vmm_transport console_transport;
+	bool rng; /* --rng */
+	enum vmm_transport rng_transport;
 };
 
 #endif

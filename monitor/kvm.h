@@ -15,6 +15,7 @@ struct vmm_kvm {
 	unsigned max_vcpus;
 	bool emulation_failure_bytes; /* KVM_CAP_EXIT_ON_EMULATION_FAILURE */
 	bool stats_fd;		      /* KVM_CAP_BINARY_STATS_FD */
+	bool ioeventfd_any_length;    /* KVM_CAP_IOEVENTFD_ANY_LENGTH */
 };
 
 /* Opens path (NULL: $VMMON_KVM_DEVICE or /dev/kvm), checks the API version and every required

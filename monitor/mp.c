@@ -13,8 +13,8 @@ size_t vmm_mptable_size(const struct vmm_mp_config *cfg)
 {
 	return sizeof(struct mpf_intel) + sizeof(struct mpc_table) +
 	       cfg->nr_cpus * sizeof(struct mpc_cpu) + 2 * sizeof(struct mpc_bus) +
-	       sizeof(struct mpc_ioapic) + VMM_MP_ISA_IRQS * sizeof(struct mpc_intsrc) +
-	       2 * sizeof(struct mpc_intsrc);
+	       sizeof(struct mpc_ioapic) +
+	       (VMM_MP_ISA_IRQS + cfg->nr_pci_irqs + 2) * sizeof(struct mpc_intsrc);
 }
 
 static uint8_t checksum(const uint8_t *p, size_t len)
@@ -61,6 +61,20 @@ static void emit_interrupts(uint8_t *buf, size_t *pos, unsigned *n, const struct
 			.srcbusirq = (uint8_t)irq,
 			.dstapic = cfg->ioapic_id,
 			.dstirq = (uint8_t)irq,
+		};
+		emit(buf, pos, n, &src, sizeof(src));
+	}
+	/* PCI INTA# of each slot: level-triggered. Active high, because KVM's I/O APIC takes an
+	 * asserted line as 1 whatever the polarity, and a guest should program what is true. */
+	for (unsigned i = 0; i < cfg->nr_pci_irqs; i++) {
+		struct mpc_intsrc src = {
+			.type = MP_INTSRC,
+			.irqtype = MP_INT,
+			.irqflag = MP_IRQPOL_ACTIVE_HIGH | MP_IRQTRIG_LEVEL,
+			.srcbus = VMM_MP_BUS_PCI,
+			.srcbusirq = (uint8_t)(cfg->pci_irq[i].slot << 2), /* pin A */
+			.dstapic = cfg->ioapic_id,
+			.dstirq = cfg->pci_irq[i].pin,
 		};
 		emit(buf, pos, n, &src, sizeof(src));
 	}

@@ -23,6 +23,11 @@ struct vmm_mp_config {
 	uint8_t ioapic_version;
 	uint32_t ioapic_addr;
 	uint32_t lapic_addr;
+	/* PCI devices' INTA# lines: slot on bus 0 and the I/O APIC pin it reaches. */
+	unsigned nr_pci_irqs;
+	struct {
+		uint8_t slot, pin;
+	} pci_irq[32];
 };
 
 /* Size the tables take for cfg (floating pointer included). */

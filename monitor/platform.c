@@ -101,6 +101,11 @@ int vmm_platform_write_tables(struct vmm_vm *vm, struct vmm_err *err)
 		.ioapic_addr = GUEST_IOAPIC_BASE,
 		.lapic_addr = GUEST_LAPIC_BASE,
 	};
+	/* Every PCI function but the host bridge may raise INTx. */
+	for (unsigned s = 1; s < PCI_SLOTS; s++)
+		if (vm->plat.pci.slot[s])
+			mp.pci_irq[mp.nr_pci_irqs++] =
+				(typeof(mp.pci_irq[0])){(uint8_t)s, (uint8_t)vmm_pci_intx_pin(s)};
 	size_t cap = LAYOUT_HIGH_RAM - LAYOUT_BIOS;
 	uint8_t *bios = gmem_ptr(&vm->mem, LAYOUT_BIOS, cap);
 	long n = bios ? vmm_mptable_build(bios, cap, (uint32_t)LAYOUT_BIOS, &mp) : -EFAULT;

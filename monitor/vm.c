@@ -5,6 +5,7 @@
 #include <linux/kvm.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -168,6 +169,8 @@ int vmm_vm_create(struct vmm_vm *vm, const struct vmm_config *cfg, struct vmm_er
 	if (!ret)
 		ret = vmm_platform_init(vm, err);
 	if (!ret)
+		ret = vmm_devices_init(vm, err);
+	if (!ret)
 		ret = create_vcpus(vm, err);
 	return ret;
 }
@@ -181,11 +184,17 @@ int vmm_vm_load(struct vmm_vm *vm, struct vmm_err *err)
 		ret = vmm_file_map(&initrd, vm->cfg->initramfs, "--initramfs", err);
 	if (ret)
 		goto out;
+	/* The kernel learns about virtio-mmio devices from its command line. */
+	char *cmdline = NULL;
+	if (asprintf(&cmdline, "%s%s", vm->cfg->cmdline, vm->devs.cmdline) < 0) {
+		ret = vmm_err_set(err, ENOMEM, "out of memory");
+		goto out;
+	}
 	struct vmm_boot_params p = {.kernel = kernel.data,
 				    .kernel_size = kernel.size,
 				    .initrd = initrd.data,
 				    .initrd_size = initrd.size,
-				    .cmdline = vm->cfg->cmdline,
+				    .cmdline = cmdline,
 				    .e820 = &vm->e820,
 				    .ram_is_zero = true /* a new memfd */};
 	ret = vmm_boot_load(&vm->mem, &p, &entry, err);
@@ -197,6 +206,7 @@ int vmm_vm_load(struct vmm_vm *vm, struct vmm_err *err)
 			vmm_err_set(err, -ret, "cannot set the boot CPU's registers: %s",
 				    strerror(-ret));
 	}
+	free(cmdline);
 out:
 	vmm_file_unmap(&initrd);
 	vmm_file_unmap(&kernel);
@@ -319,7 +329,11 @@ int vmm_vm_run(struct vmm_vm *vm)
 		fprintf(stderr, "vmmon: signalfd: %s\n", strerror(errno));
 		return VMM_EXIT_ERROR;
 	}
-	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+	if (vmm_devices_start(vm)) {
+		fprintf(stderr, "vmmon: cannot start the I/O thread\n");
+		vmm_vm_stop(vm, VMM_EXIT_ERROR);
+	}
+	for (unsigned i = 0; i < vm->nr_vcpus && !atomic_load(&vm->stopping); i++) {
 		int ret = vmm_vcpu_start(&vm->vcpus[i]);
 		if (ret) {
 			fprintf(stderr, "vmmon: cannot start vCPU %u: %s\n", i, strerror(-ret));
@@ -332,6 +346,7 @@ int vmm_vm_run(struct vmm_vm *vm)
 		vmm_vcpu_kick(&vm->vcpus[i]);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vmm_vcpu_join(&vm->vcpus[i]);
+	vmm_devices_stop(vm);
 	close(sig_fd);
 	if (vm->cfg->stats)
 		print_stats(vm);
@@ -346,6 +361,7 @@ void vmm_vm_destroy(struct vmm_vm *vm)
 		free(vm->vcpus);
 		vm->vcpus = NULL;
 	}
+	vmm_devices_destroy(vm);
 	vmm_platform_destroy(vm);
 	vmm_console_close(&vm->con);
 	if (vm->ram)

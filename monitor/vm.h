@@ -20,6 +20,7 @@
 #include "dev/pci.h"
 #include "dev/rtc.h"
 #include "dev/uart16550.h"
+#include "devices.h"
 #include "e820.h"
 #include "err.h"
 #include "gmem.h"
@@ -56,6 +57,7 @@ struct vmm_vm {
 	struct vmm_bus pio, mmio;
 	struct vmm_cpuid cpuid;
 	struct vmm_platform plat;
+	struct vmm_devices devs;
 	struct vmm_console con;
 
 	unsigned nr_vcpus;

@@ -4,6 +4,7 @@
  * used ring written by the device. Device side first, then driver side.
  */
 #include <errno.h>
+#include <string.h>
 
 #include "barrier.h"
 #include "virtq_impl.h"
@@ -39,9 +40,18 @@ static struct vring_desc read_desc(const struct vring_desc *d)
 				   .next = VQ_READ_ONCE(d->next)};
 }
 
+/* An indirect table may lie anywhere in memory (2.7.5.3), unaligned too: its entries are
+ * copied bytewise, once, and the copy is what is checked and used. */
+static struct vring_desc copy_desc(const uint8_t *table, uint32_t i)
+{
+	struct vring_desc d;
+	memcpy(&d, table + i * sizeof(d), sizeof(d));
+	return d;
+}
+
 /* Switches the walk into an indirect table. */
 static enum vq_chain_err enter_indirect(struct vq *q, const struct vring_desc *d,
-					const struct vring_desc **table, uint32_t *size)
+					const uint8_t **table, uint32_t *size)
 {
 	if (!q->cfg.indirect || (d->flags & VRING_DESC_F_NEXT))
 		return VQ_ERR_INDIRECT;
@@ -58,7 +68,7 @@ static enum vq_chain_err enter_indirect(struct vq *q, const struct vring_desc *d
 /* Follows the chain at head and fills c with its validated segments. */
 static void walk(struct vq *q, uint16_t head, struct vq_chain *c)
 {
-	const struct vring_desc *table = q->desc;
+	const uint8_t *table = NULL; /* the indirect table, once in one */
 	uint32_t size = q->cfg.num, in_table = 0, total = 0;
 	bool indirect = false;
 	uint32_t i = head;
@@ -70,7 +80,7 @@ static void walk(struct vq *q, uint16_t head, struct vq_chain *c)
 		return;
 	}
 	for (;;) {
-		struct vring_desc d = read_desc(&table[i]);
+		struct vring_desc d = indirect ? copy_desc(table, i) : read_desc(&q->desc[i]);
 		/* A table of n entries holds no chain longer than n: more means a loop. */
 		if (++in_table > size || ++total > VQ_MAX_CHAIN) {
 			err = VQ_ERR_LOOP;
@@ -155,8 +165,9 @@ bool vq_split_notify_enable(struct vq *q, bool on)
 	q->notify_enabled = on;
 	if (!q->cfg.event_idx)
 		VQ_WRITE_ONCE(q->used->flags, on ? 0 : VRING_USED_F_NO_NOTIFY);
-	else if (on)
-		VQ_WRITE_ONCE(*avail_event(q->used, q->cfg.num), q->last_avail);
+	else /* off: an index the driver has passed already, so no kick for 2^16 - 1 buffers */
+		VQ_WRITE_ONCE(*avail_event(q->used, q->cfg.num),
+			      (uint16_t)(q->last_avail - (on ? 0 : 1)));
 	if (!on)
 		return false;
 	/* The flag or event store before re-reading avail->idx: a driver that added a buffer
@@ -244,13 +255,27 @@ bool vq_drv_split_kick_prepare(struct vq_drv *q)
 
 void *vq_drv_split_get(struct vq_drv *q, uint32_t *len)
 {
-	/* Acquire pairs with the device's release of used->idx. */
-	if (q->last_used == vq_load_acquire(&q->used->idx))
-		return NULL;
-	struct vring_used_elem e = q->used->ring[q->last_used % q->cfg.num];
-	q->last_used++;
-	if (e.id >= q->cfg.num || !q->slot[e.id].token)
-		return NULL; /* a device bug: the entry names nothing we handed over */
+	struct vring_used_elem e;
+	for (;;) {
+		/* Acquire pairs with the device's release of used->idx. */
+		if (q->last_used == vq_load_acquire(&q->used->idx)) {
+			if (!q->cfg.event_idx || !q->intr_enabled ||
+			    VQ_READ_ONCE(*used_event(q->avail, q->cfg.num)) == q->last_used)
+				return NULL;
+			/* Entries were skipped: the event index must still move past them, or the
+			 * device would think we do not want the next interrupt yet. Then look
+			 * again, as vq_drv_intr_enable does (the barrier pairs with the device's
+			 * between publishing and reading used_event). */
+			VQ_WRITE_ONCE(*used_event(q->avail, q->cfg.num), q->last_used);
+			vq_mb();
+			continue;
+		}
+		e = q->used->ring[q->last_used % q->cfg.num];
+		q->last_used++;
+		if (e.id < q->cfg.num && q->slot[e.id].token)
+			break;
+		/* An entry naming nothing we handed over is a device bug: skip it. */
+	}
 	uint16_t head = (uint16_t)e.id, last = head;
 	for (unsigned k = 1; k < q->slot[head].ndesc; k++)
 		last = q->slot[last].next;
@@ -271,8 +296,9 @@ bool vq_drv_split_intr_enable(struct vq_drv *q, bool on)
 	q->intr_enabled = on;
 	if (!q->cfg.event_idx)
 		VQ_WRITE_ONCE(q->avail->flags, on ? 0 : VRING_AVAIL_F_NO_INTERRUPT);
-	else if (on)
-		VQ_WRITE_ONCE(*used_event(q->avail, q->cfg.num), q->last_used);
+	else /* off: an index the device has passed already, so no interrupt for 2^16 - 1 */
+		VQ_WRITE_ONCE(*used_event(q->avail, q->cfg.num),
+			      (uint16_t)(q->last_used - (on ? 0 : 1)));
 	if (!on)
 		return true;
 	/* The event store before re-reading used->idx (pairs with the device's barrier between

@@ -189,7 +189,8 @@ int vq_drv_add(struct vq_drv *q, const struct vq_sg *sg, unsigned nout, unsigned
 	       void *indirect, uint64_t indirect_gpa);
 /* Publishes what was added; returns true if the device wants a notification now. */
 bool vq_drv_kick_prepare(struct vq_drv *q);
-/* The next completed buffer's token (and the bytes the device wrote), or NULL. */
+/* The next completed buffer's token (and the bytes the device wrote), or NULL when none is
+ * pending. Used entries that name no buffer in flight (a device bug) are skipped. */
 void *vq_drv_get(struct vq_drv *q, uint32_t *len);
 /* Asks for (or stops asking for) used-buffer notifications. Enabling returns false if
  * completions are already waiting (so the caller polls instead of sleeping). */

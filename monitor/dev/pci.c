@@ -84,8 +84,10 @@ uint64_t pci_dev_bar_addr(const struct pci_dev *d, unsigned n)
 	return addr;
 }
 
-uint32_t pci_dev_cfg_read(const struct pci_dev *d, unsigned off, unsigned len)
+uint32_t pci_dev_cfg_read(struct pci_dev *d, unsigned off, unsigned len)
 {
+	if (d->config_read)
+		d->config_read(d, off, len);
 	return get(d->cfg, off, len);
 }
 

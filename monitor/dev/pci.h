@@ -37,6 +37,9 @@ struct pci_dev {
 	/* Called after a config write, with the lock of the host held: a device remaps its BARs
 	 * or reacts to the command register here. */
 	void (*config_written)(struct pci_dev *d, unsigned off, unsigned len);
+	/* Called before a config read, with the lock of the host held: a device whose config
+	 * bytes are computed (a window onto a BAR) fills them in here. */
+	void (*config_read)(struct pci_dev *d, unsigned off, unsigned len);
 	void *opaque;
 };
 
@@ -53,7 +56,7 @@ void pci_dev_init(struct pci_dev *d, uint16_t vendor, uint16_t device, uint32_t 
 int pci_dev_set_bar(struct pci_dev *d, unsigned n, uint64_t size, unsigned flags);
 /* The address the guest programmed into BAR n (without the flag bits). */
 uint64_t pci_dev_bar_addr(const struct pci_dev *d, unsigned n);
-uint32_t pci_dev_cfg_read(const struct pci_dev *d, unsigned off, unsigned len);
+uint32_t pci_dev_cfg_read(struct pci_dev *d, unsigned off, unsigned len);
 void pci_dev_cfg_write(struct pci_dev *d, unsigned off, unsigned len, uint32_t val);
 
 struct pci_host {

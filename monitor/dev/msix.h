@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * MSI-X for vmmon's PCI devices (PCI 3.0, 6.8.2): the table and the pending-bit array that a
+ * device exposes in a BAR, delivered through KVM without a userspace exit. Each vector has an
+ * eventfd attached as an irqfd to its own GSI, whose route carries the vector's message. A
+ * masked vector has its irqfd detached: signals then wait in the eventfd's counter (the pending
+ * bit) and KVM delivers them when the irqfd is attached again on unmask.
+ */
+#ifndef VMMON_DEV_MSIX_H
+#define VMMON_DEV_MSIX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../irq_route.h"
+
+#define MSIX_MAX_VECTORS   128
+#define MSIX_TABLE_SIZE(n) ((n)*16u)
+#define MSIX_PBA_SIZE(n)   ((((n) + 63) / 64) * 8u)
+
+struct msix_vector {
+	uint32_t addr_lo, addr_hi, data, ctrl;
+	int gsi;
+	int efd;
+	bool attached;
+};
+
+struct msix {
+	unsigned nvec;
+	bool enabled, masked; /* MSI-X enable and function mask, from the capability */
+	int vm_fd;
+	struct vmm_irq_routes *routes;
+	struct msix_vector vec[MSIX_MAX_VECTORS];
+	uint64_t signals, errors;
+};
+
+/* Allocates GSIs and eventfds for nvec vectors; all start masked (PCI 3.0 6.8.2.9). */
+int msix_init(struct msix *m, unsigned nvec, int vm_fd, struct vmm_irq_routes *routes);
+void msix_destroy(struct msix *m);
+/* The capability's message control word changed: enable and function mask. */
+void msix_set_control(struct msix *m, uint16_t control);
+/* Table and PBA accesses at offsets within each structure (dword or qword accesses). */
+void msix_table_access(struct msix *m, uint64_t off, uint8_t *data, unsigned len, bool write);
+void msix_pba_read(struct msix *m, uint64_t off, uint8_t *data, unsigned len);
+/* Raises vector v (from any thread). Returns false if v is not a vector. */
+bool msix_signal(struct msix *m, unsigned v);
+
+#endif

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The VM's virtio devices: built from the configuration, each on its transport (PCI with BARs
+ * pre-assigned in the 32-bit hole, or virtio-mmio announced on the kernel command line), all
+ * served by one I/O thread.
+ */
+#ifndef VMMON_DEVICES_H
+#define VMMON_DEVICES_H
+
+#include <stdint.h>
+
+#include "err.h"
+#include "io/loop.h"
+#include "irq_route.h"
+#include "virtio/pci.h"
+
+#define VMM_MAX_VIRTIO	  16
+#define VMM_PCI_WINDOW	  0xc0000000ull /* BARs, up to VMM_MMIO_WINDOW */
+#define VMM_MMIO_WINDOW	  0xd0000000ull /* virtio-mmio devices, 4 KiB apart */
+#define VMM_CMDLINE_EXTRA 512
+
+struct vmm_vm;
+struct vmm_virtio_mmio;
+
+struct vmm_virtio_slot {
+	struct vmm_virtio_dev *vdev;
+	void *model; /* the blk_dev, rng_dev, ... that owns vdev */
+	void (*destroy)(void *model);
+	struct vmm_virtio_pci *pci;
+	struct vmm_virtio_mmio *mmio;
+};
+
+struct vmm_devices {
+	struct vmm_io io;
+	bool io_ready;
+	struct vmm_irq_routes routes;
+	bool routes_ready;
+	struct vmm_virtio_host host;
+	unsigned nr;
+	struct vmm_virtio_slot slot[VMM_MAX_VIRTIO];
+	uint64_t next_bar;
+	unsigned nr_mmio;
+	char cmdline[VMM_CMDLINE_EXTRA]; /* virtio_mmio.device=... words for the kernel */
+};
+
+int vmm_devices_init(struct vmm_vm *vm, struct vmm_err *err);
+int vmm_devices_start(struct vmm_vm *vm);
+void vmm_devices_stop(struct vmm_vm *vm);
+void vmm_devices_destroy(struct vmm_vm *vm);
+/* The I/O APIC pin of PCI slot `slot`'s INTA#, as the MP table announces it. */
+unsigned vmm_pci_intx_pin(unsigned slot);
+
+#endif
