@@ -4,8 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "virtio/blk.h"
+#include "virtio/console.h"
+#include "virtio/mmio.h"
+#include "virtio/net.h"
 #include "virtio/rng.h"
 #include "vm.h"
 
@@ -48,6 +52,32 @@ static int plug_pci(struct vmm_vm *vm, struct vmm_virtio_slot *s, struct vmm_err
 	return 0;
 }
 
+/* ISA interrupts no legacy device of ours uses: one per virtio-mmio device, edge-triggered. */
+static const unsigned mmio_gsi[] = {5, 6, 7, 9, 10, 11, 12};
+
+static int plug_mmio(struct vmm_vm *vm, struct vmm_virtio_slot *s, struct vmm_err *err)
+{
+	struct vmm_devices *devs = &vm->devs;
+	unsigned i = devs->nr_mmio;
+	if (i == sizeof(mmio_gsi) / sizeof(mmio_gsi[0]))
+		return vmm_err_set(err, ENOSPC, "at most %zu virtio-mmio devices",
+				   sizeof(mmio_gsi) / sizeof(mmio_gsi[0]));
+	s->mmio = calloc(1, sizeof(*s->mmio));
+	if (!s->mmio)
+		return vmm_err_set(err, ENOMEM, "out of memory");
+	int ret = vmm_virtio_mmio_init(s->mmio, s->vdev, &devs->host,
+				       VMM_MMIO_WINDOW + i * 0x1000ull, mmio_gsi[i]);
+	if (ret)
+		return vmm_err_set(err, -ret, "%s: virtio-mmio setup failed: %s",
+				   s->vdev->ops->name, strerror(-ret));
+	devs->nr_mmio++;
+	size_t used = strlen(devs->cmdline);
+	if (vmm_virtio_mmio_cmdline(s->mmio, devs->cmdline + used, sizeof(devs->cmdline) - used))
+		return vmm_err_set(err, ENOSPC,
+				   "too many virtio-mmio devices for the command line");
+	return 0;
+}
+
 static int add(struct vmm_vm *vm, struct vmm_virtio_dev *vdev, void *model, void (*destroy)(void *),
 	       enum vmm_transport transport, struct vmm_err *err)
 {
@@ -58,10 +88,7 @@ static int add(struct vmm_vm *vm, struct vmm_virtio_dev *vdev, void *model, void
 	}
 	struct vmm_virtio_slot *s = &devs->slot[devs->nr++];
 	*s = (struct vmm_virtio_slot){.vdev = vdev, .model = model, .destroy = destroy};
-	if (transport == VMM_TRANSPORT_MMIO)
-		return vmm_err_set(err, ENOTSUP, "%s: transport=mmio is not available yet",
-				   vdev->ops->name);
-	return plug_pci(vm, s, err);
+	return transport == VMM_TRANSPORT_MMIO ? plug_mmio(vm, s, err) : plug_pci(vm, s, err);
 }
 
 static void destroy_blk(void *model)
@@ -93,6 +120,54 @@ static int add_disks(struct vmm_vm *vm, struct vmm_err *err)
 			return ret;
 	}
 	return 0;
+}
+
+static void destroy_net(void *model)
+{
+	net_dev_destroy(model);
+	free(model);
+}
+
+static void destroy_vcon(void *model)
+{
+	vcon_dev_destroy(model);
+	free(model);
+}
+
+static int add_nets(struct vmm_vm *vm, struct vmm_err *err)
+{
+	for (unsigned i = 0; i < vm->cfg->nr_nets; i++) {
+		struct net_dev *n = calloc(1, sizeof(*n));
+		if (!n)
+			return vmm_err_set(err, ENOMEM, "out of memory");
+		int ret = net_dev_init(n, &vm->cfg->nets[i], i, &vm->devs.io, &vm->mem, err);
+		if (ret) {
+			net_dev_destroy(n);
+			free(n);
+			return ret;
+		}
+		ret = add(vm, &n->vdev, n, destroy_net, vm->cfg->nets[i].transport, err);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int add_console(struct vmm_vm *vm, struct vmm_err *err)
+{
+	if (!vm->cfg->virtio_console)
+		return 0;
+	struct vcon_dev *c = calloc(1, sizeof(*c));
+	if (!c)
+		return vmm_err_set(err, ENOMEM, "out of memory");
+	/* The virtio console takes stdin; COM1 keeps printing to stdout. */
+	int ret = vcon_dev_init(c, STDIN_FILENO, STDOUT_FILENO, &vm->devs.io, &vm->mem);
+	if (ret) {
+		free(c);
+		return vmm_err_set(err, -ret, "--console virtio: %s", strerror(-ret));
+	}
+	vm->con.in_fd = -1;
+	return add(vm, &c->vdev, c, destroy_vcon, vm->cfg->console_transport, err);
 }
 
 static int add_rng(struct vmm_vm *vm, struct vmm_err *err)
@@ -131,6 +206,10 @@ int vmm_devices_init(struct vmm_vm *vm, struct vmm_err *err)
 					      .ioeventfd_any_length = vm->kvm.ioeventfd_any_length};
 	ret = add_disks(vm, err);
 	if (!ret)
+		ret = add_nets(vm, err);
+	if (!ret)
+		ret = add_console(vm, err);
+	if (!ret)
 		ret = add_rng(vm, err);
 	return ret;
 }
@@ -155,6 +234,10 @@ void vmm_devices_destroy(struct vmm_vm *vm)
 		if (s->pci) {
 			vmm_virtio_pci_destroy(s->pci);
 			free(s->pci);
+		}
+		if (s->mmio) {
+			vmm_virtio_mmio_destroy(s->mmio);
+			free(s->mmio);
 		}
 		s->destroy(s->model);
 	}
