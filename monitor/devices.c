@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "devices.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,6 +213,30 @@ int vmm_devices_init(struct vmm_vm *vm, struct vmm_err *err)
 	if (!ret)
 		ret = add_rng(vm, err);
 	return ret;
+}
+
+void vmm_devices_print_stats(const struct vmm_vm *vm)
+{
+	for (unsigned i = 0; i < vm->devs.nr; i++) {
+		const struct vmm_virtio_dev *d = vm->devs.slot[i].vdev;
+		uint64_t kicks = 0, early = 0, irqs = 0, bad = 0;
+		for (unsigned k = 0; k < d->nr_queues; k++) {
+			kicks += d->q[k].kicks;
+			early += d->q[k].early_kicks;
+			irqs += d->q[k].notifies;
+			bad += d->q[k].vq.bad_chains;
+		}
+		fprintf(stderr,
+			"vmmon: stats: %s %u: kicks %" PRIu64 " (early %" PRIu64
+			"), interrupts %" PRIu64 ", bad chains %" PRIu64
+			", protocol violations %" PRIu64 "\n",
+			d->ops->name, i, kicks, early, irqs, bad, d->violations);
+	}
+	if (vm->devs.io_ready)
+		fprintf(stderr,
+			"vmmon: stats: I/O thread: %" PRIu64 " loops, %" PRIu64
+			" completions, %" PRIu64 " submits\n",
+			vm->devs.io.batches, vm->devs.io.cqes, vm->devs.io.submits);
 }
 
 int vmm_devices_start(struct vmm_vm *vm)

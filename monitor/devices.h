@@ -47,6 +47,8 @@ int vmm_devices_init(struct vmm_vm *vm, struct vmm_err *err);
 int vmm_devices_start(struct vmm_vm *vm);
 void vmm_devices_stop(struct vmm_vm *vm);
 void vmm_devices_destroy(struct vmm_vm *vm);
+/* Per-device counters on stderr: guest kicks, interrupts raised, driver errors. */
+void vmm_devices_print_stats(const struct vmm_vm *vm);
 /* The I/O APIC pin of PCI slot `slot`'s INTA#, as the MP table announces it. */
 unsigned vmm_pci_intx_pin(unsigned slot);
 

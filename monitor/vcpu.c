@@ -73,6 +73,10 @@ int vmm_vcpu_create(struct vmm_vcpu *v, struct vmm_vm *vm, unsigned id, struct v
 		vmm_err_set(err, -ret, "cannot set CPUID of vCPU %u: %s", id, strerror(-ret));
 		goto err_unmap;
 	}
+	if (vm->kvm.stats_fd)
+		vmm_kvm_stats_open(&v->kvm_stats, v->fd); /* optional: only --stats reads it */
+	else
+		v->kvm_stats.fd = -1;
 	ret = setup_lapic(v->fd);
 	if (ret) {
 		vmm_err_set(err, -ret, "cannot set up the local APIC of vCPU %u: %s", id,
@@ -300,6 +304,7 @@ void vmm_vcpu_join(struct vmm_vcpu *v)
 
 void vmm_vcpu_destroy(struct vmm_vcpu *v)
 {
+	vmm_kvm_stats_close(&v->kvm_stats);
 	if (v->run)
 		munmap(v->run, (size_t)v->vm->kvm.run_size);
 	if (v->fd >= 0)

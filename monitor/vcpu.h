@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "err.h"
+#include "stats.h"
 
 struct vmm_vm;
 
@@ -29,6 +30,7 @@ struct vmm_vcpu {
 	pthread_t thread;
 	bool started;
 	struct vmm_vcpu_stats stats;
+	struct vmm_kvm_stats kvm_stats; /* KVM's own counters, when the kernel has them */
 };
 
 int vmm_vcpu_create(struct vmm_vcpu *v, struct vmm_vm *vm, unsigned id, struct vmm_err *err);

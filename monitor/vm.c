@@ -273,6 +273,19 @@ static void print_stats(const struct vmm_vm *vm)
 		io, mmio, (uint64_t)vm->pio.unhandled, (uint64_t)vm->mmio.unhandled);
 	fprintf(stderr, "vmmon: stats: first guest exit at CLOCK_MONOTONIC %" PRIu64 " ns\n",
 		vm->vcpus[0].stats.first_exit_ns);
+	/* KVM's own count, summed over vCPUs: userspace exits are io_exits + mmio_exits. */
+	static const char *const kvm[] = {"exits",	    "io_exits",	  "mmio_exits",
+					  "signal_exits",   "halt_exits", "irq_injections",
+					  "insn_emulation", "halt_wakeup"};
+	fprintf(stderr, "vmmon: stats: kvm:");
+	for (size_t k = 0; k < sizeof(kvm) / sizeof(kvm[0]); k++) {
+		uint64_t sum = 0;
+		for (unsigned i = 0; i < vm->nr_vcpus; i++)
+			sum += vmm_kvm_stat(&vm->vcpus[i].kvm_stats, kvm[k]);
+		fprintf(stderr, " %s %" PRIu64, kvm[k], sum);
+	}
+	fprintf(stderr, "\n");
+	vmm_devices_print_stats(vm);
 	print_memory();
 }
 

@@ -33,11 +33,11 @@ static void kicked(struct vmm_io *io, struct vmm_io_event *ev)
 		(struct vmm_virtio_queue *)((char *)ev - offsetof(struct vmm_virtio_queue, kick));
 	struct vmm_virtio_dev *d = q->dev;
 	pthread_mutex_lock(&d->lock);
-	q->kicks++;
+	q->kicks += ev->value; /* the eventfd counts kicks that arrived since the last read */
 	if (d->active && q->live && !q->vq.broken)
 		d->ops->kick(d, q);
 	else
-		q->early_kicks++; /* before DRIVER_OK, or on a disabled queue: ignored */
+		q->early_kicks += ev->value; /* before DRIVER_OK, or on a dead queue: ignored */
 	pthread_mutex_unlock(&d->lock);
 }
 
