@@ -15,7 +15,7 @@ $(BUILD)/build.ninja:
 # The sanitizer build covers the unit tests; the freestanding guest image is not built there.
 $(ASAN_BUILD)/build.ninja:
 	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false -Dguest=false \
-		-Dbuildtype=debug
+		-Dbuildtype=debug -Dc_args=-fno-sanitize-recover=all
 
 build: $(BUILD)/build.ninja
 	ninja -C $(BUILD)

@@ -129,7 +129,8 @@ bool vq_publish(struct vq *q);
 
 /* Turns the driver's kicks on (interrupt-style device) or off (polling device). Turning them on
  * returns true if chains are already waiting, which the caller must then process: a kick for
- * them may have been suppressed. */
+ * them may have been suppressed. A device that found the ring empty must call this (with true)
+ * and check its result before it sleeps: vq_pop's own event update has no barrier. */
 bool vq_notify_enable(struct vq *q, bool on);
 /* True if a chain is available (a cheap check for polling). */
 bool vq_has_work(struct vq *q);
@@ -184,10 +185,12 @@ int vq_drv_init(struct vq_drv *q, const struct vq_config *cfg, void *mem, uint64
 		struct vq_drv_slot *slot);
 /* Adds a buffer of nout device-readable then nin device-writable pieces. If indirect is not
  * NULL (and the feature is on), the pieces go into that table (nout + nin entries of 16 bytes,
- * at guest-physical indirect_gpa) and take one ring slot. Returns 0 or -ENOSPC. */
+ * 8-byte aligned, at guest-physical indirect_gpa) and take one ring slot. Returns 0 or
+ * -ENOSPC. */
 int vq_drv_add(struct vq_drv *q, const struct vq_sg *sg, unsigned nout, unsigned nin, void *token,
 	       void *indirect, uint64_t indirect_gpa);
-/* Publishes what was added; returns true if the device wants a notification now. */
+/* Publishes what was added (split: the index; packed: add already made each buffer available)
+ * and returns true if the device wants a notification now. */
 bool vq_drv_kick_prepare(struct vq_drv *q);
 /* The next completed buffer's token (and the bytes the device wrote), or NULL when none is
  * pending. Used entries that name no buffer in flight (a device bug) are skipped. */
