@@ -428,7 +428,9 @@ void *vq_drv_packed_get(struct vq_drv *q, uint32_t *len)
 	if (q->cfg.event_idx && q->intr_enabled)
 		VQ_WRITE_ONCE(q->driver_event->off_wrap, off_wrap(q->next_used, q->used_wrap));
 	if (len)
-		*len = (u.flags & VRING_DESC_F_WRITE) ? u.len : 0;
+		/* Spec 2.8.4 says to ignore the length without F_WRITE, but devices (QEMU 7.2)
+		 * leave the flag clear on written buffers and Linux reads it anyway: so do we. */
+		*len = u.len;
 	return token;
 }
 

@@ -12,6 +12,9 @@
 #define BDA_EBDA_SEGMENT 0x40e /* u16 */
 #define BDA_BASE_KIB	 0x413 /* u16 */
 
+/* What walk() learns about each bus ID from the bus entries. */
+enum bus_kind { BUS_OTHER, BUS_ISA, BUS_PCI };
+
 static uint8_t checksum(const void *p, size_t len)
 {
 	const uint8_t *b = p;
@@ -72,9 +75,9 @@ static void add_ioapic(struct g_mp_info *mp, const struct mpc_ioapic *a)
 	mp->nioapics++;
 }
 
-static void add_isa_irq(struct g_mp_info *mp, const struct mpc_intsrc *s, const bool *isa_bus)
+static void add_isa_irq(struct g_mp_info *mp, const struct mpc_intsrc *s)
 {
-	if (s->irqtype != MP_INT || !isa_bus[s->srcbus] || s->srcbusirq >= G_MP_ISA_IRQS)
+	if (s->srcbusirq >= G_MP_ISA_IRQS)
 		return;
 	mp->isa[s->srcbusirq] = (struct g_mp_isa_irq){
 		.present = true,
@@ -84,10 +87,45 @@ static void add_isa_irq(struct g_mp_info *mp, const struct mpc_intsrc *s, const 
 	};
 }
 
-/* Walks the entries; when isa_bus is set, interrupt sources are recorded, otherwise the
+/* A PCI source IRQ is (device << 2) | INTx pin (MP spec 4.3.4, table 4-9). */
+static void add_pci_irq(struct g_mp_info *mp, const struct mpc_intsrc *s)
+{
+	if (mp->npci == G_MP_PCI_IRQS)
+		return;
+	mp->pci[mp->npci++] = (struct g_mp_pci_irq){
+		.bus = s->srcbus,
+		.dev = (s->srcbusirq >> 2) & 0x1f,
+		.pin = s->srcbusirq & 3,
+		.ioapic_id = s->dstapic,
+		.ioapic_pin = s->dstirq,
+		.flags = s->irqflag,
+	};
+}
+
+static void add_intsrc(struct g_mp_info *mp, const struct mpc_intsrc *s, const uint8_t *bus_kind)
+{
+	if (s->irqtype != MP_INT)
+		return;
+	if (bus_kind[s->srcbus] == BUS_ISA)
+		add_isa_irq(mp, s);
+	else if (bus_kind[s->srcbus] == BUS_PCI)
+		add_pci_irq(mp, s);
+}
+
+static uint8_t bus_kind_of(const struct mpc_bus *b)
+{
+	if (!memcmp(b->bustype, "ISA   ", 6))
+		return BUS_ISA;
+	if (!memcmp(b->bustype, "PCI   ", 6))
+		return BUS_PCI;
+	return BUS_OTHER;
+}
+
+/* Walks the entries; in the interrupt-source pass, interrupt sources are recorded, otherwise the
  * processors, buses and I/O APICs are. Entries are sorted by type in practice, but the spec's
  * sort is not relied on: interrupt sources need every bus first, hence two passes. */
-static int walk(const struct mpc_table *t, struct g_mp_info *mp, bool *isa_bus, bool intsrc_pass)
+static int walk(const struct mpc_table *t, struct g_mp_info *mp, uint8_t *bus_kind,
+		bool intsrc_pass)
 {
 	const uint8_t *p = (const uint8_t *)(t + 1);
 	const uint8_t *end = (const uint8_t *)t + t->length;
@@ -103,12 +141,12 @@ static int walk(const struct mpc_table *t, struct g_mp_info *mp, bool *isa_bus, 
 		if ((size_t)(end - p) < size)
 			return -EBADMSG;
 		if (intsrc_pass && p[0] == MP_INTSRC)
-			add_isa_irq(mp, (const struct mpc_intsrc *)p, isa_bus);
+			add_intsrc(mp, (const struct mpc_intsrc *)p, bus_kind);
 		if (!intsrc_pass && p[0] == MP_PROCESSOR)
 			add_cpu(mp, (const struct mpc_cpu *)p);
 		if (!intsrc_pass && p[0] == MP_BUS)
-			isa_bus[((const struct mpc_bus *)p)->busid] =
-				!memcmp(((const struct mpc_bus *)p)->bustype, "ISA   ", 6);
+			bus_kind[((const struct mpc_bus *)p)->busid] =
+				bus_kind_of((const struct mpc_bus *)p);
 		if (!intsrc_pass && p[0] == MP_IOAPIC)
 			add_ioapic(mp, (const struct mpc_ioapic *)p);
 		p += size;
@@ -119,7 +157,7 @@ static int walk(const struct mpc_table *t, struct g_mp_info *mp, bool *isa_bus, 
 int g_mp_parse_table(const void *table, size_t len, struct g_mp_info *mp)
 {
 	const struct mpc_table *t = table;
-	bool isa_bus[256] = {false};
+	uint8_t bus_kind[256] = {BUS_OTHER};
 	int rc;
 
 	memset(mp, 0, sizeof(*mp));
@@ -132,9 +170,9 @@ int g_mp_parse_table(const void *table, size_t len, struct g_mp_info *mp)
 	if (t->spec != 1 && t->spec != MP_SPEC_REV)
 		return -ENOTSUP;
 	mp->lapic_addr = t->lapic;
-	rc = walk(t, mp, isa_bus, false);
+	rc = walk(t, mp, bus_kind, false);
 	if (!rc)
-		rc = walk(t, mp, isa_bus, true);
+		rc = walk(t, mp, bus_kind, true);
 	if (!rc && !mp->ncpus)
 		rc = -ENODEV;
 	return rc;
@@ -183,6 +221,18 @@ int g_mp_find(struct g_mp_info *mp)
 	if (!rc)
 		mp->imcr = mpf->feature2 & 0x80;
 	return rc;
+}
+
+const struct g_mp_pci_irq *g_mp_pci_irq(const struct g_mp_info *mp, unsigned int bus,
+					unsigned int dev, unsigned int pin)
+{
+	for (unsigned int i = 0; i < mp->npci; i++) {
+		const struct g_mp_pci_irq *e = &mp->pci[i];
+
+		if (e->bus == bus && e->dev == dev && e->pin == pin)
+			return e;
+	}
+	return NULL;
 }
 
 int g_mp_set_boot_cpu(struct g_mp_info *mp, unsigned int apic_id)

@@ -3,6 +3,10 @@
  * TSC calibration with PIT channel 2, whose gate is port 0x61 bit 0 and whose output can be
  * read back in port 0x61 bit 5, so no interrupt is involved. Mode 0 drives OUT2 low when the
  * count is written and high when it reaches zero.
+ *
+ * A machine without port 0x61 (QEMU's microvm) reads OUT2 high at once; channel 2's gate is
+ * then out of reach too, so channel 0, whose gate is always on, is read back with latch
+ * commands instead.
  */
 #include "drivers/tsc.h"
 #include "lib/errno.h"
@@ -11,7 +15,11 @@
 #define PIT_HZ		   1193182
 #define PIT_CH2_DATA	   0x42
 #define PIT_MODE	   0x43
+#define PIT_CH0_DATA	   0x40
+#define PIT_SEL_CH0	   0x00
 #define PIT_SEL_CH2	   0x80
+#define PIT_LATCH_CH0	   0x00 /* counter latch command for channel 0 */
+#define PIT_MODE2	   0x04 /* rate generator: counts down by one per tick, reloads */
 #define PIT_ACCESS_LOHI	   0x30
 #define PIT_MODE0	   0x00
 #define PORT61		   0x61
@@ -24,6 +32,37 @@
 #define PIT_POLL_LIMIT 10000000
 
 static uint64_t tsc_khz;
+
+static uint16_t read_ch0(void)
+{
+	uint8_t lo;
+
+	g_outb(PIT_MODE, PIT_SEL_CH0 | PIT_LATCH_CH0);
+	lo = g_inb(PIT_CH0_DATA);
+	return (uint16_t)(lo | g_inb(PIT_CH0_DATA) << 8);
+}
+
+/* Counts latch ticks of channel 0, restarted in mode 2 with the largest count (65536, about
+ * 55 ms a round, far longer than between two reads). Returns the TSC ticks they took, or 0. */
+static uint64_t measure_ch0(uint32_t latch)
+{
+	uint32_t elapsed = 0;
+	uint16_t prev, cur;
+	uint64_t t0;
+	long i;
+
+	g_outb(PIT_MODE, PIT_SEL_CH0 | PIT_ACCESS_LOHI | PIT_MODE2);
+	g_outb(PIT_CH0_DATA, 0);
+	g_outb(PIT_CH0_DATA, 0);
+	prev = read_ch0();
+	t0 = g_rdtsc();
+	for (i = 0; i < PIT_POLL_LIMIT && elapsed < latch; i++) {
+		cur = read_ch0();
+		elapsed += (uint16_t)(prev - cur); /* counts down, wrapping at 0 */
+		prev = cur;
+	}
+	return i == PIT_POLL_LIMIT ? 0 : g_rdtsc() - t0;
+}
 
 int g_tsc_calibrate(void)
 {
@@ -38,6 +77,11 @@ int g_tsc_calibrate(void)
 	g_outb(PIT_MODE, PIT_SEL_CH2 | PIT_ACCESS_LOHI | PIT_MODE0);
 	g_outb(PIT_CH2_DATA, latch & 0xff);
 	g_outb(PIT_CH2_DATA, latch >> 8);
+	if (g_inb(PORT61) & PORT61_OUT2) { /* high before any count: no port 0x61 */
+		g_outb(PORT61, p61 & ~(PORT61_SPEAKER | PORT61_GATE2));
+		tsc_khz = measure_ch0(latch) / G_TSC_CALIBRATE_MS;
+		return tsc_khz ? 0 : -ETIMEDOUT;
+	}
 	t0 = g_rdtsc();
 	for (i = 0; i < PIT_POLL_LIMIT; i++) {
 		if (g_inb(PORT61) & PORT61_OUT2)

@@ -45,6 +45,8 @@
 #define G_VEC_IPI	  0x31 /* reserved for inter-processor calls */
 #define G_VEC_IOAPIC_BASE 0x40 /* I/O APIC pin n uses vector 0x40 + n */
 #define G_VEC_IOAPIC_LAST 0x7f
+#define G_VEC_DYN_BASE	  0x80 /* 0x80-0xef: MSI-X vectors, from g_platform_alloc_vector */
+#define G_VEC_DYN_LAST	  0xef
 /* The system-call instruction is int3 (vector 3, the only DPL3 gate): on vmmon's host (PVM) an
  * "int $n" from CPL3 is not delivered (the guest gets #UD), while int3 arrives as #BP. */
 #define G_VEC_SYSCALL	  3
@@ -106,6 +108,12 @@
  * so that null dereferences fault). Low firmware data is read through g_phys_ptr() (lib/phys.h). */
 #define G_LOWMEM_ALIAS	    0x7fc0000000
 #define G_LOWMEM_ALIAS_SIZE 0x200000
+
+/* A window of 2 MiB uncached pages for device memory (PCI BARs) outside the uncached identity
+ * map of 3-4 GiB: BARs above 4 GiB, or below 3 GiB where the identity map caches. The page
+ * directory is in tables.S with every entry absent; CPL3 fills entries in (runtime/mem.c). */
+#define G_MMIO_WINDOW	   0x7f00000000
+#define G_MMIO_WINDOW_SIZE 0x40000000
 
 /* The AP start-up trampoline is copied here (SIPI vector G_TRAMPOLINE_ADDR >> 12). */
 #define G_TRAMPOLINE_ADDR 0x8000

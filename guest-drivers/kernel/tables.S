@@ -23,6 +23,7 @@
  * a null dereference faults; the rest uses 2 MiB pages. 3-4 GiB holds the MMIO hole (LAPIC,
  * I/O APIC, PCI BARs) and is uncached. The first 2 MiB is mapped once more, page 0 included, at
  * G_LOWMEM_ALIAS: firmware leaves data there (the BIOS data area, QEMU's PVH memory map).
+ * G_MMIO_WINDOW starts empty: device memory elsewhere is mapped there, uncached, on demand.
  */
 	.data
 	.balign 4096
@@ -37,8 +38,13 @@ g_pdpt:
 	.quad g_pd + 1 * 4096 + PTE_TABLE
 	.quad g_pd + 2 * 4096 + PTE_TABLE
 	.quad g_pd + 3 * 4096 + PTE_TABLE
-	.fill 507, 8, 0
+	.fill 504, 8, 0
+	.quad g_pd_mmio + PTE_TABLE	/* G_MMIO_WINDOW: entry 508 */
+	.fill 2, 8, 0
 	.quad g_pd_alias + PTE_TABLE	/* G_LOWMEM_ALIAS: entry 511 */
+	.if G_MMIO_WINDOW != 508 << 30
+	.error "G_MMIO_WINDOW does not match the page tables"
+	.endif
 	.if G_LOWMEM_ALIAS != 511 << 30
 	.error "G_LOWMEM_ALIAS does not match the page tables"
 	.endif
@@ -60,6 +66,13 @@ g_pd:
 g_pd_alias:
 	.quad 0 + PTE_2M
 	.fill 511, 8, 0
+
+/* The device window: empty. Filling in an absent entry needs no TLB flush, so CPL3 can map a
+ * BAR without a system call (runtime/mem.c). */
+	.balign 4096
+	.globl g_pd_mmio
+g_pd_mmio:
+	.fill 512, 8, 0
 
 	.balign 4096
 g_pt0:

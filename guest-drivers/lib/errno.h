@@ -7,9 +7,11 @@
 #define EIO	  5
 #define E2BIG	  7
 #define ENOMEM	  12
+#define EFAULT	  14
 #define EBUSY	  16
 #define ENODEV	  19
 #define EINVAL	  22
+#define ENOSPC	  28
 #define ERANGE	  34
 #define ENOSYS	  38
 #define EBADMSG	  74

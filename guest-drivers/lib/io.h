@@ -48,10 +48,31 @@ static inline void g_outl(uint16_t port, uint32_t v)
 	asm volatile("outl %0, %1" : : "a"(v), "Nd"(port));
 }
 
-/* MMIO: one access of exactly the given width, never merged or split by the compiler. */
+/* MMIO: one access of exactly the given width, never merged or split by the compiler. Device
+ * registers often insist on their width (virtio's common configuration does). */
+static inline uint8_t g_mmio_read8(uintptr_t addr)
+{
+	return *(volatile uint8_t *)addr;
+}
+
+static inline uint16_t g_mmio_read16(uintptr_t addr)
+{
+	return *(volatile uint16_t *)addr;
+}
+
 static inline uint32_t g_mmio_read32(uintptr_t addr)
 {
 	return *(volatile uint32_t *)addr;
+}
+
+static inline void g_mmio_write8(uintptr_t addr, uint8_t v)
+{
+	*(volatile uint8_t *)addr = v;
+}
+
+static inline void g_mmio_write16(uintptr_t addr, uint16_t v)
+{
+	*(volatile uint16_t *)addr = v;
 }
 
 static inline void g_mmio_write32(uintptr_t addr, uint32_t v)

@@ -3,10 +3,14 @@
 
 /* In the order "unknown program" lists them. */
 const struct g_program g_programs[] = {
-	{"hello", g_hello_main},
-	{"selftest", g_selftest_main},
-	{"fault", g_fault_main},
-	{"echo", g_echo_main},
+	{"hello", g_hello_main},       /* what the guest was given */
+	{"selftest", g_selftest_main}, /* traps, timer, UART interrupt, APs */
+	{"fault", g_fault_main},       /* an uncaught exception */
+	{"echo", g_echo_main},	       /* serial input */
+	{"blktest", g_blktest_main},   /* virtio-blk */
+	{"nettest", g_nettest_main},   /* virtio-net */
+	{"contest", g_contest_main},   /* virtio-console */
+	{"rngtest", g_rngtest_main},   /* virtio-rng */
 };
 
 const size_t g_program_count = sizeof(g_programs) / sizeof(g_programs[0]);

@@ -11,6 +11,10 @@ int g_hello_main(struct g_run *run);
 int g_selftest_main(struct g_run *run);
 int g_fault_main(struct g_run *run);
 int g_echo_main(struct g_run *run);
+int g_blktest_main(struct g_run *run);
+int g_nettest_main(struct g_run *run);
+int g_contest_main(struct g_run *run);
+int g_rngtest_main(struct g_run *run);
 
 /* An address in the unmapped page 0, hidden from the compiler so that it neither warns about
  * the constant nor treats the access as undefined. */

@@ -83,6 +83,25 @@ const char *g_arg(const char *key)
 	return g_args_get(&g_boot.args, key);
 }
 
+int g_arg_uint(const char *key, unsigned int dflt, unsigned int *out)
+{
+	const char *v = g_arg(key);
+	uint64_t n = 0;
+
+	*out = dflt;
+	if (!v || !*v)
+		return 0;
+	for (; *v; v++) {
+		if (*v < '0' || *v > '9')
+			return -EINVAL;
+		n = n * 10 + (uint64_t)(*v - '0');
+		if (n > 0xffffffffu)
+			return -EINVAL;
+	}
+	*out = (unsigned int)n;
+	return 0;
+}
+
 bool g_memmap_is_ram(const struct g_bootinfo *bi, uint64_t addr, uint64_t size)
 {
 	for (unsigned int i = 0; i < bi->nmemmap; i++) {

@@ -4,10 +4,12 @@
 #include "drivers/tsc.h"
 #include "guest_abi.h"
 #include "kernel/kcpu.h"
+#include "kernel/layout.h"
 #include "lib/atomic.h"
 #include "lib/console.h"
 #include "lib/errno.h"
 #include "lib/io.h"
+#include "lib/spinlock.h"
 #include "runtime/cpu.h"
 #include "runtime/platform.h"
 #include "runtime/syscall.h"
@@ -17,6 +19,9 @@
 #define WAKE_TICKS 62500
 
 struct g_platform g_platform;
+
+static struct g_spinlock vector_lock;
+static unsigned int next_vector = G_VEC_DYN_BASE;
 
 static void init_ioapics(void)
 {
@@ -111,6 +116,104 @@ int g_platform_mask_isa_irq(unsigned int irq)
 	return io ? g_ioapic_mask(io, pin) : -ENODEV;
 }
 
+static struct g_ioapic *ioapic_by_id(uint8_t id)
+{
+	for (unsigned int i = 0; i < g_platform.nioapics; i++) {
+		if (id == 0xff || id == g_platform.ioapic[i].id)
+			return &g_platform.ioapic[i];
+	}
+	return NULL;
+}
+
+/* Edge-triggered whatever the bus says: see platform.h. */
+static int route_pin(struct g_ioapic *io, unsigned int pin, bool active_low, unsigned int *vector)
+{
+	int rc;
+
+	if (G_VEC_IOAPIC_BASE + pin > G_VEC_IOAPIC_LAST)
+		return -ERANGE;
+	rc = g_ioapic_route(io, pin, G_VEC_IOAPIC_BASE + pin, g_lapic_id(), false, active_low);
+	if (!rc)
+		*vector = G_VEC_IOAPIC_BASE + pin;
+	return rc;
+}
+
+/* The I/O APIC and pin of a GSI: inputs are numbered across the I/O APICs in table order. */
+static struct g_ioapic *gsi_ioapic(unsigned int gsi, unsigned int *pin)
+{
+	if (g_platform.mp_err)
+		return NULL;
+	if (gsi < G_MP_ISA_IRQS && g_platform.mp.isa[gsi].present)
+		return isa_irq_ioapic(gsi, pin);
+	for (unsigned int i = 0; i < g_platform.nioapics; i++) {
+		if (gsi < g_platform.ioapic[i].pins) {
+			*pin = gsi;
+			return &g_platform.ioapic[i];
+		}
+		gsi -= g_platform.ioapic[i].pins;
+	}
+	return NULL;
+}
+
+int g_platform_route_gsi(unsigned int gsi, unsigned int *vector)
+{
+	unsigned int pin;
+	struct g_ioapic *io = gsi_ioapic(gsi, &pin);
+	bool active_low = false;
+
+	if (!io)
+		return -ENODEV;
+	if (gsi < G_MP_ISA_IRQS && g_platform.mp.isa[gsi].present)
+		active_low = (g_platform.mp.isa[gsi].flags & MP_IRQPOL_ACTIVE_LOW) ==
+			     MP_IRQPOL_ACTIVE_LOW;
+	return route_pin(io, pin, active_low, vector);
+}
+
+int g_platform_mask_gsi(unsigned int gsi)
+{
+	unsigned int pin;
+	struct g_ioapic *io = gsi_ioapic(gsi, &pin);
+
+	return io ? g_ioapic_mask(io, pin) : -ENODEV;
+}
+
+int g_platform_route_pci_intx(unsigned int bus, unsigned int dev, unsigned int pin,
+			      unsigned int line, unsigned int *vector)
+{
+	const struct g_mp_pci_irq *e;
+	struct g_ioapic *io;
+	uint16_t pol;
+
+	if (g_platform.mp_err)
+		return -ENODEV;
+	e = g_mp_pci_irq(&g_platform.mp, bus, dev, pin);
+	if (!e) {
+		/* No MP entry: the firmware's interrupt line, if it set one. */
+		if (line == 0 || line >= 0xff)
+			return -ENODEV;
+		return g_platform_route_gsi(line, vector);
+	}
+	io = ioapic_by_id(e->ioapic_id);
+	if (!io)
+		return -ENODEV;
+	/* "Conforms to the bus" is active low for PCI (MP spec 4.3.4, table 4-10). */
+	pol = e->flags & MP_IRQPOL_ACTIVE_LOW;
+	return route_pin(io, e->ioapic_pin, pol == MP_IRQPOL_ACTIVE_LOW || pol == 0, vector);
+}
+
+int g_platform_alloc_vector(unsigned int *vector)
+{
+	int rc = -ENOSPC;
+
+	g_spin_lock(&vector_lock);
+	if (next_vector <= G_VEC_DYN_LAST) {
+		*vector = next_vector++;
+		rc = 0;
+	}
+	g_spin_unlock(&vector_lock);
+	return rc;
+}
+
 uint64_t g_irq_seq(void)
 {
 	/* Acquire: reads that follow (the counters) are not moved before it. */
@@ -122,19 +225,32 @@ uint64_t g_irq_count(unsigned int vector)
 	return G_READ_ONCE(g_this_cpu()->kcpu->irq_count[vector & 0xff]);
 }
 
-int g_irq_wait(unsigned int vector, uint64_t seen, uint64_t timeout_us)
+uint64_t g_irq_count_sum(const unsigned int *vectors, unsigned int n)
+{
+	uint64_t sum = 0;
+
+	for (unsigned int i = 0; i < n; i++)
+		sum += g_irq_count(vectors[i]);
+	return sum;
+}
+
+int g_irq_wait_any(const unsigned int *vectors, unsigned int n, uint64_t seen, uint64_t timeout_us)
 {
 	uint64_t deadline = g_tsc_deadline(timeout_us);
 	int rc = 0;
 
-	if (vector == G_VEC_TIMER || !g_tsc_khz())
+	if (!g_tsc_khz())
 		return -EINVAL;
+	for (unsigned int i = 0; i < n; i++) {
+		if (vectors[i] == G_VEC_TIMER)
+			return -EINVAL;
+	}
 	for (;;) {
-		/* irq_seq is read before the count: an interrupt after this read makes SYS_WAIT
+		/* irq_seq is read before the counts: an interrupt after this read makes SYS_WAIT
 		 * return at once instead of sleeping through it. */
 		uint64_t seq = g_irq_seq();
 
-		if (g_irq_count(vector) != seen)
+		if (g_irq_count_sum(vectors, n) != seen)
 			break;
 		if (g_tsc_passed(deadline)) {
 			rc = -ETIMEDOUT;
@@ -145,4 +261,9 @@ int g_irq_wait(unsigned int vector, uint64_t seen, uint64_t timeout_us)
 	}
 	g_lapic_timer_stop();
 	return rc;
+}
+
+int g_irq_wait(unsigned int vector, uint64_t seen, uint64_t timeout_us)
+{
+	return g_irq_wait_any(&vector, 1, seen, timeout_us);
 }

@@ -32,4 +32,7 @@ const char *g_program_name(void);
 /* The command-line value of key ("key=value"; "" for a bare "key"), or NULL. */
 const char *g_arg(const char *key);
 
+/* key as a decimal number in *out, dflt when absent or empty; -EINVAL for anything else. */
+int g_arg_uint(const char *key, unsigned int dflt, unsigned int *out);
+
 #endif

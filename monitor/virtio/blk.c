@@ -87,7 +87,7 @@ static void io_done(struct vmm_io *io, struct vmm_io_cb *cb, int res)
 		ok = res == (int64_t)r->len; /* a short transfer is an error, not a retry */
 	complete(io, s, ok ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR,
 		 ok && r->type == VIRTIO_BLK_T_IN ? (uint32_t)r->len : 0);
-	if (s->bq->stalled) {
+	if (s->bq->stalled && d->active) {
 		s->bq->stalled = false;
 		kick(d, s->bq->q); /* slots were the limit: the ring may hold more */
 	}

@@ -35,8 +35,12 @@ static void io_done(struct vmm_io *io, struct vmm_io_cb *cb, int res)
 	pthread_mutex_lock(&d->lock);
 	vmm_virtio_io_end(d);
 	cq->inflight--;
-	if (r->generation != d->generation || res == -ECANCELED)
+	if (r->generation != d->generation || res == -ECANCELED) {
+		if (d->resetting && cq->inflight && cq == &c->rx)
+			io_uring_prep_cancel_fd(vmm_io_sqe(io, NULL), c->in_fd,
+						IORING_ASYNC_CANCEL_ALL);
 		goto out;
+	}
 	bool rx = cq == &c->rx;
 	if (rx && res == 0)
 		c->in_eof = true; /* stdin closed: the guest simply gets no more input */
@@ -44,7 +48,7 @@ static void io_done(struct vmm_io *io, struct vmm_io_cb *cb, int res)
 		*(rx ? &c->in_bytes : &c->out_bytes) += (uint64_t)res;
 	vq_push(&cq->q->vq, &r->chain, rx && res > 0 ? (uint32_t)res : 0);
 	vmm_io_defer_flush(io, &cq->flush);
-	if (!cq->inflight) {
+	if (!cq->inflight && d->active) { /* a reset in progress starts nothing new */
 		if (rx)
 			post_rx(d);
 		else

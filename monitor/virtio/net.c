@@ -78,6 +78,11 @@ static void io_done(struct vmm_io *io, struct vmm_io_cb *cb, int res)
 	nq->inflight--;
 	if (r->generation != d->generation || res == -ECANCELED) {
 		nq->free[nq->nfree++] = r->index; /* reset, or cancelled for one */
+		/* Cancelling a hard-linked read only starts the next one: cancel again until the
+		 * chain is gone. */
+		if (d->resetting && nq->inflight)
+			io_uring_prep_cancel_fd(vmm_io_sqe(io, NULL), nq->fd,
+						IORING_ASYNC_CANCEL_ALL);
 		goto out;
 	}
 	if (nq->rx) {
@@ -86,7 +91,7 @@ static void io_done(struct vmm_io *io, struct vmm_io_cb *cb, int res)
 			n->rx_frames++;
 		}
 		finish(io, r, res > 0 ? (uint32_t)res : 0);
-		if (!nq->inflight)
+		if (!nq->inflight && d->active)
 			post_rx(d, nq); /* the chain ran out: post the next */
 	} else {
 		if (res > 0)
@@ -94,7 +99,7 @@ static void io_done(struct vmm_io *io, struct vmm_io_cb *cb, int res)
 		else
 			n->dropped++;
 		finish(io, r, 0);
-		if (nq->nfree == 1 && vq_has_work(&nq->q->vq))
+		if (nq->nfree == 1 && d->active && vq_has_work(&nq->q->vq))
 			send_tx(d, nq); /* slots were the limit: the ring may hold more */
 	}
 out:

@@ -380,9 +380,13 @@ static void build_caps(struct vmm_virtio_pci *vp)
 	put_cap(pd, CAP_NOTIFY, CAP_ISR, 20, VIRTIO_PCI_CAP_NOTIFY_CFG, VPCI_NOTIFY_OFF,
 		VPCI_NOTIFY_MULT * vp->dev->nr_queues);
 	wr(&pd->cfg[CAP_NOTIFY + 16], 4, VPCI_NOTIFY_MULT); /* notify_off_multiplier */
-	put_cap(pd, CAP_ISR, CAP_DEVCFG, 16, VIRTIO_PCI_CAP_ISR_CFG, VPCI_ISR_OFF, 1);
-	put_cap(pd, CAP_DEVCFG, CAP_PCICFG, 16, VIRTIO_PCI_CAP_DEVICE_CFG, VPCI_DEVCFG_OFF,
-		vp->dev->ops->config_size);
+	/* A device without configuration space (rng) has no device-config capability. */
+	bool devcfg = vp->dev->ops->config_size != 0;
+	put_cap(pd, CAP_ISR, devcfg ? CAP_DEVCFG : CAP_PCICFG, 16, VIRTIO_PCI_CAP_ISR_CFG,
+		VPCI_ISR_OFF, 1);
+	if (devcfg)
+		put_cap(pd, CAP_DEVCFG, CAP_PCICFG, 16, VIRTIO_PCI_CAP_DEVICE_CFG, VPCI_DEVCFG_OFF,
+			vp->dev->ops->config_size);
 	put_cap(pd, CAP_PCICFG, CAP_MSIX, 20, VIRTIO_PCI_CAP_PCI_CFG, 0, 0);
 	/* The window's bar, offset, length and data are the driver's to write. */
 	pd->wmask[CAP_PCICFG + VIRTIO_PCI_CAP_BAR] = 0xff;

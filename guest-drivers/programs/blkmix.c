@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: MIT
+/*
+ * blktest part (e): random 4 KiB reads and writes at a fixed queue depth. Every block written
+ * carries (block, generation) in each of its words; the program remembers the last generation
+ * it wrote to each block and checks every read against it. A block is never in flight twice at
+ * once, so the expected contents are always known; blocks not yet written in this run are read
+ * but not checked.
+ */
+#include <linux/virtio_config.h>
+
+#include "drivers/tsc.h"
+#include "lib/errno.h"
+#include "lib/io.h"
+#include "lib/printf.h"
+#include "lib/string.h"
+#include "programs/blktest.h"
+#include "runtime/mem.h"
+
+#define WORDS	      (G_BLKTEST_BLOCK / 8)
+#define SECTORS	      (G_BLKTEST_BLOCK / G_VBLK_SECTOR)
+#define DRAIN_TIMEOUT 10000000 /* us for the requests in flight at the end */
+#define GOLDEN	      0x9e3779b97f4a7c15ull
+
+struct mix {
+	struct g_blktest *t;
+	uint32_t nblocks;
+	uint32_t *gen; /* last generation written to each block, 0 = none yet */
+	uint8_t *busy; /* block in flight */
+	uint8_t *data; /* qd buffers of a block each */
+	struct g_vblk_req *req;
+	uint32_t *block;	/* block of each request */
+	uint32_t *new_gen;	/* generation a write request carries */
+	unsigned int *idle_req; /* requests waiting for ring space (without indirect descriptors
+				 * a deep queue can need more descriptors than the ring has) */
+	unsigned int nidle_req;
+	bool packed;
+	uint64_t rng;
+	uint64_t reads, writes, unchecked;
+	unsigned int inflight;
+};
+
+static uint64_t next_random(struct mix *m)
+{
+	/* xorshift64*: a fixed seed, so every run asks for the same sequence. */
+	m->rng ^= m->rng >> 12;
+	m->rng ^= m->rng << 25;
+	m->rng ^= m->rng >> 27;
+	return m->rng * 0x2545f4914f6cdd1dull;
+}
+
+static uint64_t stamp(uint32_t block, uint32_t gen, unsigned int k)
+{
+	return (((uint64_t)gen << 32) | block) ^ (k * GOLDEN);
+}
+
+static int mix_alloc(struct mix *m)
+{
+	unsigned int qd = m->t->qd;
+
+	m->gen = g_mem_alloc(m->nblocks * sizeof(*m->gen), 64);
+	m->busy = g_mem_alloc(m->nblocks, 64);
+	m->data = g_mem_alloc((size_t)qd * G_BLKTEST_BLOCK, G_BLKTEST_BLOCK);
+	m->req = g_vblk_reqs_alloc(qd);
+	m->block = g_mem_alloc(qd * sizeof(*m->block), 64);
+	m->new_gen = g_mem_alloc(qd * sizeof(*m->new_gen), 64);
+	m->idle_req = g_mem_alloc(qd * sizeof(*m->idle_req), 64);
+	return m->gen && m->busy && m->data && m->req && m->block && m->new_gen && m->idle_req
+		       ? 0
+		       : -ENOMEM;
+}
+
+/* Starts request i on a random block that is not in flight; a full ring parks it. */
+static int issue(struct mix *m, unsigned int i)
+{
+	struct g_vblk *b = &m->t->blk;
+	uint64_t *w = (uint64_t *)(m->data + (size_t)i * G_BLKTEST_BLOCK);
+	uint64_t r = next_random(m);
+	uint32_t blk = (uint32_t)(r % m->nblocks);
+	bool write = (r >> 40) & 1;
+	int rc;
+
+	while (m->busy[blk])
+		blk = (blk + 1) % m->nblocks;
+	m->busy[blk] = 1;
+	m->block[i] = blk;
+	if (write) {
+		m->new_gen[i] = m->gen[blk] + 1;
+		for (unsigned int k = 0; k < WORDS; k++)
+			w[k] = stamp(blk, m->new_gen[i], k);
+	}
+	g_vblk_prep(&m->req[i], write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN,
+		    G_BLKTEST_MIX_SECTOR + (uint64_t)blk * SECTORS, w, G_BLKTEST_BLOCK);
+	m->req[i].cookie = (void *)(uintptr_t)i;
+	rc = g_vblk_submit(b, i % b->nq, &m->req[i]);
+	if (rc == -ENOSPC) {
+		m->busy[blk] = 0;
+		m->idle_req[m->nidle_req++] = i;
+		return 0;
+	}
+	if (!rc)
+		m->inflight++;
+	return rc;
+}
+
+/* Retries the parked requests once completions have made room. */
+static int issue_parked(struct mix *m)
+{
+	unsigned int n = m->nidle_req;
+
+	m->nidle_req = 0;
+	for (unsigned int k = 0; k < n; k++) {
+		int rc = issue(m, m->idle_req[k]);
+
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Checks a completed request against what the program knows about its block. */
+static int complete(struct g_run *run, struct mix *m, struct g_vblk_req *r)
+{
+	unsigned int i = (unsigned int)(uintptr_t)r->cookie;
+	uint32_t blk = m->block[i];
+	const uint64_t *w = r->buf;
+	int rc = g_vblk_status_errno(r);
+
+	m->inflight--;
+	m->busy[blk] = 0;
+	if (rc)
+		return g_run_fail(run, "%s of block %u failed (error %d)",
+				  r->hdr.type == VIRTIO_BLK_T_OUT ? "write" : "read", blk, rc);
+	if (r->hdr.type == VIRTIO_BLK_T_OUT) {
+		m->gen[blk] = m->new_gen[i];
+		m->writes++;
+		return 0;
+	}
+	m->reads++;
+	/* A packed ring may report no length (2.8.4): 0 is only an error on a split ring. */
+	if (r->written != G_BLKTEST_BLOCK + 1 && (r->written || !m->packed))
+		return g_run_fail(run, "read of block %u: the device wrote %u bytes, not %u", blk,
+				  r->written, G_BLKTEST_BLOCK + 1);
+	if (!m->gen[blk]) {
+		m->unchecked++;
+		return 0;
+	}
+	for (unsigned int k = 0; k < WORDS; k++)
+		if (w[k] != stamp(blk, m->gen[blk], k))
+			return g_run_fail(
+				run,
+				"read of block %u: word %u is 0x%016lx, expected 0x%016lx "
+				"(generation %u)",
+				blk, k, (unsigned long)w[k],
+				(unsigned long)stamp(blk, m->gen[blk], k), m->gen[blk]);
+	return 0;
+}
+
+/* Takes every completion there is; each freed request is started again unless time is up. */
+static int reap(struct g_run *run, struct mix *m, bool refill, unsigned int *idle)
+{
+	struct g_vblk *b = &m->t->blk;
+	struct g_vblk_req *r;
+	unsigned int got = 0;
+
+	for (unsigned int q = 0; q < b->nq; q++) {
+		while ((r = g_vblk_poll(b, q))) {
+			unsigned int i = (unsigned int)(uintptr_t)r->cookie;
+
+			got++;
+			if (complete(run, m, r))
+				return -1;
+			if (refill && issue(m, i))
+				return g_run_fail(run, "submitting failed at depth %u", m->t->qd);
+		}
+	}
+	if (refill && got && issue_parked(m))
+		return g_run_fail(run, "submitting failed at depth %u", m->t->qd);
+	if (got)
+		g_vblk_kick(b);
+	*idle = got ? 0 : *idle + 1;
+	return 0;
+}
+
+static int run_mix(struct g_run *run, struct mix *m, uint64_t *elapsed)
+{
+	struct g_vblk *b = &m->t->blk;
+	uint64_t t0 = g_rdtsc(), end = g_tsc_deadline((uint64_t)m->t->seconds * 1000000);
+	uint64_t drain_end;
+	unsigned int idle = 0;
+	int rc;
+
+	for (unsigned int i = 0; i < m->t->qd; i++) {
+		if (issue(m, i))
+			return g_run_fail(run, "submitting failed at depth %u", m->t->qd);
+	}
+	if (!m->inflight)
+		return g_run_fail(run, "no room in a ring of %u entries", b->q[0].num);
+	g_vblk_kick(b);
+	while (!g_tsc_passed(end)) {
+		if (reap(run, m, true, &idle))
+			return -1;
+		if (idle && g_vblk_wait(b, end) == -EINVAL)
+			return g_run_fail(run, "cannot wait for interrupts");
+	}
+	*elapsed = g_rdtsc() - t0;
+	drain_end = g_tsc_deadline(DRAIN_TIMEOUT);
+	while (m->inflight) {
+		if (reap(run, m, false, &idle))
+			return -1;
+		rc = idle ? g_vblk_wait(b, drain_end) : 0;
+		if (rc == -ETIMEDOUT && m->inflight)
+			return g_run_fail(run, "%u request(s) never completed", m->inflight);
+	}
+	return 0;
+}
+
+int g_blktest_mix(struct g_run *run, struct g_blktest *t)
+{
+	struct mix m = {.t = t,
+			.packed = g_virtio_has(t->prog.dev, VIRTIO_F_RING_PACKED),
+			.rng = 0x853c49e6748fea9bull};
+	uint64_t bytes = (t->blk.capacity - G_BLKTEST_MIX_SECTOR) * G_VBLK_SECTOR;
+	uint64_t mark = g_virtio_irq_count(t->prog.dev), elapsed = 0, us, ops;
+
+	if (bytes > G_BLKTEST_MIX_BYTES)
+		bytes = G_BLKTEST_MIX_BYTES;
+	m.nblocks = (uint32_t)(bytes / G_BLKTEST_BLOCK);
+	if (m.nblocks < 2 * t->qd) /* issue() needs a block out of flight to pick */
+		return g_run_fail(run, "the disk is too small for queue depth %u: %u blocks", t->qd,
+				  m.nblocks);
+	if (mix_alloc(&m))
+		return g_run_fail(run, "out of memory for queue depth %u", t->qd);
+	if (run_mix(run, &m, &elapsed))
+		return -1;
+	us = g_tsc_to_us(elapsed);
+	ops = m.reads + m.writes;
+	if (!ops)
+		return g_run_fail(run, "no request completed in %u s", t->seconds);
+	g_printf("blk: mix ok (qd %u, %u blocks of %u bytes)\n", t->qd, m.nblocks, G_BLKTEST_BLOCK);
+	g_printf("time: blktest qd %u %s: %lu IOPS, %lu.%02lu MB/s (%lu reads, %lu writes, %lu "
+		 "unchecked, %lu us)\n",
+		 t->qd, g_virtio_irq_mode_name(t->prog.dev->irq_mode),
+		 (unsigned long)(us ? ops * 1000000 / us : 0),
+		 (unsigned long)(us ? ops * G_BLKTEST_BLOCK / us : 0),
+		 (unsigned long)(us ? ops * G_BLKTEST_BLOCK * 100 / us % 100 : 0),
+		 (unsigned long)m.reads, (unsigned long)m.writes, (unsigned long)m.unchecked,
+		 (unsigned long)us);
+	g_vprog_report_counts(&t->prog, t->blk.qp, t->blk.nq, mark);
+	return 0;
+}

@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: MIT
+/*
+ * blktest: the first virtio-blk device, over PCI or MMIO, with interrupts or polling.
+ *  (a) writes a pattern to the first 1 MiB, reads it back and compares; the pattern stays on
+ *      the disk so the host can check it: sector s holds 64 little-endian words, word k being
+ *      ((s << 8) | k) ^ 0x5A5A5A5A00000000;
+ *  (b) flushes, if offered;
+ *  (c) write-zeroes (read back as zeros) and discard on a scratch range after it, if offered;
+ *  (d) prints the device ID (GET_ID);
+ *  (e) a random mix of 4 KiB reads and writes at queue depth qd for some seconds over up to
+ *      16 MiB after the scratch range; each write stamps the block with a new generation and
+ *      each read is checked against the last write (programs/blkmix.c).
+ * Arguments: qd=N (1-128, default 8), seconds=S (default 2), mode=irq|poll, ring=packed,
+ * irq=intx, transport=pci|mmio, event_idx=off, indirect=off.
+ */
+#include "drivers/virtio_blk.h"
+#include "lib/errno.h"
+#include "lib/printf.h"
+#include "lib/string.h"
+#include "programs/blktest.h"
+#include "programs/programs.h"
+#include "runtime/mem.h"
+
+#define PATTERN_SECTORS	 2048 /* 1 MiB */
+#define PATTERN_XOR	 0x5A5A5A5A00000000ull
+#define WORDS_PER_SECTOR (G_VBLK_SECTOR / 8)
+#define SCRATCH_SECTOR	 PATTERN_SECTORS
+#define SCRATCH_SECTORS	 128 /* 64 KiB */
+#define CHUNK_MAX	 (64 * 1024)
+#define SYNC_TIMEOUT_US	 10000000
+
+static uint64_t pattern_word(uint64_t sector, unsigned int k)
+{
+	return ((sector << 8) | k) ^ PATTERN_XOR;
+}
+
+/* The largest request the device takes, up to CHUNK_MAX, in whole sectors. */
+static uint32_t chunk_bytes(const struct g_vblk *b)
+{
+	uint32_t c = CHUNK_MAX;
+
+	if (b->size_max && b->size_max < c)
+		c = b->size_max & ~(uint32_t)(G_VBLK_SECTOR - 1);
+	return c ? c : G_VBLK_SECTOR;
+}
+
+/* Reads or writes [sector, sector + bytes / 512) in chunks, one request after the other. */
+static int transfer(struct g_run *run, struct g_vblk *b, uint32_t type, uint64_t sector,
+		    uint8_t *buf, uint32_t bytes)
+{
+	uint32_t chunk = chunk_bytes(b);
+
+	for (uint32_t done = 0; done < bytes;) {
+		uint32_t n = bytes - done < chunk ? bytes - done : chunk;
+		int rc = g_vblk_sync(b, type, sector + done / G_VBLK_SECTOR, buf + done, n,
+				     SYNC_TIMEOUT_US);
+
+		if (rc)
+			return g_run_fail(run, "%s of sector %lu failed (error %d)",
+					  type == VIRTIO_BLK_T_OUT ? "write" : "read",
+					  (unsigned long)(sector + done / G_VBLK_SECTOR), rc);
+		done += n;
+	}
+	return 0;
+}
+
+static int check_pattern(struct g_run *run, struct g_vblk *b, uint8_t *buf)
+{
+	uint64_t *w = (uint64_t *)buf;
+
+	for (uint64_t s = 0; s < PATTERN_SECTORS; s++)
+		for (unsigned int k = 0; k < WORDS_PER_SECTOR; k++)
+			w[s * WORDS_PER_SECTOR + k] = pattern_word(s, k);
+	if (transfer(run, b, VIRTIO_BLK_T_OUT, 0, buf, PATTERN_SECTORS * G_VBLK_SECTOR))
+		return -1;
+	memset(buf, 0, PATTERN_SECTORS * G_VBLK_SECTOR);
+	if (transfer(run, b, VIRTIO_BLK_T_IN, 0, buf, PATTERN_SECTORS * G_VBLK_SECTOR))
+		return -1;
+	for (uint64_t s = 0; s < PATTERN_SECTORS; s++)
+		for (unsigned int k = 0; k < WORDS_PER_SECTOR; k++)
+			if (w[s * WORDS_PER_SECTOR + k] != pattern_word(s, k))
+				return g_run_fail(run,
+						  "pattern read back wrong: sector %lu word %u is "
+						  "0x%016lx, expected 0x%016lx",
+						  (unsigned long)s, k,
+						  (unsigned long)w[s * WORDS_PER_SECTOR + k],
+						  (unsigned long)pattern_word(s, k));
+	g_printf("blk: pattern written and read back (%u sectors)\n", PATTERN_SECTORS);
+	return 0;
+}
+
+static int check_flush(struct g_run *run, struct g_vblk *b)
+{
+	int rc;
+
+	if (!g_vblk_has(b, VIRTIO_BLK_F_FLUSH)) {
+		g_printf("blk: flush not offered\n");
+		return 0;
+	}
+	rc = g_vblk_sync(b, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, SYNC_TIMEOUT_US);
+	if (rc)
+		return g_run_fail(run, "flush failed (error %d)", rc);
+	g_printf("blk: flush ok\n");
+	return 0;
+}
+
+static int check_write_zeroes(struct g_run *run, struct g_vblk *b, uint8_t *buf)
+{
+	uint32_t n = SCRATCH_SECTORS;
+	int rc;
+
+	if (!g_vblk_has(b, VIRTIO_BLK_F_WRITE_ZEROES)) {
+		g_printf("blk: write-zeroes not offered\n");
+		return 0;
+	}
+	if (b->max_write_zeroes_sectors && b->max_write_zeroes_sectors < n)
+		n = b->max_write_zeroes_sectors;
+	memset(buf, 0xa5, n * G_VBLK_SECTOR);
+	if (transfer(run, b, VIRTIO_BLK_T_OUT, SCRATCH_SECTOR, buf, n * G_VBLK_SECTOR))
+		return -1;
+	rc = g_vblk_sync(b, VIRTIO_BLK_T_WRITE_ZEROES, SCRATCH_SECTOR, NULL, n, SYNC_TIMEOUT_US);
+	if (rc)
+		return g_run_fail(run, "write-zeroes of %u sectors failed (error %d)", n, rc);
+	if (transfer(run, b, VIRTIO_BLK_T_IN, SCRATCH_SECTOR, buf, n * G_VBLK_SECTOR))
+		return -1;
+	for (uint32_t i = 0; i < n * G_VBLK_SECTOR; i++)
+		if (buf[i])
+			return g_run_fail(run, "write-zeroes left 0x%02x at byte %u", buf[i], i);
+	g_printf("blk: write-zeroes ok\n");
+	return 0;
+}
+
+static int check_discard(struct g_run *run, struct g_vblk *b)
+{
+	uint32_t align = b->discard_align ? b->discard_align : 1, n = SCRATCH_SECTORS;
+	uint64_t start = (SCRATCH_SECTOR + align - 1) / align * align;
+	int rc;
+
+	if (!g_vblk_has(b, VIRTIO_BLK_F_DISCARD)) {
+		g_printf("blk: discard not offered\n");
+		return 0;
+	}
+	if (b->max_discard_sectors && b->max_discard_sectors < n)
+		n = b->max_discard_sectors;
+	if (start + n > SCRATCH_SECTOR + SCRATCH_SECTORS) {
+		g_printf("blk: discard skipped (alignment %u sectors)\n", align);
+		return 0;
+	}
+	rc = g_vblk_sync(b, VIRTIO_BLK_T_DISCARD, start, NULL, n, SYNC_TIMEOUT_US);
+	if (rc)
+		return g_run_fail(run, "discard of %u sectors failed (error %d)", n, rc);
+	g_printf("blk: discard ok\n");
+	return 0;
+}
+
+static int check_id(struct g_run *run, struct g_vblk *b)
+{
+	char id[G_VBLK_ID_BYTES + 1];
+	int rc = g_vblk_get_id(b, id, SYNC_TIMEOUT_US);
+
+	if (rc == -ENOTSUP) {
+		g_printf("blk: id not supported\n");
+		return 0;
+	}
+	if (rc)
+		return g_run_fail(run, "get-id failed (error %d)", rc);
+	g_printf("blk: id %s\n", id);
+	return 0;
+}
+
+int g_blktest_main(struct g_run *run)
+{
+	struct g_blktest t;
+	uint8_t *buf;
+	int rc;
+
+	memset(&t, 0, sizeof(t));
+	if (g_arg_uint("qd", 8, &t.qd) || t.qd < 1 || t.qd > G_BLKTEST_MAX_QD)
+		return g_run_fail(run, "bad qd=%s (1-%d)", g_arg("qd"), G_BLKTEST_MAX_QD);
+	if (g_arg_uint("seconds", 2, &t.seconds))
+		return g_run_fail(run, "bad seconds=%s", g_arg("seconds"));
+	if (g_vprog_open(run, &t.prog, "blk", VIRTIO_ID_BLOCK))
+		return -1;
+	rc = g_vblk_init(&t.blk, t.prog.dev, &t.prog.opts, 0);
+	if (rc)
+		return g_run_fail(run, "virtio-blk set-up failed (error %d)", rc);
+	g_printf("mem: blk: %u queue(s) of %u entries\n", t.blk.nq, t.blk.q[0].num);
+	g_vprog_report(&t.prog);
+	g_printf("blk: capacity %lu sectors\n", (unsigned long)t.blk.capacity);
+	if (g_vblk_has(&t.blk, VIRTIO_BLK_F_RO))
+		return g_run_fail(run, "the disk is read-only");
+	if (t.blk.capacity < G_BLKTEST_MIX_SECTOR + G_BLKTEST_MIN_BLOCKS * 8)
+		return g_run_fail(run, "the disk is too small: %lu sectors, at least %u needed",
+				  (unsigned long)t.blk.capacity,
+				  G_BLKTEST_MIX_SECTOR + G_BLKTEST_MIN_BLOCKS * 8);
+	buf = g_mem_alloc(PATTERN_SECTORS * G_VBLK_SECTOR, 4096);
+	if (!buf)
+		return g_run_fail(run, "out of memory for the pattern");
+	rc = check_pattern(run, &t.blk, buf);
+	if (!rc)
+		rc = check_flush(run, &t.blk);
+	if (!rc)
+		rc = check_write_zeroes(run, &t.blk, buf);
+	if (!rc)
+		rc = check_discard(run, &t.blk);
+	if (!rc)
+		rc = check_id(run, &t.blk);
+	if (!rc)
+		rc = g_blktest_mix(run, &t);
+	g_virtio_reset(t.prog.dev);
+	return rc;
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/* What the virtio programs share: options, the TSC, finding their device, reporting it. */
+#ifndef G_PROGRAMS_VDEV_H
+#define G_PROGRAMS_VDEV_H
+
+#include <linux/virtio_ids.h>
+#include <stdint.h>
+
+#include "drivers/virtio_probe.h"
+#include "runtime/program.h"
+
+struct g_vprog {
+	const char *name; /* "blk", ...: the prefix of the program's lines */
+	struct g_virtio_opts opts;
+	union g_virtio_transport t;
+	struct g_virtio_dev *dev;
+};
+
+/* Reads the options (transport=pci|mmio, mode=irq|poll, irq=msix|intx, ring=split|packed,
+ * event_idx=on|off, indirect=on|off), calibrates the TSC and finds the first device of type
+ * device_id; prints where it is on a "mem:" line (addresses differ between machines). Fails
+ * run with the reason. */
+int g_vprog_open(struct g_run *run, struct g_vprog *p, const char *name, uint32_t device_id);
+
+/* After the driver's init: prints the ring layout and interrupt mode that were set up. */
+void g_vprog_report(const struct g_vprog *p);
+
+/* Prints the notifications and interrupts of a run, on a "time:" line (they vary). */
+void g_vprog_report_counts(const struct g_vprog *p, struct g_virtq *const *qs, unsigned int n,
+			   uint64_t irq_mark);
+
+#endif

@@ -1,0 +1,315 @@
+#!/usr/bin/env python3
+"""The virtio guest programs under vmmon and under QEMU TCG, with the host side of each device
+set up by the test: a fresh raw disk (blktest; the host then checks the pattern the guest left
+in its first 1 MiB), a tap in a network namespace made for the test and always removed
+(nettest; the host pings the guest and sends UDP datagrams that must come back), a console
+channel (contest; the guest writes a line, the host answers one), nothing (rngtest).
+With MACHINES=both, both must pass and their serial transcripts must match except the lines
+that differ by nature ("mem:" device addresses and queue counts, "time:" measurements).
+Usage: virtio.py PROGRAM MACHINES VMMON GUEST_ELF TRANSPORT [GUEST_ARGS]
+  PROGRAM: blk | net | console | rng;  MACHINES: vmmon | qemu | both;  TRANSPORT: pci | mmio
+  (QEMU: the pc machine with modern-only virtio-*-pci, or microvm with SeaBIOS for mmio).
+Inside a namespace it runs itself as: virtio.py --net-client IP"""
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+GUEST_IP, HOST_IP, MAC = "10.0.2.15", "10.0.2.1", "52:54:00:12:34:56"
+PINGS, UDP_PORTS = 3, (7, 40000)
+SERVE_SECONDS = 5
+HELLO = b"virtio-console: hello from the guest\n"
+ANSWER = "pong from the host"
+PROGRAMS = {"blk": "blktest", "net": "nettest", "console": "contest", "rng": "rngtest"}
+QEMU_DEV = {"blk": "virtio-blk", "net": "virtio-net", "console": "virtio-serial",
+            "rng": "virtio-rng"}
+
+
+def skip(why):
+    print("SKIP: " + why)
+    sys.exit(77)
+
+
+def fail(why):
+    print("FAIL: " + why)
+    sys.exit(1)
+
+
+# ------------------------------------------------------------------ the host side of net
+def csum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def net_client(ip):
+    """Runs in the namespace: pings over a raw ICMP socket, then the UDP echoes."""
+    icmp = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    icmp.settimeout(5)
+    for seq in range(PINGS):
+        payload = b"vmmon ping %d" % seq
+        head = struct.pack("!BBHHH", 8, 0, 0, 0x564D, seq)
+        icmp.sendto(struct.pack("!BBHHH", 8, 0, csum(head + payload), 0x564D, seq) + payload,
+                    (ip, 0))
+        while True:
+            data = icmp.recv(2048)
+            ihl = (data[0] & 15) * 4
+            kind, _, _, ident, got_seq = struct.unpack("!BBHHH", data[ihl:ihl + 8])
+            if kind == 0 and ident == 0x564D and got_seq == seq:
+                break
+        if data[ihl + 8:] != payload or csum(data[ihl:]) != 0:
+            fail("echo reply %d: wrong payload or checksum" % seq)
+        print("host: ping %d answered" % seq)
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.settimeout(5)
+    for port in UDP_PORTS:
+        msg = b"vmmon udp echo to port %d" % port
+        udp.sendto(msg, (ip, port))
+        data, addr = udp.recvfrom(2048)
+        if data != msg or addr != (ip, port):
+            fail("udp echo from port %d: got %r from %r" % (port, data, addr))
+        print("host: udp port %d echoed" % port)
+
+
+# ------------------------------------------------------------------ running one machine
+class Run:
+    def __init__(self, machine, prog, vmmon, guest, transport, args, tmp):
+        self.machine, self.prog, self.vmmon, self.guest = machine, prog, vmmon, guest
+        self.transport, self.args, self.tmp = transport, args, tmp
+        self.cmdline = "run=%s transport=%s %s" % (PROGRAMS[prog], transport, args)
+        if prog == "net":
+            self.cmdline = "run=nettest ip=%s seconds=%d transport=%s %s" % (
+                GUEST_IP, SERVE_SECONDS, transport, args)
+        self.disk = os.path.join(tmp, machine + ".img")
+        self.sock = os.path.join(tmp, machine + ".sock")
+
+    def qemu_argv(self):
+        packed = ",packed=on" if "ring=packed" in self.args.split() else ""
+        if self.transport == "pci":
+            argv, dev = ["-nic", "none"], QEMU_DEV[self.prog] + "-pci,disable-legacy=on" + packed
+        else:
+            if b"\nmicrovm " not in b"\n" + subprocess.run(
+                    ["qemu-system-x86_64", "-M", "help"], capture_output=True).stdout:
+                skip("this QEMU has no microvm machine")
+            argv = ["-M", "microvm,acpi=off", "-bios", "bios.bin", "-global",
+                    "virtio-mmio.force-legacy=false"]
+            dev = QEMU_DEV[self.prog] + "-device" + packed
+        if self.prog == "blk":
+            argv += ["-drive", "file=%s,format=raw,if=none,id=d0" % self.disk]
+            dev += ",drive=d0,serial=vmmon0"
+        elif self.prog == "net":
+            argv += ["-netdev", "tap,id=n0,ifname=vtap0,script=no,downscript=no"]
+            dev += ",netdev=n0,mac=" + MAC
+        argv += ["-device", dev]
+        if self.prog == "console":
+            argv += ["-chardev", "socket,id=c0,path=%s,server=on,wait=on" % self.sock,
+                     "-device", "virtconsole,chardev=c0"]
+        return (["timeout", "120", "qemu-system-x86_64", "-accel", "tcg"] + argv +
+                ["-kernel", self.guest, "-append", self.cmdline, "-smp", "2,sockets=2",
+                 "-m", "512", "-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-serial",
+                 "stdio", "-display", "none", "-no-reboot"])
+
+    def vmmon_argv(self):
+        tr = ",transport=mmio" if self.transport == "mmio" else ""
+        dev = {"blk": ["--disk", "path=%s,serial=vmmon0%s" % (self.disk, tr)],
+               "net": ["--net", "tap=vtap0,mac=%s%s" % (MAC, tr)],
+               "console": ["--console", "virtio" + tr],
+               "rng": ["--rng=transport=" + self.transport]}[self.prog]
+        serial = ["--serial", "file=" + os.path.join(self.tmp, "vmmon.serial")] \
+            if self.prog == "console" else []
+        return ["timeout", "120", self.vmmon, "--kernel", self.guest, "--cmdline", self.cmdline,
+                "--cpus", "2", "--memory", "512M", "--stats"] + dev + serial
+
+    def start(self, prefix=()):
+        argv = list(prefix) + (self.qemu_argv() if self.machine == "qemu" else self.vmmon_argv())
+        pipe_in = subprocess.PIPE if self.prog == "console" and self.machine == "vmmon" else \
+            subprocess.DEVNULL
+        self.proc = subprocess.Popen(argv, stdin=pipe_in, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, start_new_session=True)
+        self.out = b""
+
+    def read_until(self, text, timeout=60):
+        end = time.time() + timeout
+        while text.encode() not in self.out:
+            if time.time() > end:
+                fail("%s: no %r; got %r" % (self.machine, text, self.out.decode(errors="replace")))
+            if select.select([self.proc.stdout], [], [], 0.5)[0]:
+                chunk = os.read(self.proc.stdout.fileno(), 4096)
+                if not chunk:
+                    fail("%s ended early; got %r" % (self.machine, self.out.decode(errors="replace")))
+                self.out += chunk
+
+    def finish(self):
+        try:
+            out, err = self.proc.communicate(timeout=150)
+        finally:
+            if self.proc.poll() is None:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.out += out
+        self.err = err.decode(errors="replace")
+        if self.machine == "vmmon" and self.prog == "console":
+            self.host_console = self.out  # vmmon's stdout is the virtio console there
+            self.out = open(os.path.join(self.tmp, "vmmon.serial"), "rb").read()
+        text = self.out.decode(errors="replace").replace("\r", "")
+        print("=== %s (status %d)\n%s" % (self.machine, self.proc.returncode, text), end="")
+        if self.machine == "vmmon":
+            print("".join(l + "\n" for l in self.err.splitlines() if "stats:" in l), end="")
+        want = 1 if self.machine == "qemu" else 0  # QEMU's debug-exit: (0 << 1) | 1
+        if self.proc.returncode != want:
+            print(self.err)
+            fail("%s exited with %d, expected %d" % (self.machine, self.proc.returncode, want))
+        lines = text.splitlines()
+        last = "guest: PASS " + PROGRAMS[self.prog]
+        if not lines or lines[-1] != last:
+            fail("%s: last line %r, expected %r" % (self.machine, lines[-1] if lines else "", last))
+        if self.machine == "vmmon" and re.search(r"protocol violations [1-9]", self.err):
+            fail("vmmon saw driver protocol violations from a correct driver")
+        return [l for l in lines if not l.startswith(("mem:", "time:"))]
+
+
+def check_blk(run, lines):
+    for want in ("blk: pattern written and read back (2048 sectors)", "blk: flush ok",
+                 "blk: write-zeroes ok", "blk: discard ok", "blk: id vmmon0"):
+        if want not in lines:
+            fail("%s: no line %r" % (run.machine, want))
+    data = open(run.disk, "rb").read(1 << 20)
+    for s in range(2048):
+        words = struct.unpack_from("<64Q", data, s * 512)
+        for k, w in enumerate(words):
+            if w != ((s << 8) | k) ^ 0x5A5A5A5A00000000:
+                fail("%s: disk sector %d word %d is 0x%016x" % (run.machine, s, k, w))
+    print("host: the first 1 MiB of %s's disk file holds the guest's pattern" % run.machine)
+
+
+def run_blk(run):
+    with open(run.disk, "wb") as f:
+        f.truncate(64 << 20)
+    run.start()
+    lines = run.finish()
+    check_blk(run, lines)
+    return lines
+
+
+def run_net(run):
+    if not shutil.which("ip"):
+        skip("the ip tool is not installed (Debian: iproute2)")
+    if not os.path.exists("/dev/net/tun"):
+        skip("no /dev/net/tun: cannot make a tap")
+    if os.geteuid() != 0:
+        skip("network namespaces and taps need root")
+    ns = "vmmon-vnet-%d-%s" % (os.getpid(), run.machine)
+    try:
+        subprocess.run(["ip", "netns", "add", ns], check=True, capture_output=True)
+    except subprocess.CalledProcessError as e:
+        skip("ip netns add failed: %s" % e.stderr.decode(errors="replace").strip())
+    try:
+        for cmd in (["link", "set", "lo", "up"], ["tuntap", "add", "dev", "vtap0", "mode", "tap"],
+                    ["addr", "add", HOST_IP + "/24", "dev", "vtap0"],
+                    ["link", "set", "vtap0", "up"]):
+            subprocess.run(["ip", "-n", ns] + cmd, check=True, stdout=subprocess.DEVNULL)
+        # No IPv6 chatter (router solicitations, DAD): the guest's counts stay exact.
+        subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw",
+                        "net.ipv6.conf.all.disable_ipv6=1"], check=True)
+        run.start(prefix=["ip", "netns", "exec", ns])
+        run.read_until("net: serving")
+        rc = subprocess.run(["ip", "netns", "exec", ns, sys.executable, __file__, "--net-client",
+                             GUEST_IP], timeout=60).returncode
+        lines = run.finish()
+        if rc:
+            fail("%s: the host's exchange with the guest failed" % run.machine)
+        if "net: mac " + MAC not in lines:
+            fail("%s: the guest did not report the MAC the host set" % run.machine)
+        m = [x for x in map(re.compile(r"net: arp (\d+) icmp (\d+) udp (\d+)$").match, lines) if x]
+        if not m or int(m[0][1]) < 1 or int(m[0][2]) != PINGS or int(m[0][3]) != len(UDP_PORTS):
+            fail("%s: the guest's counts are wrong: %s" % (run.machine, m[0][0] if m else None))
+        # ARP retries depend on timing: the count may differ between machines.
+        return [re.sub(r"^net: arp \d+ ", "net: arp N ", l) for l in lines]
+    finally:
+        if getattr(run, "proc", None) and run.proc.poll() is None:
+            os.killpg(run.proc.pid, signal.SIGKILL)
+            run.proc.wait()
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def run_console(run):
+    run.start()
+    if run.machine == "qemu":
+        # QEMU waits for this connection before it starts the guest (server=on,wait=on).
+        end = time.time() + 30
+        while True:
+            try:
+                s = socket.socket(socket.AF_UNIX)
+                s.connect(run.sock)
+                break
+            except OSError:
+                s.close()
+                if time.time() > end or run.proc.poll() is not None:
+                    fail("could not connect to QEMU's console socket")
+                time.sleep(0.1)
+        s.settimeout(60)
+        got = b""
+        while b"\n" not in got:
+            chunk = s.recv(256)
+            if not chunk:
+                fail("the console closed before a line came; got %r" % got)
+            got += chunk
+        s.sendall(ANSWER.encode() + b"\r\n")
+    else:
+        run.read_until(HELLO.decode())  # vmmon: stdout carries the virtio console
+        got = HELLO
+        run.proc.stdin.write(ANSWER.encode() + b"\r\n")
+        run.proc.stdin.flush()
+    if got != HELLO:
+        fail("%s: the guest wrote %r, expected %r" % (run.machine, got, HELLO))
+    print("host: got %r from %s's console" % (got.decode(), run.machine))
+    lines = run.finish()
+    if "contest: got " + ANSWER not in lines:
+        fail("%s: the guest did not print the host's line" % run.machine)
+    return lines
+
+
+def run_rng(run):
+    run.start()
+    lines = run.finish()
+    if "rng: 4096 bytes" not in lines:
+        fail("%s: no 'rng: 4096 bytes' line" % run.machine)
+    return lines
+
+
+def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--net-client":
+        net_client(sys.argv[2])
+        return
+    prog, machines, vmmon, guest, transport = sys.argv[1:6]
+    args = sys.argv[6] if len(sys.argv) > 6 else ""
+    machines = ["vmmon", "qemu"] if machines == "both" else [machines]
+    if "vmmon" in machines and not os.access(os.environ.get("VMMON_KVM_DEVICE", "/dev/kvm"),
+                                             os.R_OK | os.W_OK):
+        skip("no usable /dev/kvm on this host: KVM tests cannot run")
+    if "qemu" in machines and not shutil.which("qemu-system-x86_64"):
+        skip("qemu-system-x86_64 is not installed (Debian: qemu-system-x86)")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # unwind: namespaces get removed
+    runner = {"blk": run_blk, "net": run_net, "console": run_console, "rng": run_rng}[prog]
+    transcripts = {}
+    with tempfile.TemporaryDirectory(prefix="vmmon-test.") as tmp:
+        for m in machines:
+            transcripts[m] = runner(Run(m, prog, vmmon, guest, transport, args, tmp))
+    if len(machines) == 2 and transcripts["vmmon"] != transcripts["qemu"]:
+        fail("transcripts differ:\nqemu:  %r\nvmmon: %r" % (transcripts["qemu"],
+                                                            transcripts["vmmon"]))
+    print("ok: %s over %s%s on %s" % (PROGRAMS[prog], transport,
+                                      " (%s)" % args if args else "", " and ".join(machines)))
+
+
+main()
