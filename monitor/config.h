@@ -16,7 +16,8 @@ enum vmm_transport { VMM_TRANSPORT_PCI, VMM_TRANSPORT_MMIO };
 
 /* --disk path=FILE[,readonly=on][,queues=N][,direct=on][,transport=pci|mmio][,serial=ID] */
 struct vmm_disk_config {
-	const char *path;
+	const char *path; /* points into `owned` */
+	char *owned;	  /* the option's parsed copy, freed by vmm_config_free */
 	bool readonly;
 	bool direct;
 	unsigned queues;
@@ -54,5 +55,8 @@ struct vmm_config {
 	bool rng; /* --rng */
 	enum vmm_transport rng_transport;
 };
+
+/* Frees what parsing allocated. */
+void vmm_config_free(struct vmm_config *cfg);
 
 #endif

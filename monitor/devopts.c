@@ -94,11 +94,10 @@ int vmm_parse_disk(const char *arg, struct vmm_disk_config *d, struct vmm_err *e
 	char *copy = strdup(arg);
 	if (!copy)
 		return vmm_err_set(err, ENOMEM, "out of memory");
+	d->owned = copy;
 	int ret = each_pair("--disk", arg, copy, err, disk_pair, d);
 	if (!ret && !d->path)
 		ret = vmm_err_set(err, EINVAL, "--disk %s: no path=FILE given", arg);
-	if (ret)
-		free(copy);
 	return ret;
 }
 
@@ -184,4 +183,13 @@ int vmm_parse_rng(const char *arg, struct vmm_config *cfg, struct vmm_err *err)
 	if (strncmp(arg, "transport=", 10))
 		return vmm_err_set(err, EINVAL, "--rng %s: the only key is transport", arg);
 	return transport("--rng", arg + 10, &cfg->rng_transport, err);
+}
+
+void vmm_config_free(struct vmm_config *cfg)
+{
+	for (unsigned i = 0; i < cfg->nr_disks; i++) {
+		free(cfg->disks[i].owned);
+		cfg->disks[i].owned = NULL;
+		cfg->disks[i].path = NULL;
+	}
 }

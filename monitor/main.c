@@ -12,10 +12,13 @@ int main(int argc, char **argv)
 	struct vmm_config cfg;
 	struct vmm_err err = {{0}};
 	int ret = vmm_cli_parse(argc, argv, &cfg, &err);
-	if (ret == VMM_CLI_DONE)
+	if (ret == VMM_CLI_DONE) {
+		vmm_config_free(&cfg);
 		return 0;
+	}
 	if (ret < 0) {
 		fprintf(stderr, "vmmon: %s\n", err.msg);
+		vmm_config_free(&cfg);
 		return VMM_EXIT_ERROR;
 	}
 	/* A closed stdout must not kill the VM: write errors are counted instead. */
@@ -31,5 +34,6 @@ int main(int argc, char **argv)
 	else
 		status = vmm_vm_run(&vm);
 	vmm_vm_destroy(&vm);
+	vmm_config_free(&cfg);
 	return status;
 }

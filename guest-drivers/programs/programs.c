@@ -11,6 +11,7 @@ const struct g_program g_programs[] = {
 	{"nettest", g_nettest_main},   /* virtio-net */
 	{"contest", g_contest_main},   /* virtio-console */
 	{"rngtest", g_rngtest_main},   /* virtio-rng */
+	{"hostile", g_hostile_main},   /* a malicious virtio-blk driver */
 };
 
 const size_t g_program_count = sizeof(g_programs) / sizeof(g_programs[0]);

@@ -11,6 +11,7 @@ int g_hello_main(struct g_run *run);
 int g_selftest_main(struct g_run *run);
 int g_fault_main(struct g_run *run);
 int g_echo_main(struct g_run *run);
+int g_hostile_main(struct g_run *run);
 int g_blktest_main(struct g_run *run);
 int g_nettest_main(struct g_run *run);
 int g_contest_main(struct g_run *run);
