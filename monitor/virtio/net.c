@@ -185,6 +185,17 @@ static void send_tx(struct vmm_virtio_dev *d, struct net_vq *nq)
 	}
 }
 
+/* Only the first `active` pairs' tap queues stay attached: the kernel spreads host frames
+ * over attached queues, and a pair the driver does not use would swallow them. */
+static void set_active_pairs(struct net_dev *n, unsigned active)
+{
+	for (unsigned p = 1; p < n->pairs; p++) {
+		struct ifreq ifr = {.ifr_flags = p < active ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE};
+		if (ioctl(n->fd[p], TUNSETQUEUE, &ifr) < 0 && errno != EINVAL)
+			n->dropped++; /* EINVAL: already in that state */
+	}
+}
+
 /* The control queue: multiqueue steering is the only class offered. */
 static void control(struct vmm_virtio_dev *d, struct vmm_virtio_queue *q)
 {
@@ -241,6 +252,8 @@ static void quiesce(struct vmm_virtio_dev *d)
 static int activate(struct vmm_virtio_dev *d)
 {
 	struct net_dev *n = d->priv;
+	/* Until VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, only the first pair is in use (spec 5.1.6.5.5). */
+	set_active_pairs(n, 1);
 	for (unsigned i = 0; i < 2 * n->pairs; i++) {
 		struct net_vq *nq = &n->vq[i];
 		if (!nq->q->live)

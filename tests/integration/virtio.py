@@ -9,6 +9,8 @@ that differ by nature ("mem:" device addresses and queue counts, "time:" measure
 Usage: virtio.py PROGRAM MACHINES VMMON GUEST_ELF TRANSPORT [GUEST_ARGS]
   PROGRAM: blk | net | console | rng;  MACHINES: vmmon | qemu | both;  TRANSPORT: pci | mmio
   (QEMU: the pc machine with modern-only virtio-*-pci, or microvm with SeaBIOS for mmio).
+  dq=N in GUEST_ARGS gives the device N queues (blk) or queue pairs (net, on a multi-queue
+  tap) on both machines; it is not passed to the guest.
 Inside a namespace it runs itself as: virtio.py --net-client IP"""
 import os
 import re
@@ -85,7 +87,10 @@ def net_client(ip):
 class Run:
     def __init__(self, machine, prog, vmmon, guest, transport, args, tmp):
         self.machine, self.prog, self.vmmon, self.guest = machine, prog, vmmon, guest
-        self.transport, self.args, self.tmp = transport, args, tmp
+        self.transport, self.tmp = transport, tmp
+        words = args.split()
+        self.dq = int(next((w[3:] for w in words if w.startswith("dq=")), "1"))
+        self.args = args = " ".join(w for w in words if not w.startswith("dq="))
         self.cmdline = "run=%s transport=%s %s" % (PROGRAMS[prog], transport, args)
         if prog == "net":
             self.cmdline = "run=nettest ip=%s seconds=%d transport=%s %s" % (
@@ -106,10 +111,11 @@ class Run:
             dev = QEMU_DEV[self.prog] + "-device" + packed
         if self.prog == "blk":
             argv += ["-drive", "file=%s,format=raw,if=none,id=d0" % self.disk]
-            dev += ",drive=d0,serial=vmmon0"
+            dev += ",drive=d0,serial=vmmon0,num-queues=%d" % self.dq
         elif self.prog == "net":
-            argv += ["-netdev", "tap,id=n0,ifname=vtap0,script=no,downscript=no"]
-            dev += ",netdev=n0,mac=" + MAC
+            mq = ",queues=%d" % self.dq if self.dq > 1 else ""
+            argv += ["-netdev", "tap,id=n0,ifname=vtap0,script=no,downscript=no" + mq]
+            dev += ",netdev=n0,mac=" + MAC + (",mq=on" if self.dq > 1 else "")
         argv += ["-device", dev]
         if self.prog == "console":
             argv += ["-chardev", "socket,id=c0,path=%s,server=on,wait=on" % self.sock,
@@ -121,8 +127,9 @@ class Run:
 
     def vmmon_argv(self):
         tr = ",transport=mmio" if self.transport == "mmio" else ""
-        dev = {"blk": ["--disk", "path=%s,serial=vmmon0%s" % (self.disk, tr)],
-               "net": ["--net", "tap=vtap0,mac=%s%s" % (MAC, tr)],
+        q = ",queues=%d" % self.dq
+        dev = {"blk": ["--disk", "path=%s,serial=vmmon0%s%s" % (self.disk, tr, q)],
+               "net": ["--net", "tap=vtap0,mac=%s%s%s" % (MAC, tr, q)],
                "console": ["--console", "virtio" + tr],
                "rng": ["--rng=transport=" + self.transport]}[self.prog]
         serial = ["--serial", "file=" + os.path.join(self.tmp, "vmmon.serial")] \
@@ -214,7 +221,9 @@ def run_net(run):
     except subprocess.CalledProcessError as e:
         skip("ip netns add failed: %s" % e.stderr.decode(errors="replace").strip())
     try:
-        for cmd in (["link", "set", "lo", "up"], ["tuntap", "add", "dev", "vtap0", "mode", "tap"],
+        mq = ["multi_queue"] if run.dq > 1 else []
+        for cmd in (["link", "set", "lo", "up"],
+                    ["tuntap", "add", "dev", "vtap0", "mode", "tap"] + mq,
                     ["addr", "add", HOST_IP + "/24", "dev", "vtap0"],
                     ["link", "set", "vtap0", "up"]):
             subprocess.run(["ip", "-n", ns] + cmd, check=True, stdout=subprocess.DEVNULL)
