@@ -3,10 +3,11 @@
  * virtio-blk request parsing (virtio 1.2, 5.2.6) as a pure function of a validated chain, the
  * disk's capacity and limits: what to do, on which bytes, and where the status byte goes. Every
  * way a request can be malformed is its own error, and even a malformed request says where its
- * status goes (when it has one) so the device completes it.
+ * status goes (when it has one) so the device completes it. Shared by vmmon's and ioproxy's
+ * block devices; hosted only (the guest does not build it).
  */
-#ifndef VMMON_VIRTIO_BLK_REQ_H
-#define VMMON_VIRTIO_BLK_REQ_H
+#ifndef VMMON_RINGS_BLK_REQ_H
+#define VMMON_RINGS_BLK_REQ_H
 
 #include <linux/virtio_blk.h>
 #include <stdbool.h>
