@@ -14,10 +14,12 @@
 
 enum vmm_transport { VMM_TRANSPORT_PCI, VMM_TRANSPORT_MMIO };
 
-/* --disk path=FILE[,readonly=on][,queues=N][,direct=on][,transport=pci|mmio][,serial=ID] */
+/* --disk path=FILE[,readonly=on][,queues=N][,direct=on][,transport=pci|mmio][,serial=ID]
+ * or --disk vhost-user=SOCKET[,transport=pci|mmio] */
 struct vmm_disk_config {
-	const char *path; /* points into `owned` */
-	char *owned;	  /* the option's parsed copy, freed by vmm_config_free */
+	const char *path;	/* points into `owned` */
+	const char *vhost_user; /* a back-end's socket instead of path, or NULL */
+	char *owned;		/* the option's parsed copy, freed by vmm_config_free */
 	bool readonly;
 	bool direct;
 	unsigned queues;
@@ -25,9 +27,11 @@ struct vmm_disk_config {
 	char serial[VMM_SERIAL_MAX + 1];
 };
 
-/* --net tap=NAME[,mac=MAC][,queues=N][,transport=pci|mmio] */
+/* --net tap=NAME[,mac=MAC][,queues=N][,transport=pci|mmio]
+ * or --net vhost-user=SOCKET[,mac=MAC][,transport=pci|mmio] */
 struct vmm_net_config {
-	char tap[16]; /* IFNAMSIZ */
+	char tap[16];	      /* IFNAMSIZ */
+	char vhost_user[108]; /* a back-end's socket instead of a tap */
 	uint8_t mac[6];
 	bool mac_set;
 	unsigned queues;

@@ -6,12 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/virtio_ids.h>
 
 #include "virtio/blk.h"
 #include "virtio/console.h"
 #include "virtio/mmio.h"
 #include "virtio/net.h"
 #include "virtio/rng.h"
+#include "vhost_user/frontend.h"
 #include "vm.h"
 
 #define IO_RING_ENTRIES	   1024
@@ -104,9 +106,45 @@ static void destroy_rng(void *model)
 	free(model);
 }
 
+static void destroy_vu(void *model)
+{
+	vu_frontend_destroy(model);
+	free(model);
+}
+
+/* A device whose queues a vhost-user back-end serves. */
+static int add_vhost_user(struct vmm_vm *vm, const char *path, uint32_t device_id,
+			  const void *net_config, unsigned net_config_size,
+			  enum vmm_transport transport, struct vmm_err *err)
+{
+	struct vu_frontend *fe = calloc(1, sizeof(*fe));
+	if (!fe)
+		return vmm_err_set(err, ENOMEM, "out of memory");
+	int ret = vu_frontend_init(fe, path, device_id, net_config, net_config_size, &vm->devs.io,
+				   &vm->mem, err);
+	if (ret) {
+		vu_frontend_destroy(fe);
+		free(fe);
+		return ret;
+	}
+	ret = add(vm, &fe->vdev, fe, destroy_vu, transport, err);
+	if (!ret)
+		ret = vu_frontend_start(fe);
+	return ret < 0 && !err->msg[0] ? vmm_err_set(err, -ret, "vhost-user: %s", strerror(-ret))
+				       : ret;
+}
+
 static int add_disks(struct vmm_vm *vm, struct vmm_err *err)
 {
 	for (unsigned i = 0; i < vm->cfg->nr_disks; i++) {
+		const struct vmm_disk_config *dc = &vm->cfg->disks[i];
+		if (dc->vhost_user) {
+			int ret = add_vhost_user(vm, dc->vhost_user, VIRTIO_ID_BLOCK, NULL, 0,
+						 dc->transport, err);
+			if (ret)
+				return ret;
+			continue;
+		}
 		struct blk_dev *b = calloc(1, sizeof(*b));
 		if (!b)
 			return vmm_err_set(err, ENOMEM, "out of memory");
@@ -138,6 +176,20 @@ static void destroy_vcon(void *model)
 static int add_nets(struct vmm_vm *vm, struct vmm_err *err)
 {
 	for (unsigned i = 0; i < vm->cfg->nr_nets; i++) {
+		const struct vmm_net_config *nc = &vm->cfg->nets[i];
+		if (nc->vhost_user[0]) {
+			static const uint8_t dflt[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+			struct virtio_net_config c = {.status = VIRTIO_NET_S_LINK_UP,
+						      .max_virtqueue_pairs = 1};
+			memcpy(c.mac, nc->mac_set ? nc->mac : dflt, 6);
+			if (!nc->mac_set)
+				c.mac[5] = (uint8_t)(c.mac[5] + i);
+			int ret = add_vhost_user(vm, nc->vhost_user, VIRTIO_ID_NET, &c, sizeof(c),
+						 nc->transport, err);
+			if (ret)
+				return ret;
+			continue;
+		}
 		struct net_dev *n = calloc(1, sizeof(*n));
 		if (!n)
 			return vmm_err_set(err, ENOMEM, "out of memory");

@@ -66,6 +66,8 @@ static int disk_pair(const char *key, const char *val, void *ctx, struct vmm_err
 	struct vmm_disk_config *d = ctx;
 	if (!strcmp(key, "path"))
 		d->path = val;
+	else if (!strcmp(key, "vhost-user"))
+		d->vhost_user = val;
 	else if (!strcmp(key, "readonly"))
 		return on_off("--disk", key, val, &d->readonly, err);
 	else if (!strcmp(key, "direct"))
@@ -96,8 +98,11 @@ int vmm_parse_disk(const char *arg, struct vmm_disk_config *d, struct vmm_err *e
 		return vmm_err_set(err, ENOMEM, "out of memory");
 	d->owned = copy;
 	int ret = each_pair("--disk", arg, copy, err, disk_pair, d);
-	if (!ret && !d->path)
-		ret = vmm_err_set(err, EINVAL, "--disk %s: no path=FILE given", arg);
+	if (!ret && !d->path == !d->vhost_user)
+		ret = vmm_err_set(err, EINVAL,
+				  "--disk %s: give path=FILE or vhost-user=SOCKET "
+				  "(one of them)",
+				  arg);
 	return ret;
 }
 
@@ -123,6 +128,10 @@ static int net_pair(const char *key, const char *val, void *ctx, struct vmm_err 
 					   "15 characters",
 					   val);
 		strcpy(n->tap, val);
+	} else if (!strcmp(key, "vhost-user")) {
+		if (strlen(val) >= sizeof(n->vhost_user))
+			return vmm_err_set(err, EINVAL, "--net: vhost-user=%s: path too long", val);
+		strcpy(n->vhost_user, val);
 	} else if (!strcmp(key, "mac")) {
 		if (parse_mac(val, n->mac))
 			return vmm_err_set(err, EINVAL,
@@ -151,8 +160,11 @@ int vmm_parse_net(const char *arg, struct vmm_net_config *n, struct vmm_err *err
 		return vmm_err_set(err, EINVAL, "--net: the option is too long");
 	strcpy(buf, arg);
 	int ret = each_pair("--net", arg, buf, err, net_pair, n);
-	if (!ret && !n->tap[0])
-		ret = vmm_err_set(err, EINVAL, "--net %s: no tap=NAME given", arg);
+	if (!ret && !n->tap[0] == !n->vhost_user[0])
+		ret = vmm_err_set(err, EINVAL,
+				  "--net %s: give tap=NAME or vhost-user=SOCKET (one of "
+				  "them)",
+				  arg);
 	return ret;
 }
 

@@ -103,7 +103,7 @@ int vmm_virtio_dev_init(struct vmm_virtio_dev *d, const struct vmm_virtio_dev_op
 		q->kick.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (q->kick.fd < 0)
 			return -errno;
-		int ret = vmm_io_add_event(io, &q->kick);
+		int ret = ops->external_queues ? 0 : vmm_io_add_event(io, &q->kick);
 		if (ret)
 			return ret;
 	}

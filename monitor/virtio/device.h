@@ -56,6 +56,9 @@ struct vmm_virtio_dev_ops {
 	void (*quiesce)(struct vmm_virtio_dev *d);
 	/* Queue q has new buffers, or was just activated (I/O thread, lock held). */
 	void (*kick)(struct vmm_virtio_dev *d, struct vmm_virtio_queue *q);
+	/* Queues are served by another process (vhost-user): their kick eventfds go there and
+	 * vmmon's I/O thread must not read them. */
+	bool external_queues;
 };
 
 /* What the transport provides. */
@@ -64,6 +67,9 @@ struct vmm_virtio_transport_ops {
 	void (*notify_queue)(struct vmm_virtio_dev *d, struct vmm_virtio_queue *q);
 	/* A configuration change notification (lock held). */
 	void (*notify_config)(struct vmm_virtio_dev *d);
+	/* An eventfd whose write raises q's interrupt inside KVM (an MSI-X irqfd), for another
+	 * process to signal directly; -1 if the transport has none (INTx, virtio-mmio). */
+	int (*queue_irqfd)(struct vmm_virtio_dev *d, struct vmm_virtio_queue *q);
 };
 
 struct vmm_virtio_dev {

@@ -198,9 +198,16 @@ static void notify_config(struct vmm_virtio_dev *d)
 	interrupt(d->tpriv, VIRTIO_MMIO_INT_CONFIG);
 }
 
+static int queue_irqfd(struct vmm_virtio_dev *d, struct vmm_virtio_queue *q)
+{
+	(void)d, (void)q;
+	return -1; /* the interrupt status register must be set first: vmmon relays */
+}
+
 static const struct vmm_virtio_transport_ops mmio_transport = {
 	.notify_queue = notify_queue,
 	.notify_config = notify_config,
+	.queue_irqfd = queue_irqfd,
 };
 
 static void set_ioeventfds(struct vmm_virtio_mmio *m, bool on)

@@ -425,9 +425,18 @@ static void notify_config(struct vmm_virtio_dev *d)
 	interrupt(d->tpriv, d->config_vector, VIRTIO_PCI_ISR_CONFIG);
 }
 
+static int queue_irqfd(struct vmm_virtio_dev *d, struct vmm_virtio_queue *q)
+{
+	struct vmm_virtio_pci *vp = d->tpriv;
+	if (!vp->msix.enabled || q->vector == VMM_VIRTIO_NO_VECTOR || q->vector >= vp->msix.nvec)
+		return -1;
+	return vp->msix.vec[q->vector].efd;
+}
+
 static const struct vmm_virtio_transport_ops pci_transport = {
 	.notify_queue = notify_queue,
 	.notify_config = notify_config,
+	.queue_irqfd = queue_irqfd,
 };
 
 int vmm_virtio_pci_init(struct vmm_virtio_pci *vp, struct vmm_virtio_dev *dev,
