@@ -62,7 +62,7 @@ static void notify_config(struct vmm_virtio_dev *d)
 	fx_of(d)->config_notifies++;
 }
 
-static const struct vmm_virtio_transport_ops fake_transport = {notify_queue, notify_config};
+static const struct vmm_virtio_transport_ops fake_transport = {notify_queue, notify_config, NULL};
 
 static uint64_t gpa(size_t off)
 {
