@@ -50,7 +50,7 @@ def run(cfg, disk):
     out, err = r.stdout.replace("\r", ""), r.stderr
     if r.returncode != 0 or "guest: PASS blktest" not in out:
         sys.exit("blktest failed (%s): %s\n%s" % (cmd, out[-2000:], err[-2000:]))
-    m = re.search(r"blktest qd \d+ \w+: (\d+) IOPS, ([\d.]+) MB/s \((\d+) reads, (\d+) writes", out)
+    m = re.search(r"blktest qd \d+ [^:]*: (\d+) IOPS, ([\d.]+) MB/s \((\d+) reads, (\d+) writes", out)
     iops, mbs, ios = int(m[1]), float(m[2]), int(m[3]) + int(m[4])
     vm_exits = sum(int(x) for x in re.search(r"userspace exits: (\d+) pio \+ (\d+) mmio", err).groups())
     kvm = dict((k, int(v)) for k, v in re.findall(r" (\w+) (\d+)", re.search(r"kvm:(.*)", err)[1]))

@@ -272,6 +272,14 @@ void vmm_devices_print_stats(const struct vmm_vm *vm)
 	for (unsigned i = 0; i < vm->devs.nr; i++) {
 		const struct vmm_virtio_dev *d = vm->devs.slot[i].vdev;
 		uint64_t kicks = 0, early = 0, irqs = 0, bad = 0;
+		if (d->ops->external_queues) {
+			/* Kicks and interrupts pass between KVM and the back-end, unseen here. */
+			fprintf(stderr,
+				"vmmon: stats: %s %u: served by a vhost-user back-end, protocol "
+				"violations %" PRIu64 "\n",
+				d->ops->name, i, d->violations);
+			continue;
+		}
 		for (unsigned k = 0; k < d->nr_queues; k++) {
 			kicks += d->q[k].kicks;
 			early += d->q[k].early_kicks;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * blktest part (e): random 4 KiB reads and writes at a fixed queue depth. Every block written
+ * blktest part (e): reads and writes of bs bytes (random or sequential, rw=) at a fixed queue
+ * depth, with every request's latency in a histogram. Every block written
  * carries (block, generation) in each of its words; the program remembers the last generation
  * it wrote to each block and checks every read against it. A block is never in flight twice at
  * once, so the expected contents are always known; blocks not yet written in this run are read
@@ -16,10 +17,12 @@
 #include "programs/blktest.h"
 #include "runtime/mem.h"
 
-#define WORDS	      (G_BLKTEST_BLOCK / 8)
-#define SECTORS	      (G_BLKTEST_BLOCK / G_VBLK_SECTOR)
 #define DRAIN_TIMEOUT 10000000 /* us for the requests in flight at the end */
 #define GOLDEN	      0x9e3779b97f4a7c15ull
+#define LAT_BUCKETS   4096 /* of 0.25 us: up to 1.024 ms, then one overflow bucket */
+#define LAT_NS	      250
+#define FNV_OFFSET    0xcbf29ce484222325ull
+#define FNV_PRIME     0x100000001b3ull
 
 struct mix {
 	struct g_blktest *t;
@@ -34,6 +37,11 @@ struct mix {
 				 * a deep queue can need more descriptors than the ring has) */
 	unsigned int nidle_req;
 	bool packed;
+	unsigned int bs, words, sectors;
+	uint32_t next_block; /* the sequential modes' cursor */
+	uint64_t *submitted; /* TSC at each request's submission */
+	uint32_t *lat;	     /* latency histogram, LAT_BUCKETS + 1 */
+	uint64_t lat_max_ns;
 	uint64_t rng;
 	uint64_t reads, writes, unchecked;
 	unsigned int inflight;
@@ -59,24 +67,38 @@ static int mix_alloc(struct mix *m)
 
 	m->gen = g_mem_alloc(m->nblocks * sizeof(*m->gen), 64);
 	m->busy = g_mem_alloc(m->nblocks, 64);
-	m->data = g_mem_alloc((size_t)qd * G_BLKTEST_BLOCK, G_BLKTEST_BLOCK);
+	m->data = g_mem_alloc((size_t)qd * m->bs, G_BLKTEST_BLOCK);
+	m->submitted = g_mem_alloc(qd * sizeof(*m->submitted), 64);
+	m->lat = g_mem_alloc((LAT_BUCKETS + 1) * sizeof(*m->lat), 64);
 	m->req = g_vblk_reqs_alloc(qd);
 	m->block = g_mem_alloc(qd * sizeof(*m->block), 64);
 	m->new_gen = g_mem_alloc(qd * sizeof(*m->new_gen), 64);
 	m->idle_req = g_mem_alloc(qd * sizeof(*m->idle_req), 64);
-	return m->gen && m->busy && m->data && m->req && m->block && m->new_gen && m->idle_req
+	return m->gen && m->busy && m->data && m->req && m->block && m->new_gen && m->idle_req &&
+			       m->submitted && m->lat
 		       ? 0
 		       : -ENOMEM;
 }
 
-/* Starts request i on a random block that is not in flight; a full ring parks it. */
+/* The next block and direction, as rw= asks. */
+static uint32_t pick(struct mix *m, bool *write)
+{
+	uint64_t r = next_random(m);
+	enum g_blktest_rw rw = m->t->rw;
+
+	*write = rw == G_RW_MIX ? (r >> 40) & 1 : rw == G_RW_RANDWRITE || rw == G_RW_WRITE;
+	if (rw == G_RW_READ || rw == G_RW_WRITE)
+		return m->next_block++ % m->nblocks;
+	return (uint32_t)(r % m->nblocks);
+}
+
+/* Starts request i on a block that is not in flight; a full ring parks it. */
 static int issue(struct mix *m, unsigned int i)
 {
 	struct g_vblk *b = &m->t->blk;
-	uint64_t *w = (uint64_t *)(m->data + (size_t)i * G_BLKTEST_BLOCK);
-	uint64_t r = next_random(m);
-	uint32_t blk = (uint32_t)(r % m->nblocks);
-	bool write = (r >> 40) & 1;
+	uint64_t *w = (uint64_t *)(m->data + (size_t)i * m->bs);
+	bool write;
+	uint32_t blk = pick(m, &write);
 	int rc;
 
 	while (m->busy[blk])
@@ -85,11 +107,12 @@ static int issue(struct mix *m, unsigned int i)
 	m->block[i] = blk;
 	if (write) {
 		m->new_gen[i] = m->gen[blk] + 1;
-		for (unsigned int k = 0; k < WORDS; k++)
+		for (unsigned int k = 0; k < m->words; k++)
 			w[k] = stamp(blk, m->new_gen[i], k);
 	}
 	g_vblk_prep(&m->req[i], write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN,
-		    G_BLKTEST_MIX_SECTOR + (uint64_t)blk * SECTORS, w, G_BLKTEST_BLOCK);
+		    G_BLKTEST_MIX_SECTOR + (uint64_t)blk * m->sectors, w, m->bs);
+	m->submitted[i] = g_rdtsc();
 	m->req[i].cookie = (void *)(uintptr_t)i;
 	rc = g_vblk_submit(b, i % b->nq, &m->req[i]);
 	if (rc == -ENOSPC) {
@@ -125,6 +148,11 @@ static int complete(struct g_run *run, struct mix *m, struct g_vblk_req *r)
 	const uint64_t *w = r->buf;
 	int rc = g_vblk_status_errno(r);
 
+	uint64_t ns = (g_rdtsc() - m->submitted[i]) * 1000000 / g_tsc_khz();
+
+	m->lat[ns / LAT_NS < LAT_BUCKETS ? ns / LAT_NS : LAT_BUCKETS]++;
+	if (ns > m->lat_max_ns)
+		m->lat_max_ns = ns;
 	m->inflight--;
 	m->busy[blk] = 0;
 	if (rc)
@@ -137,14 +165,14 @@ static int complete(struct g_run *run, struct mix *m, struct g_vblk_req *r)
 	}
 	m->reads++;
 	/* A packed ring may report no length (2.8.4): 0 is only an error on a split ring. */
-	if (r->written != G_BLKTEST_BLOCK + 1 && (r->written || !m->packed))
+	if (r->written != m->bs + 1 && (r->written || !m->packed))
 		return g_run_fail(run, "read of block %u: the device wrote %u bytes, not %u", blk,
-				  r->written, G_BLKTEST_BLOCK + 1);
+				  r->written, m->bs + 1);
 	if (!m->gen[blk]) {
 		m->unchecked++;
 		return 0;
 	}
-	for (unsigned int k = 0; k < WORDS; k++)
+	for (unsigned int k = 0; k < m->words; k++)
 		if (w[k] != stamp(blk, m->gen[blk], k))
 			return g_run_fail(
 				run,
@@ -214,17 +242,66 @@ static int run_mix(struct g_run *run, struct mix *m, uint64_t *elapsed)
 	return 0;
 }
 
+/* The latency below which a fraction permille/1000 of the requests completed, in ns. */
+static uint64_t percentile(const struct mix *m, uint64_t total, unsigned int permille)
+{
+	uint64_t want = (total * permille + 999) / 1000, seen = 0;
+
+	for (unsigned int b = 0; b <= LAT_BUCKETS; b++) {
+		seen += m->lat[b];
+		if (seen >= want)
+			return b < LAT_BUCKETS ? (uint64_t)(b + 1) * LAT_NS : m->lat_max_ns;
+	}
+	return m->lat_max_ns;
+}
+
+static void report_latency(const struct mix *m, uint64_t total)
+{
+	static const unsigned int permille[] = {500, 900, 990, 999};
+	static const char *const names[] = {"p50", "p90", "p99", "p99.9"};
+
+	g_printf("time: blktest lat");
+	for (unsigned int k = 0; k < 4; k++) {
+		uint64_t ns = percentile(m, total, permille[k]);
+
+		g_printf(" %s %lu.%lu us", names[k], (unsigned long)(ns / 1000),
+			 (unsigned long)(ns % 1000 / 100));
+	}
+	g_printf(" max %lu us\n", (unsigned long)(m->lat_max_ns / 1000));
+}
+
+/* digest=on: which generation each block holds, so the host can check every acknowledged
+ * write is on disk (FNV-1a 64 over gen[], each as 4 little-endian bytes). */
+static void report_digest(const struct mix *m)
+{
+	uint64_t h = FNV_OFFSET;
+	uint32_t written = 0;
+
+	for (uint32_t b = 0; b < m->nblocks; b++) {
+		written += m->gen[b] != 0;
+		for (unsigned int k = 0; k < 4; k++) {
+			h ^= (m->gen[b] >> (8 * k)) & 0xff;
+			h *= FNV_PRIME;
+		}
+	}
+	g_printf("blk: generations: %u blocks written, digest 0x%016lx\n", written,
+		 (unsigned long)h);
+}
+
 int g_blktest_mix(struct g_run *run, struct g_blktest *t)
 {
 	struct mix m = {.t = t,
 			.packed = g_virtio_has(t->prog.dev, VIRTIO_F_RING_PACKED),
+			.bs = t->bs,
+			.words = t->bs / 8,
+			.sectors = t->bs / G_VBLK_SECTOR,
 			.rng = 0x853c49e6748fea9bull};
 	uint64_t bytes = (t->blk.capacity - G_BLKTEST_MIX_SECTOR) * G_VBLK_SECTOR;
 	uint64_t mark = g_virtio_irq_count(t->prog.dev), elapsed = 0, us, ops;
 
 	if (bytes > G_BLKTEST_MIX_BYTES)
 		bytes = G_BLKTEST_MIX_BYTES;
-	m.nblocks = (uint32_t)(bytes / G_BLKTEST_BLOCK);
+	m.nblocks = (uint32_t)(bytes / m.bs);
 	if (m.nblocks < 2 * t->qd) /* issue() needs a block out of flight to pick */
 		return g_run_fail(run, "the disk is too small for queue depth %u: %u blocks", t->qd,
 				  m.nblocks);
@@ -236,15 +313,18 @@ int g_blktest_mix(struct g_run *run, struct g_blktest *t)
 	ops = m.reads + m.writes;
 	if (!ops)
 		return g_run_fail(run, "no request completed in %u s", t->seconds);
-	g_printf("blk: mix ok (qd %u, %u blocks of %u bytes)\n", t->qd, m.nblocks, G_BLKTEST_BLOCK);
-	g_printf("time: blktest qd %u %s: %lu IOPS, %lu.%02lu MB/s (%lu reads, %lu writes, %lu "
-		 "unchecked, %lu us)\n",
-		 t->qd, g_virtio_irq_mode_name(t->prog.dev->irq_mode),
+	g_printf("blk: mix ok (qd %u, %u blocks of %u bytes)\n", t->qd, m.nblocks, m.bs);
+	if (t->digest)
+		report_digest(&m);
+	g_printf("time: blktest qd %u %s %s bs %u: %lu IOPS, %lu.%02lu MB/s (%lu reads, %lu "
+		 "writes, %lu unchecked, %lu us)\n",
+		 t->qd, g_virtio_irq_mode_name(t->prog.dev->irq_mode), t->rw_name, m.bs,
 		 (unsigned long)(us ? ops * 1000000 / us : 0),
-		 (unsigned long)(us ? ops * G_BLKTEST_BLOCK / us : 0),
-		 (unsigned long)(us ? ops * G_BLKTEST_BLOCK * 100 / us % 100 : 0),
+		 (unsigned long)(us ? ops * m.bs / us : 0),
+		 (unsigned long)(us ? ops * m.bs * 100 / us % 100 : 0),
 		 (unsigned long)m.reads, (unsigned long)m.writes, (unsigned long)m.unchecked,
 		 (unsigned long)us);
+	report_latency(&m, ops);
 	g_vprog_report_counts(&t->prog, t->blk.qp, t->blk.nq, mark);
 	return 0;
 }

@@ -10,7 +10,9 @@
  *  (e) a random mix of 4 KiB reads and writes at queue depth qd for some seconds over up to
  *      16 MiB after the scratch range; each write stamps the block with a new generation and
  *      each read is checked against the last write (programs/blkmix.c).
- * Arguments: qd=N (1-128, default 8), seconds=S (default 2), mode=irq|poll, ring=packed,
+ * Arguments: qd=N (1-128, default 8), seconds=S (default 2), rw=mix|randread|randwrite|read|
+ * write (default mix; read and write are sequential), bs=N (4096-131072, a multiple of 4096),
+ * digest=on (print the generations written, for the host), mode=irq|poll, ring=packed,
  * irq=intx, transport=pci|mmio, event_idx=off, indirect=off.
  */
 #include "drivers/virtio_blk.h"
@@ -179,6 +181,23 @@ int g_blktest_main(struct g_run *run)
 		return g_run_fail(run, "bad qd=%s (1-%d)", g_arg("qd"), G_BLKTEST_MAX_QD);
 	if (g_arg_uint("seconds", 2, &t.seconds))
 		return g_run_fail(run, "bad seconds=%s", g_arg("seconds"));
+	static const char *const rw_names[] = {"mix", "randread", "randwrite", "read", "write"};
+	const char *rw = g_arg("rw");
+	t.rw = G_RW_MIX;
+	t.rw_name = rw_names[0];
+	for (unsigned int i = 0; rw && i < sizeof(rw_names) / sizeof(rw_names[0]); i++)
+		if (!strcmp(rw, rw_names[i])) {
+			t.rw = (enum g_blktest_rw)i;
+			t.rw_name = rw_names[i];
+			rw = NULL;
+		}
+	if (rw)
+		return g_run_fail(run, "bad rw=%s (mix, randread, randwrite, read, write)", rw);
+	if (g_arg_uint("bs", G_BLKTEST_BLOCK, &t.bs) || t.bs < G_BLKTEST_BLOCK ||
+	    t.bs > G_BLKTEST_MAX_BS || t.bs % G_BLKTEST_BLOCK)
+		return g_run_fail(run, "bad bs=%s (4096-%d, a multiple of 4096)", g_arg("bs"),
+				  G_BLKTEST_MAX_BS);
+	t.digest = g_arg("digest") && !strcmp(g_arg("digest"), "on");
 	if (g_vprog_open(run, &t.prog, "blk", VIRTIO_ID_BLOCK))
 		return -1;
 	rc = g_vblk_init(&t.blk, t.prog.dev, &t.prog.opts, 0);
@@ -205,6 +224,9 @@ int g_blktest_main(struct g_run *run)
 		rc = check_discard(run, &t.blk);
 	if (!rc)
 		rc = check_id(run, &t.blk);
+	if (!rc && t.blk.size_max && t.blk.size_max < t.bs)
+		rc = g_run_fail(run, "bs=%u is more than the device's largest segment (%u)", t.bs,
+				t.blk.size_max);
 	if (!rc)
 		rc = g_blktest_mix(run, &t);
 	g_virtio_reset(t.prog.dev);

@@ -10,11 +10,19 @@
 #define G_BLKTEST_MAX_QD     128
 #define G_BLKTEST_MIX_SECTOR 4096 /* 2 MiB: after the pattern and the scratch range */
 #define G_BLKTEST_MIX_BYTES  (16u << 20)
-#define G_BLKTEST_BLOCK	     4096
+#define G_BLKTEST_BLOCK	     4096 /* default request size; bs= up to G_BLKTEST_MAX_BS */
+#define G_BLKTEST_MAX_BS     131072
 #define G_BLKTEST_MIN_BLOCKS 64
+
+/* What the mix does (rw=): random reads and writes, one of them, or a sequential pass. */
+enum g_blktest_rw { G_RW_MIX, G_RW_RANDREAD, G_RW_RANDWRITE, G_RW_READ, G_RW_WRITE };
 
 struct g_blktest {
 	unsigned int qd, seconds;
+	enum g_blktest_rw rw;
+	const char *rw_name;
+	unsigned int bs;
+	bool digest; /* digest=on: print what was written, for a host-side check */
 	struct g_vprog prog;
 	struct g_vblk blk;
 };
