@@ -1,0 +1,406 @@
+#!/usr/bin/env python3
+"""virtio-blk backends side by side (issue 4, section 6): the same guest and workload in one run,
+every configuration repeated and the repeats interleaved, medians with their min-max spread.
+Backends, on the same disk file:
+  vmmon         vmmon's in-process virtio-blk (--disk path=FILE);
+  ioproxy       ioproxy in event mode, vmmon as its vhost-user frontend (--disk vhost-user=SOCK);
+  ioproxy-poll  the same with ioproxy --poll;
+  qsd           qemu-storage-daemon's vhost-user-blk export, vmmon as the frontend (the peer);
+  native        fio with ioengine=io_uring on the file from the host (the limit).
+Workloads (the guest's blktest, guest-drivers/programs/blktest.c): 4 KiB random read at queue
+depth 1 and 32, 128 KiB sequential read at queue depth 8. A guest without rw=/bs= runs its
+50/50 random read/write mix instead, and the table says so.
+Columns:
+  IOPS, MB/s            the guest's own measurement over its whole mix (fio's for native);
+  p50/p99 us            the guest's latency percentiles when it prints them, fio's clat for native;
+  exits/I/O             KVM userspace exits (perf: kvm:kvm_userspace_exit, system-wide) in a window
+                        inside the mix, over the I/Os in that window (IOPS x window); vmmon's own
+                        count for the whole run (--stats, boot and set-up included) beside it;
+  kicks/I/O, irqs/I/O   the guest's notifications and interrupts over the mix;
+  injected/I/O          MSIs KVM injected (perf: kvm:kvm_msi_set_irq) in the window;
+  CPU us/I/O            host CPU (utime + stime from /proc, all threads) of the backend process and
+                        of vmmon in the window, over the window's I/Os. vmmon's figure includes the
+                        guest's own vCPU time (KVM counts guest time as the vCPU thread's).
+The disk file is filled with data (no holes) and read once so that every backend reads the page
+cache; --direct makes every backend use O_DIRECT instead.
+Usage: bench/ioproxy_blk.py [--build build] [--repeat 3] [--seconds 3] [--direct]
+         [--backends vmmon,ioproxy,ioproxy-poll,qsd,native] [--out bench/results/ioproxy-blk.md]"""
+import argparse
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+BACKENDS = ("vmmon", "ioproxy", "ioproxy-poll", "qsd", "native")
+WORKLOADS = (("4 KiB random read, qd 1", "randread", 4096, 1),
+             ("4 KiB random read, qd 32", "randread", 4096, 32),
+             ("128 KiB sequential read, qd 8", "read", 131072, 8))
+MIX_OFFSET, MIX_BYTES = 2 << 20, 16 << 20  # blktest's mix region (guest-drivers/programs/blktest.h)
+DISK_BYTES = 64 << 20
+WINDOW_LEAD, WINDOW_TAIL = 0.4, 0.3  # seconds left out at the start and the end of the mix
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+class Unavailable(Exception):
+    pass
+
+
+def cpu_seconds(pid):
+    """utime + stime of a whole process (exited threads included), in seconds."""
+    try:
+        fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / HZ
+
+
+class Perf:
+    """perf stat -a on KVM tracepoints between start() and stop()."""
+    EVENTS = ("kvm:kvm_userspace_exit", "kvm:kvm_msi_set_irq")
+
+    def __init__(self, tmp):
+        self.ok = shutil.which("perf") and os.path.isdir("/sys/kernel/tracing/events/kvm")
+        self.out = os.path.join(tmp, "perf.csv")
+
+    def start(self):
+        if not self.ok:
+            return
+        self.p = subprocess.Popen(["perf", "stat", "-a", "-x,", "-o", self.out] +
+                                  sum((["-e", e] for e in self.EVENTS), []),
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self):
+        if not self.ok:
+            return {}
+        self.p.send_signal(signal.SIGINT)
+        self.p.wait()
+        counts = {}
+        for line in open(self.out):
+            f = line.strip().split(",")
+            if len(f) > 3 and f[2] in self.EVENTS and f[0].isdigit():
+                counts[f[2]] = int(f[0])
+                counts["ns"] = int(f[3])
+        return counts
+
+
+class Bench:
+    def __init__(self, opts, tmp):
+        self.o, self.tmp = opts, tmp
+        self.disk = os.path.join(tmp, "disk.img")
+        self.sock = os.path.join(tmp, "blk.sock")
+        self.perf = Perf(tmp)
+        self.guest_has_rw = None
+        self.vmmon_has_vhost = None
+
+    # -------------------------------------------------------------- set-up
+    def make_disk(self):
+        with open(self.disk, "wb") as f:
+            for _ in range(DISK_BYTES >> 20):
+                f.write(os.urandom(1 << 20))
+        with open(self.disk, "rb") as f:
+            while f.read(1 << 20):
+                pass
+
+    def check_vmmon(self):
+        if self.vmmon_has_vhost is None:
+            if not os.access(self.o.vmmon, os.X_OK):
+                raise Unavailable("vmmon is not built")
+            try:  # a vmmon that knows the key waits for the backend; one that does not refuses
+                r = subprocess.run([self.o.vmmon, "--kernel", self.o.guest, "--memory", "64M",
+                                    "--disk", "vhost-user=/nonexistent/vmmon-probe.sock"],
+                                   capture_output=True, text=True, timeout=1,
+                                   stdin=subprocess.DEVNULL)
+                self.vmmon_has_vhost = "unknown key 'vhost-user'" not in r.stderr
+            except subprocess.TimeoutExpired:
+                self.vmmon_has_vhost = True
+
+    def backend_argv(self, backend):
+        direct = self.o.direct
+        if backend.startswith("ioproxy"):
+            if not os.access(self.o.ioproxy, os.X_OK):
+                raise Unavailable("ioproxy is not built")
+            return [self.o.ioproxy, "--socket", self.sock, "--blk", "path=%s%s" % (
+                self.disk, ",direct=on" if direct else "")] + (
+                ["--poll"] if backend == "ioproxy-poll" else [])
+        if not shutil.which("qemu-storage-daemon"):
+            raise Unavailable("qemu-storage-daemon is not installed")
+        return ["qemu-storage-daemon", "--blockdev", "driver=file,node-name=f,filename=%s%s" % (
+            self.disk, ",cache.direct=on" if direct else ""), "--export",
+            "type=vhost-user-blk,id=e,node-name=f,addr.type=unix,addr.path=%s,writable=on"
+            % self.sock]
+
+    def start_backend(self, backend):
+        if backend == "vmmon":
+            return None
+        self.check_vmmon()
+        if not self.vmmon_has_vhost:
+            raise Unavailable("vmmon has no --disk vhost-user= yet")
+        argv = self.backend_argv(backend)
+        if os.path.exists(self.sock):
+            os.unlink(self.sock)
+        log = open(os.path.join(self.tmp, "backend.log"), "wb")
+        p = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        end = time.time() + 10
+        while not os.path.exists(self.sock):
+            if p.poll() is not None or time.time() > end:
+                p.kill()
+                raise Unavailable("%s did not start: %s" % (
+                    argv[0], open(os.path.join(self.tmp, "backend.log")).read()[-300:]))
+            time.sleep(0.02)
+        return p
+
+    # -------------------------------------------------------------- one guest run
+    def cmdline(self, wl, seconds):
+        _, rw, bs, qd = wl
+        cmd = "run=blktest qd=%d seconds=%d" % (qd, seconds)
+        return cmd + (" rw=%s bs=%d" % (rw, bs) if self.guest_has_rw else "")
+
+    def run_guest(self, backend, wl):
+        self.check_vmmon()
+        proc_b = self.start_backend(backend)
+        disk = ("path=%s%s" % (self.disk, ",direct=on" if self.o.direct else "")
+                if backend == "vmmon" else "vhost-user=" + self.sock)
+        err = open(os.path.join(self.tmp, "vmmon.err"), "wb")
+        vm = subprocess.Popen([self.o.vmmon, "--kernel", self.o.guest, "--cmdline",
+                               self.cmdline(wl, self.o.seconds), "--disk", disk, "--stats",
+                               "--memory", "512M"], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=err)
+        out = b""
+        try:
+            out = self.read_until(vm, out, b"blk: id", 60)
+            t_mix = time.time()
+            out = self.read_for(vm, out, WINDOW_LEAD)
+            self.perf.start()
+            c0 = [cpu_seconds(p.pid) if p else None for p in (vm, proc_b)]
+            w0 = time.time()
+            out = self.read_for(vm, out, t_mix + self.o.seconds - WINDOW_TAIL - time.time())
+            c1 = [cpu_seconds(p.pid) if p else None for p in (vm, proc_b)]
+            w1 = time.time()
+            counts = self.perf.stop()
+            rest = vm.communicate(timeout=60)[0]
+            out += rest
+        finally:
+            if vm.poll() is None:
+                vm.kill()
+                vm.wait()
+            if proc_b:
+                proc_b.send_signal(signal.SIGTERM)
+                try:
+                    proc_b.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc_b.kill()
+                    proc_b.wait()
+        text = out.decode(errors="replace").replace("\r", "")
+        errtext = open(os.path.join(self.tmp, "vmmon.err"), errors="replace").read()
+        if vm.returncode != 0 or "guest: PASS blktest" not in text:
+            sys.exit("blktest failed on %s (%s):\n%s\n%s" % (backend, self.cmdline(
+                wl, self.o.seconds), text[-2000:], errtext[-2000:]))
+        return self.parse_guest(text, errtext, counts, c0, c1, w1 - w0)
+
+    def read_until(self, p, out, text, seconds):
+        end = time.time() + seconds
+        while text not in out:
+            if time.time() > end:
+                raise SystemExit("no %r from the guest: %r" % (text, out[-2000:]))
+            out = self.read_for(p, out, 0.2)
+        return out
+
+    def read_for(self, p, out, seconds):
+        end = time.time() + max(seconds, 0)
+        while True:
+            left = end - time.time()
+            if select.select([p.stdout], [], [], max(left, 0))[0]:
+                chunk = os.read(p.stdout.fileno(), 65536)
+                if not chunk:
+                    return out
+                out += chunk
+            if left <= 0:
+                return out
+
+    def parse_guest(self, text, errtext, counts, c0, c1, window):
+        m = re.search(r"time: blktest .*?: (\d+) IOPS, ([\d.]+) MB/s \((\d+) reads, (\d+) "
+                      r"writes", text)
+        iops, mbs, ios = int(m[1]), float(m[2]), int(m[3]) + int(m[4])
+        r = dict(iops=iops, mbs=mbs)
+        lat = re.search(r"time: blktest lat.*p50 ([\d.]+) us.*p99 ([\d.]+) us", text)
+        if lat:
+            r.update(p50=float(lat[1]), p99=float(lat[2]))
+        n = re.search(r"time: blk: (\d+) notifications, (\d+) interrupts", text)
+        if n:
+            r.update(kicks=int(n[1]) / ios, irqs=int(n[2]) / ios)
+        st = re.search(r"userspace exits: (\d+) pio \+ (\d+) mmio", errtext)
+        if st:
+            r["exits_run"] = (int(st[1]) + int(st[2])) / ios
+        if counts:
+            wios = iops * counts["ns"] / 1e9
+            r["exits"] = counts["kvm:kvm_userspace_exit"] / wios
+            r["injected"] = counts["kvm:kvm_msi_set_irq"] / wios
+        wios = iops * window
+        if c0[0] is not None and c1[0] is not None:
+            r["cpu_vmmon"] = (c1[0] - c0[0]) / wios * 1e6
+        if c0[1] is not None and c1[1] is not None:
+            r["cpu_backend"] = (c1[1] - c0[1]) / wios * 1e6
+        return r
+
+    # -------------------------------------------------------------- host-native
+    def run_native(self, wl):
+        _, rw, bs, qd = wl
+        if not shutil.which("fio"):
+            raise Unavailable("fio is not installed (Debian: fio)")
+        argv = ["fio", "--name=native", "--filename=" + self.disk, "--ioengine=io_uring",
+                "--rw=" + rw, "--bs=%d" % bs, "--iodepth=%d" % qd, "--offset=%d" % MIX_OFFSET,
+                "--size=%d" % MIX_BYTES, "--time_based", "--runtime=%d" % self.o.seconds,
+                "--invalidate=0", "--direct=%d" % self.o.direct, "--output-format=json"]
+        r = subprocess.run(argv, capture_output=True, text=True)
+        if r.returncode:
+            raise Unavailable("fio failed: " + r.stderr[-300:])
+        job = json.loads(r.stdout[r.stdout.index("{"):])["jobs"][0]
+        iops = job["read"]["iops"] + job["write"]["iops"]
+        ios = job["read"]["total_ios"] + job["write"]["total_ios"]
+        side = job["read"] if job["read"]["total_ios"] else job["write"]
+        pct = side["clat_ns"].get("percentile", {})
+        res = dict(iops=iops, mbs=(job["read"]["bw_bytes"] + job["write"]["bw_bytes"]) / 1e6,
+                   cpu_backend=(job["usr_cpu"] + job["sys_cpu"]) / 100 * job["job_runtime"]
+                   / 1000 / max(ios, 1) * 1e6)
+        if pct:
+            res.update(p50=pct["50.000000"] / 1000, p99=pct["99.000000"] / 1000)
+        return res
+
+    def run(self, backend, wl):
+        if backend == "native":
+            return self.run_native(wl)
+        return self.run_guest(backend, wl)
+
+    def probe_guest(self):
+        """Does blktest know rw= and bs=? It then names the workload in its time line."""
+        self.check_vmmon()
+        cmd = "run=blktest qd=1 seconds=0 rw=randread bs=4096"
+        r = subprocess.run([self.o.vmmon, "--kernel", self.o.guest, "--cmdline", cmd, "--disk",
+                            "path=" + self.disk, "--memory", "512M"], capture_output=True,
+                           text=True, timeout=60, stdin=subprocess.DEVNULL)
+        line = re.search(r"time: blktest .*", r.stdout)
+        self.guest_has_rw = bool(line and "randread" in line[0])
+
+
+def fmt(vals, f):
+    vals = [v for v in vals if v is not None]
+    if not vals:
+        return "-"
+    if len(vals) == 1:
+        return f % vals[0]
+    return "%s (%s-%s)" % (f % statistics.median(vals), f % min(vals), f % max(vals))
+
+
+def med(rs, key):
+    vals = [r[key] for r in rs if key in r]
+    return statistics.median(vals) if vals else None
+
+
+def table(b, results, notes):
+    lines = []
+    add = lines.append
+    wl_note = "" if b.guest_has_rw else (
+        " The guest's blktest has no rw=/bs= yet: the rows are its 50/50 random 4 KiB "
+        "read/write mix (native: fio randrw) instead of random reads, and the 128 KiB "
+        "sequential rows are left out.")
+    add("# ioproxy: virtio-blk backends side by side\n")
+    add("bench/ioproxy_blk.py, %s; %d s per run, %d runs per row, interleaved; median "
+        "(min-max). Disk: a %d MiB file %s.%s\n" % (
+            time.strftime("%Y-%m-%d"), b.o.seconds, b.o.repeat, DISK_BYTES >> 20,
+            "with O_DIRECT" if b.o.direct else "in the page cache", wl_note))
+    add("| workload | backend | IOPS | MB/s | p50 us | p99 us | userspace exits/I/O (window) "
+        "| userspace exits/I/O (whole run) | kicks/I/O | interrupts/I/O | injected/I/O "
+        "| CPU us/I/O backend | CPU us/I/O vmmon+guest |")
+    add("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for wl in b.workloads:
+        for be in b.o.backends:
+            rs = results.get((wl[0], be))
+            if not rs:
+                add("| %s | %s | n/a: %s |||||||||||" % (wl[0], be, notes.get((wl[0], be), "")))
+                continue
+            col = lambda k, f: fmt([r.get(k) for r in rs], f)
+            add("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                wl[0], be, col("iops", "%d"), col("mbs", "%.0f"), col("p50", "%.1f"),
+                col("p99", "%.1f"), col("exits", "%.4f"), col("exits_run", "%.4f"),
+                col("kicks", "%.3f"), col("irqs", "%.3f"), col("injected", "%.3f"),
+                col("cpu_backend", "%.2f"), col("cpu_vmmon", "%.2f")))
+    add("")
+    add("## Targets (issue 4)\n")
+    qd32 = next((w for w in b.workloads if w[3] == 32), None)
+
+    def get(be, key, wl=qd32):
+        return med(results.get((wl[0], be), []), key) if wl else None
+    for be in ("ioproxy", "ioproxy-poll"):
+        worst = [med(results.get((wl[0], be), []), "exits") for wl in b.workloads]
+        worst = [w for w in worst if w is not None]
+        add("- 0 userspace exits per I/O on the data path, %s: %s" % (
+            be, "n/a" if not worst else "%s (worst row %.4f)" % (
+                "met" if max(worst) < 0.001 else "NOT met", max(worst))))
+    for be in ("ioproxy", "ioproxy-poll"):
+        a, q = get(be, "iops"), get("qsd", "iops")
+        add("- at qd 32, >= 1.3x qemu-storage-daemon's IOPS, %s: %s" % (
+            be, "n/a" if not a or not q else "%.2fx (%s)" % (a / q, "met" if a >= 1.3 * q
+                                                               else "NOT met")))
+    a, n = get("ioproxy-poll", "iops"), get("native", "iops")
+    add("- poll mode >= 90%% of host-native IOPS (qd 32): %s" % (
+        "n/a" if not a or not n else "%.0f%% (%s)" % (100 * a / n, "met" if a >= 0.9 * n
+                                                       else "NOT met")))
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    root = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", default=os.path.join(root, "build"))
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=3)
+    ap.add_argument("--direct", type=int, choices=(0, 1), default=0)
+    ap.add_argument("--backends", default=",".join(BACKENDS))
+    ap.add_argument("--out", default=os.path.join(root, "bench/results/ioproxy-blk.md"))
+    o = ap.parse_args()
+    o.backends = o.backends.split(",")
+    o.vmmon = os.path.join(o.build, "monitor/vmmon")
+    o.guest = os.path.join(o.build, "guest-drivers/guest.elf")
+    o.ioproxy = os.path.join(o.build, "proxy/ioproxy")
+    if o.seconds < 2:
+        sys.exit("ioproxy_blk.py: --seconds must be at least 2 (the measuring window sits "
+                 "inside the guest's mix)")
+    with tempfile.TemporaryDirectory(prefix="vmmon-bench.") as tmp:
+        b = Bench(o, tmp)
+        b.make_disk()
+        b.probe_guest()
+        b.workloads = list(WORKLOADS) if b.guest_has_rw else [
+            ("4 KiB random 50/50 read/write, qd %d" % w[3], "randrw", 4096, w[3])
+            for w in WORKLOADS if w[2] == 4096]
+        results, notes = {}, {}
+        for rep in range(o.repeat):
+            for wl in b.workloads:
+                for be in o.backends:
+                    if (wl[0], be) in notes:
+                        continue
+                    try:
+                        r = b.run(be, wl)
+                    except Unavailable as e:
+                        notes[(wl[0], be)] = str(e)
+                        print("bench: %s / %s: n/a: %s" % (wl[0], be, e), file=sys.stderr)
+                        continue
+                    results.setdefault((wl[0], be), []).append(r)
+                    print("bench: run %d, %s / %s: %d IOPS" % (rep + 1, wl[0], be, r["iops"]),
+                          file=sys.stderr)
+        text = table(b, results, notes)
+    print(text, end="")
+    if o.out != "-":
+        os.makedirs(os.path.dirname(o.out), exist_ok=True)
+        with open(o.out, "w") as f:
+            f.write(text)
+        print("bench: written to " + o.out, file=sys.stderr)
+
+
+main()
