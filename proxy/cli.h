@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ioproxy's command line. Devices are (socket, device) pairs taken in order:
+ *   --socket PATH | --socket-path=PATH | --fd=FD          the vhost-user socket of a device
+ *   --blk path=FILE[,readonly=on][,direct=on][,queues=N][,serial=ID] | --blk-file=PATH
+ *   --net tap=NAME[,queues=N][,mac=MAC]
+ * plus --read-only (every block device), --poll[=USEC], --threads N, --user NAME,
+ * --print-capabilities, --help, --version.
+ */
+#ifndef IOPROXY_CLI_H
+#define IOPROXY_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define IOP_MAX_DEVICES	    16
+#define IOP_MAX_THREADS	    64
+#define IOP_CLI_MAX_QUEUES  16
+#define IOP_SERIAL_MAX	    20 /* VIRTIO_BLK_ID_BYTES */
+#define IOP_DEFAULT_POLL_US 100
+#define IOP_MAX_POLL_US	    1000000
+
+enum iop_dev_kind { IOP_DEV_BLK, IOP_DEV_NET };
+
+struct iop_dev_cfg {
+	enum iop_dev_kind kind;
+	const char *socket; /* path to listen on, or NULL with listen_fd >= 0 */
+	int listen_fd;	    /* --fd: an already listening socket, else -1 */
+	/* blk */
+	const char *path;
+	bool readonly, direct;
+	char serial[IOP_SERIAL_MAX + 1];
+	/* blk: queues; net: queue pairs */
+	unsigned queues;
+	/* net */
+	char tap[16];
+	uint8_t mac[6];
+	bool mac_set;
+};
+
+enum iop_cli_action { IOP_CLI_RUN, IOP_CLI_HELP, IOP_CLI_VERSION, IOP_CLI_CAPABILITIES };
+
+struct iop_config {
+	struct iop_dev_cfg dev[IOP_MAX_DEVICES];
+	unsigned ndev;
+	unsigned threads;
+	bool poll;
+	unsigned poll_us;
+	const char *user; /* --user: drop to this account after setup */
+	bool seccomp;	  /* the allow-list (off only with --no-seccomp, for debugging) */
+	bool caps_net;	  /* --print-capabilities: a --net was given, report type "net" */
+	char *owned[IOP_MAX_DEVICES];
+};
+
+/* Returns what to do, or -errno with a one-line message in err. argv is not modified and
+ * must outlive cfg (paths point into it). */
+int iop_cli_parse(int argc, char **argv, struct iop_config *cfg, struct iop_err *err);
+void iop_cli_free(struct iop_config *cfg);
+extern const char iop_cli_usage[];
+/* The --print-capabilities JSON (vhost-user.json's VHostUserBackendCapabilities). */
+const char *iop_cli_capabilities(const struct iop_config *cfg);
+
+#endif

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+#include "server.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "vhost.h"
+#include "worker.h"
+
+int iop_server_listen(struct iop_dev *d, const struct iop_dev_cfg *cfg, struct iop_err *err)
+{
+	if (cfg->listen_fd >= 0) {
+		int on = 0;
+		socklen_t len = sizeof(on);
+		if (getsockopt(cfg->listen_fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) < 0 || !on)
+			return iop_err_set(err, EINVAL, "--fd=%d: not a listening socket",
+					   cfg->listen_fd);
+		fcntl(cfg->listen_fd, F_SETFD, FD_CLOEXEC);
+		d->listen_fd = cfg->listen_fd;
+		return 0;
+	}
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", cfg->socket);
+	struct stat st;
+	if (lstat(cfg->socket, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			return iop_err_set(err, EEXIST, "--socket %s: exists and is not a socket",
+					   cfg->socket);
+		unlink(cfg->socket); /* left over from an earlier run */
+	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return iop_err_set(err, errno, "socket: %s", strerror(errno));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
+		int e = errno;
+		close(fd);
+		return iop_err_set(err, e, "--socket %s: %s", cfg->socket, strerror(e));
+	}
+	d->listen_fd = fd;
+	d->owns_path = true;
+	return 0;
+}
+
+static void accept_one(struct iop_dev *d)
+{
+	int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return; /* the peer gave up already, or a transient error: poll again */
+	/* A front-end that stops reading must not hang the control thread. */
+	struct timeval tv = {.tv_sec = 5};
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	d->conn_fd = fd;
+	fprintf(stderr, "ioproxy: %s: front-end connected\n", d->name);
+}
+
+static void serve(struct iop_dev *d, short revents)
+{
+	int ret = -ECONNRESET;
+	if (revents & POLLIN)
+		ret = iop_vhost_serve(d);
+	if (!ret)
+		return;
+	fprintf(stderr, "ioproxy: %s: front-end %s; waiting for the next one\n", d->name,
+		ret == -ECONNRESET ? "disconnected" : "dropped");
+	iop_vhost_disconnect(d);
+}
+
+int iop_server_run(struct iop_dev **devs, unsigned n, int sigfd)
+{
+	struct pollfd pfd[1 + IOP_MAX_DEVICES];
+	for (;;) {
+		pfd[0] = (struct pollfd){.fd = sigfd, .events = POLLIN};
+		for (unsigned i = 0; i < n; i++) {
+			struct iop_dev *d = devs[i];
+			pfd[1 + i] =
+				(struct pollfd){.fd = d->conn_fd >= 0 ? d->conn_fd : d->listen_fd,
+						.events = POLLIN};
+		}
+		if (poll(pfd, 1 + n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "ioproxy: poll: %s\n", strerror(errno));
+			break;
+		}
+		if (pfd[0].revents) {
+			struct signalfd_siginfo si;
+			if (read(sigfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+				continue;
+			if (si.ssi_signo == SIGUSR1) { /* counters, and on */
+				for (unsigned i = 0; n && devs[0]->pool && i < devs[0]->pool->n;
+				     i++)
+					iop_worker_dump(&devs[0]->pool->w[i]);
+				continue;
+			}
+			fprintf(stderr, "ioproxy: %s: exiting\n", strsignal((int)si.ssi_signo));
+			break;
+		}
+		for (unsigned i = 0; i < n; i++) {
+			struct iop_dev *d = devs[i];
+			if (!pfd[1 + i].revents)
+				continue;
+			if (d->conn_fd >= 0 && pfd[1 + i].fd == d->conn_fd)
+				serve(d, pfd[1 + i].revents);
+			else
+				accept_one(d);
+		}
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (devs[i]->conn_fd >= 0)
+			iop_vhost_disconnect(devs[i]);
+	return 0;
+}

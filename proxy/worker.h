@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A queue thread: one io_uring that carries the I/O of the queues it runs and their kicks
+ * (reads of the kick eventfds). A loop iteration takes what the rings have, prepares every
+ * SQE, submits once, reaps a batch of completions, then publishes each queue's used entries
+ * and signals its call fd at most once. With --poll it spins on the rings and the completion
+ * queue with the driver's kicks turned off, and after poll_us of idleness turns them back on,
+ * looks once more, and sleeps until a kick or a completion.
+ *
+ * The ring is made on the thread itself, so SINGLE_ISSUER binds it there; DEFER_TASKRUN is
+ * used in event mode (completions are run when the thread waits), not with --poll, where
+ * completions must show up in the CQ while the thread spins. Files (the disks) and guest
+ * memory are registered where the kernel allows it; requests fall back to plain file
+ * descriptors and readv/writev where it does not (RLIMIT_MEMLOCK, an old kernel).
+ */
+#ifndef IOPROXY_WORKER_H
+#define IOPROXY_WORKER_H
+
+#include <liburing.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "iop.h"
+
+#define IOP_WORKER_MAX_QUEUES 128
+#define IOP_MAX_FILES	      64
+#define IOP_MAX_BUFS	      128 /* IOP devices x VHOST_USER_MEM_REGIONS */
+#define IOP_RING_ENTRIES      1024
+
+struct iop_cmd;
+
+struct iop_worker_cfg {
+	bool poll;
+	unsigned poll_us;
+	const int *files; /* registered at start, slot i = files[i] (-1: empty) */
+	unsigned nfiles;
+};
+
+struct iop_worker {
+	unsigned id;
+	pthread_t thread;
+	bool running;
+	struct io_uring ring;
+	unsigned setup_flags;
+	bool fixed_files, fixed_bufs, bufs_warned;
+	struct {
+		uint8_t *base;
+		uint64_t len;
+	} buf[IOP_MAX_BUFS];
+
+	/* Commands from the control thread. */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct iop_cmd *cmds;
+	atomic_bool has_cmds;
+	int bell_fd;
+	struct iop_op bell_op;
+	uint64_t bell_val;
+	bool setup_done;
+	int setup_err;
+
+	struct iop_queue *q[IOP_WORKER_MAX_QUEUES];
+	unsigned nq;
+	bool exit;
+	struct iop_worker_cfg cfg;
+	bool notify_off;       /* polling: the driver's kicks are turned off */
+	unsigned polled_rings; /* queues without a kick fd: checked every loop */
+
+	uint64_t submits, cqes, loops, sleeps, late_kicks;
+};
+
+/* Starts the thread and waits until its ring is set up. */
+int iop_worker_start(struct iop_worker *w, unsigned id, const struct iop_worker_cfg *cfg,
+		     struct iop_err *err);
+void iop_worker_stop(struct iop_worker *w);
+
+/* Control thread, synchronous. Start hands a prepared queue to the worker; stop waits until
+ * nothing is in flight for it any more and its last completions are published. */
+int iop_worker_queue_start(struct iop_worker *w, struct iop_queue *q);
+void iop_worker_queue_stop(struct iop_worker *w, struct iop_queue *q);
+/* Runs fn(w, arg) on the worker and waits for it. */
+void iop_worker_run(struct iop_worker *w, void (*fn)(struct iop_worker *w, void *arg), void *arg);
+/* Prints the worker's and its queues' counters on stderr (SIGUSR1). */
+void iop_worker_dump(struct iop_worker *w);
+/* Registers device memory in slots [first, first + VHOST_USER_MEM_REGIONS) (worker thread;
+ * through iop_worker_run). An empty table clears them. */
+void iop_worker_set_buffers(struct iop_worker *w, unsigned first, const struct iop_mem *m);
+
+/* Worker thread. An SQE tagged with op (submitting first if the SQ is full). */
+struct io_uring_sqe *iop_worker_sqe(struct iop_worker *w, struct iop_op *op);
+/* The registered buffer of slots [first, first + n) holding [p, p + len), or -1. */
+int iop_worker_buf_index(const struct iop_worker *w, unsigned first, unsigned n, const void *p,
+			 uint64_t len);
+/* Points sqe at a file: its registered slot where files are registered, else fd. */
+void iop_worker_sqe_file(const struct iop_worker *w, struct io_uring_sqe *sqe, int fd, int slot);
+
+#endif

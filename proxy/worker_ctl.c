@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The control thread's side of a worker: synchronous commands (start a queue, stop one and
+ * wait for its I/O, run a function on the worker) through a mailbox and a doorbell eventfd
+ * the worker reads through its ring, and the counters printed on SIGUSR1.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "worker_impl.h"
+
+struct iop_cmd {
+	void (*fn)(struct iop_worker *w, struct iop_cmd *c);
+	struct iop_queue *q;
+	void (*call)(struct iop_worker *w, void *arg);
+	void *arg;
+	int ret;
+	bool done, pending;
+	struct iop_cmd *next;
+};
+
+static void complete(struct iop_worker *w, struct iop_cmd *c)
+{
+	pthread_mutex_lock(&w->lock);
+	c->done = true;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+static void post(struct iop_worker *w, struct iop_cmd *c)
+{
+	pthread_mutex_lock(&w->lock);
+	c->next = w->cmds;
+	w->cmds = c;
+	atomic_store(&w->has_cmds, true);
+	pthread_mutex_unlock(&w->lock);
+	iop_signal(w->bell_fd);
+	pthread_mutex_lock(&w->lock);
+	while (!c->done)
+		pthread_cond_wait(&w->cond, &w->lock);
+	pthread_mutex_unlock(&w->lock);
+}
+
+void iop_worker_run_cmds(struct iop_worker *w)
+{
+	pthread_mutex_lock(&w->lock);
+	struct iop_cmd *c = w->cmds;
+	w->cmds = NULL;
+	atomic_store(&w->has_cmds, false);
+	pthread_mutex_unlock(&w->lock);
+	while (c) {
+		struct iop_cmd *next = c->next;
+		c->fn(w, c);
+		if (!c->pending)
+			complete(w, c);
+		c = next;
+	}
+}
+
+static void start_fn(struct iop_worker *w, struct iop_cmd *c)
+{
+	struct iop_queue *q = c->q;
+	if (w->nq == IOP_WORKER_MAX_QUEUES) {
+		c->ret = -ENOSPC;
+		return;
+	}
+	w->q[w->nq++] = q;
+	q->on_worker = true;
+	q->stopping = q->kicked = q->stalled = q->dirty = q->err_signalled = false;
+	q->ops = 0;
+	q->polled = q->kick_fd < 0;
+	if (q->polled)
+		w->polled_rings++;
+	else
+		iop_worker_arm_kick(w, q);
+	if (w->notify_off)
+		vq_notify_enable(&q->vq, false);
+	q->kicked = true; /* buffers may be waiting from before the start */
+}
+
+static void cancel_kick(struct iop_worker *w, struct iop_queue *q)
+{
+	struct io_uring_sqe *sqe = iop_worker_sqe(w, NULL);
+	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&q->kick_op, 0);
+}
+
+static void stop_fn(struct iop_worker *w, struct iop_cmd *c)
+{
+	struct iop_queue *q = c->q;
+	q->stopping = true;
+	q->stop_cmd = c;
+	c->pending = true;
+	if (!q->polled)
+		cancel_kick(w, q);
+}
+
+static void run_fn(struct iop_worker *w, struct iop_cmd *c)
+{
+	c->call(w, c->arg);
+}
+
+int iop_worker_queue_start(struct iop_worker *w, struct iop_queue *q)
+{
+	struct iop_cmd c = {.fn = start_fn, .q = q};
+	post(w, &c);
+	return c.ret;
+}
+
+void iop_worker_queue_stop(struct iop_worker *w, struct iop_queue *q)
+{
+	struct iop_cmd c = {.fn = stop_fn, .q = q};
+	post(w, &c);
+}
+
+void iop_worker_run(struct iop_worker *w, void (*fn)(struct iop_worker *w, void *arg), void *arg)
+{
+	struct iop_cmd c = {.fn = run_fn, .call = fn, .arg = arg};
+	post(w, &c);
+}
+
+/* Removes stopped queues whose I/O is all back, after publishing their last completions. */
+void iop_worker_finish_stops(struct iop_worker *w)
+{
+	for (unsigned i = 0; i < w->nq;) {
+		struct iop_queue *q = w->q[i];
+		if (!q->stopping) {
+			i++;
+			continue;
+		}
+		if (q->ops) {
+			if (q->dev->ops->queue_cancel)
+				q->dev->ops->queue_cancel(w, q);
+			i++;
+			continue;
+		}
+		iop_queue_publish(q);
+		if (q->polled)
+			w->polled_rings--;
+		w->q[i] = w->q[--w->nq];
+		q->on_worker = false;
+		complete(w, q->stop_cmd);
+	}
+}
+
+static void dump_fn(struct iop_worker *w, void *arg)
+{
+	(void)arg;
+	fprintf(stderr,
+		"ioproxy: worker %u: %u queue(s), %llu loops, %llu submits, %llu cqes, "
+		"%llu sleeps, %llu late kicks%s\n",
+		w->id, w->nq, (unsigned long long)w->loops, (unsigned long long)w->submits,
+		(unsigned long long)w->cqes, (unsigned long long)w->sleeps,
+		(unsigned long long)w->late_kicks, w->notify_off ? ", polling" : "");
+	for (unsigned i = 0; i < w->nq; i++) {
+		struct iop_queue *q = w->q[i];
+		uint16_t avail = q->vq.cfg.packed ? 0 : q->vq.avail->idx;
+		uint16_t event = 0;
+		if (!q->vq.cfg.packed)
+			memcpy(&event, &q->vq.used->ring[q->num], sizeof(event));
+		fprintf(stderr,
+			"ioproxy: %s: queue %u: %llu kicks, %llu calls, %llu chains (%llu bad, %llu "
+			"duplicate), %u ops in flight, enabled %d, avail %u, taken %u, used %u, event %u\n",
+			q->dev->name, q->index, (unsigned long long)q->kicks,
+			(unsigned long long)q->calls, (unsigned long long)q->chains,
+			(unsigned long long)q->bad_chains, (unsigned long long)q->dup_heads, q->ops,
+			q->enabled, avail, vq_get_base(&q->vq),
+			q->vq.cfg.packed ? q->vq.used_pos : q->vq.used_idx, event);
+	}
+}
+
+void iop_worker_dump(struct iop_worker *w)
+{
+	iop_worker_run(w, dump_fn, NULL);
+}

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+/* ioproxy's command line: devices and sockets in pairs, the back-end conventions, and a
+ * one-line error for every bad input. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define ARGV(...)	     ((char *[]){"ioproxy", __VA_ARGS__, NULL})
+#define ARGC(...)	     ((int)(sizeof((char *[]){"ioproxy", __VA_ARGS__}) / sizeof(char *)))
+#define PARSE(cfg, err, ...) iop_cli_parse(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), cfg, err)
+
+static void blk_and_net(void **state)
+{
+	(void)state;
+	struct iop_config c;
+	struct iop_err e = {{0}};
+	assert_int_equal(PARSE(&c, &e, "--socket", "/tmp/a.sock", "--blk",
+			       "path=d.img,readonly=on,direct=on,queues=4,serial=disk0",
+			       "--socket=/tmp/b.sock",
+			       "--net=tap=tap0,queues=2,mac=52:54:00:00:00:07", "--poll=50",
+			       "--threads", "2", "--user", "nobody"),
+			 IOP_CLI_RUN);
+	assert_int_equal(c.ndev, 2);
+	assert_int_equal(c.dev[0].kind, IOP_DEV_BLK);
+	assert_string_equal(c.dev[0].socket, "/tmp/a.sock");
+	assert_string_equal(c.dev[0].path, "d.img");
+	assert_true(c.dev[0].readonly && c.dev[0].direct);
+	assert_int_equal(c.dev[0].queues, 4);
+	assert_string_equal(c.dev[0].serial, "disk0");
+	assert_int_equal(c.dev[0].listen_fd, -1);
+	assert_int_equal(c.dev[1].kind, IOP_DEV_NET);
+	assert_string_equal(c.dev[1].socket, "/tmp/b.sock");
+	assert_string_equal(c.dev[1].tap, "tap0");
+	assert_int_equal(c.dev[1].queues, 2);
+	assert_true(c.dev[1].mac_set);
+	assert_int_equal(c.dev[1].mac[5], 7);
+	assert_true(c.poll);
+	assert_int_equal(c.poll_us, 50);
+	assert_int_equal(c.threads, 2);
+	assert_string_equal(c.user, "nobody");
+	assert_true(c.seccomp);
+	iop_cli_free(&c);
+}
+
+static void defaults_and_conventions(void **state)
+{
+	(void)state;
+	struct iop_config c;
+	struct iop_err e = {{0}};
+	/* The vhost-user backend conventions: --socket-path, --blk-file, --read-only, --fd. */
+	assert_int_equal(
+		PARSE(&c, &e, "--socket-path=/tmp/x.sock", "--blk-file=/dev/null", "--read-only"),
+		IOP_CLI_RUN);
+	assert_int_equal(c.ndev, 1);
+	assert_string_equal(c.dev[0].path, "/dev/null");
+	assert_true(c.dev[0].readonly);
+	assert_int_equal(c.dev[0].queues, 1);
+	assert_int_equal(c.threads, 1);
+	assert_false(c.poll);
+	iop_cli_free(&c);
+	assert_int_equal(PARSE(&c, &e, "--fd=3", "--blk-file", "d.img", "--poll"), IOP_CLI_RUN);
+	assert_null(c.dev[0].socket);
+	assert_int_equal(c.dev[0].listen_fd, 3);
+	assert_int_equal(c.poll_us, IOP_DEFAULT_POLL_US);
+	iop_cli_free(&c);
+}
+
+static void actions(void **state)
+{
+	(void)state;
+	struct iop_config c;
+	struct iop_err e = {{0}};
+	assert_int_equal(PARSE(&c, &e, "--help"), IOP_CLI_HELP);
+	assert_int_equal(PARSE(&c, &e, "--version"), IOP_CLI_VERSION);
+	/* --print-capabilities wins over everything, errors included (the convention). */
+	assert_int_equal(PARSE(&c, &e, "--bogus", "--print-capabilities"), IOP_CLI_CAPABILITIES);
+	assert_non_null(strstr(iop_cli_capabilities(&c), "\"type\": \"block\""));
+	assert_non_null(strstr(iop_cli_capabilities(&c), "\"read-only\""));
+	assert_int_equal(PARSE(&c, &e, "--net", "tap=t0", "--print-capabilities"),
+			 IOP_CLI_CAPABILITIES);
+	assert_non_null(strstr(iop_cli_capabilities(&c), "\"type\": \"net\""));
+}
+
+static void one_bad(const char *want, int argc, char **argv)
+{
+	struct iop_config c;
+	struct iop_err e = {{0}};
+	int ret = iop_cli_parse(argc, argv, &c, &e);
+	assert_true(ret < 0);
+	assert_null(strchr(e.msg, '\n'));
+	if (!strstr(e.msg, want))
+		fail_msg("message '%s' lacks '%s'", e.msg, want);
+	iop_cli_free(&c);
+}
+
+#define BAD(want, ...) one_bad(want, ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
+
+static void errors(void **state)
+{
+	(void)state;
+	BAD("no device", "--poll");
+	BAD("1 device(s) but 0 socket(s)", "--blk", "path=x");
+	BAD("2 device(s) but 1 socket(s)", "--socket", "s", "--blk", "path=x", "--net", "tap=t");
+	BAD("given twice", "--socket", "s", "--socket", "s", "--blk", "path=x", "--blk", "path=y");
+	BAD("no path=FILE", "--socket", "s", "--blk", "readonly=on");
+	BAD("no tap=NAME", "--socket", "s", "--net", "queues=2");
+	BAD("unknown key 'size'", "--socket", "s", "--blk", "path=x,size=1");
+	BAD("not key=value", "--socket", "s", "--blk", "path=x,readonly");
+	BAD("use on or off", "--socket", "s", "--blk", "path=x,direct=yes");
+	BAD("1 to 16", "--socket", "s", "--blk", "path=x,queues=17");
+	BAD("1 to 16", "--socket", "s", "--blk", "path=x,queues=0");
+	BAD("1 to 8", "--socket", "s", "--net", "tap=t,queues=9");
+	BAD("at most 15", "--socket", "s", "--net", "tap=abcdefghijklmnop");
+	BAD("unicast", "--socket", "s", "--net", "tap=t,mac=01:00:00:00:00:01");
+	BAD("at most 20", "--socket", "s", "--blk", "path=x,serial=123456789012345678901");
+	BAD("--poll abc", "--socket", "s", "--blk", "path=x", "--poll=abc");
+	BAD("--threads 0", "--socket", "s", "--blk", "path=x", "--threads", "0");
+	BAD("needs a value", "--socket", "s", "--blk", "path=x", "--threads");
+	BAD("unknown option '--frobnicate'", "--frobnicate");
+	BAD("unexpected argument 'disk.img'", "disk.img");
+	BAD("--fd abc", "--fd=abc", "--blk", "path=x");
+	BAD("too long", "--socket",
+	    "/tmp/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	    "--blk", "path=x");
+	BAD("empty", "--socket", "", "--blk", "path=x");
+	BAD("no commas", "--socket", "s", "--blk-file", "a,b");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(blk_and_net),
+		cmocka_unit_test(defaults_and_conventions),
+		cmocka_unit_test(actions),
+		cmocka_unit_test(errors),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
