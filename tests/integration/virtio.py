@@ -6,11 +6,13 @@ in its first 1 MiB), a tap in a network namespace made for the test and always r
 channel (contest; the guest writes a line, the host answers one), nothing (rngtest).
 With MACHINES=both, both must pass and their serial transcripts must match except the lines
 that differ by nature ("mem:" device addresses and queue counts, "time:" measurements).
-Usage: virtio.py PROGRAM MACHINES VMMON GUEST_ELF TRANSPORT [GUEST_ARGS]
+Usage: virtio.py PROGRAM MACHINES VMMON GUEST_ELF TRANSPORT [GUEST_ARGS [IOPROXY]]
   PROGRAM: blk | net | console | rng;  MACHINES: vmmon | qemu | both;  TRANSPORT: pci | mmio
   (QEMU: the pc machine with modern-only virtio-*-pci, or microvm with SeaBIOS for mmio).
   dq=N in GUEST_ARGS gives the device N queues (blk) or queue pairs (net, on a multi-queue
   tap) on both machines; it is not passed to the guest.
+  IOPROXY: vmmon's blk or net device is then served by ioproxy over vhost-user (vmmon is its
+  front-end), while QEMU keeps its own device: the transcripts must still match.
 Inside a namespace it runs itself as: virtio.py --net-client IP"""
 import os
 import re
@@ -85,8 +87,10 @@ def net_client(ip):
 
 # ------------------------------------------------------------------ running one machine
 class Run:
-    def __init__(self, machine, prog, vmmon, guest, transport, args, tmp):
+    def __init__(self, machine, prog, vmmon, guest, transport, args, tmp, ioproxy=None):
         self.machine, self.prog, self.vmmon, self.guest = machine, prog, vmmon, guest
+        self.ioproxy = ioproxy if machine == "vmmon" and prog in ("blk", "net") else None
+        self.backend = None
         self.transport, self.tmp = transport, tmp
         words = args.split()
         self.dq = int(next((w[3:] for w in words if w.startswith("dq=")), "1"))
@@ -128,6 +132,12 @@ class Run:
     def vmmon_argv(self):
         tr = ",transport=mmio" if self.transport == "mmio" else ""
         q = ",queues=%d" % self.dq
+        if self.ioproxy:
+            sock = os.path.join(self.tmp, "ioproxy.sock")
+            dev = {"blk": ["--disk", "vhost-user=%s%s" % (sock, tr)],
+                   "net": ["--net", "vhost-user=%s,mac=%s%s" % (sock, MAC, tr)]}[self.prog]
+            return ["timeout", "120", self.vmmon, "--kernel", self.guest, "--cmdline",
+                    self.cmdline, "--cpus", "2", "--memory", "512M", "--stats"] + dev
         dev = {"blk": ["--disk", "path=%s,serial=vmmon0%s%s" % (self.disk, tr, q)],
                "net": ["--net", "tap=vtap0,mac=%s%s%s" % (MAC, tr, q)],
                "console": ["--console", "virtio" + tr],
@@ -137,7 +147,35 @@ class Run:
         return ["timeout", "120", self.vmmon, "--kernel", self.guest, "--cmdline", self.cmdline,
                 "--cpus", "2", "--memory", "512M", "--stats"] + dev + serial
 
+    def start_backend(self, prefix):
+        """ioproxy serving the device vmmon will connect to."""
+        sock = os.path.join(self.tmp, "ioproxy.sock")
+        dev = ["--blk", "path=%s,serial=vmmon0" % self.disk] if self.prog == "blk" else \
+            ["--net", "tap=vtap0"]
+        self.backend = subprocess.Popen(list(prefix) + [self.ioproxy, "--socket", sock] + dev,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        end = time.time() + 10
+        while not os.path.exists(sock):
+            if time.time() > end or self.backend.poll() is not None:
+                fail("ioproxy did not start: %s" % self.backend.stderr.read().decode())
+            time.sleep(0.05)
+
+    def stop_backend(self):
+        if not self.backend:
+            return
+        self.backend.send_signal(signal.SIGTERM)
+        try:
+            status = self.backend.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.backend.kill()
+            fail("ioproxy did not exit on SIGTERM")
+        print("ioproxy: " + self.backend.stderr.read().decode().replace("\n", "\nioproxy: "))
+        if status != 0:
+            fail("ioproxy exited with %d on SIGTERM" % status)
+
     def start(self, prefix=()):
+        if self.ioproxy:
+            self.start_backend(prefix)
         argv = list(prefix) + (self.qemu_argv() if self.machine == "qemu" else self.vmmon_argv())
         pipe_in = subprocess.PIPE if self.prog == "console" and self.machine == "vmmon" else \
             subprocess.DEVNULL
@@ -165,6 +203,7 @@ class Run:
                 self.proc.wait()
         self.out += out
         self.err = err.decode(errors="replace")
+        self.stop_backend()
         if self.machine == "vmmon" and self.prog == "console":
             self.host_console = self.out  # vmmon's stdout is the virtio console there
             self.out = open(os.path.join(self.tmp, "vmmon.serial"), "rb").read()
@@ -302,6 +341,7 @@ def main():
         return
     prog, machines, vmmon, guest, transport = sys.argv[1:6]
     args = sys.argv[6] if len(sys.argv) > 6 else ""
+    ioproxy = sys.argv[7] if len(sys.argv) > 7 else None
     machines = ["vmmon", "qemu"] if machines == "both" else [machines]
     if "vmmon" in machines and not os.access(os.environ.get("VMMON_KVM_DEVICE", "/dev/kvm"),
                                              os.R_OK | os.W_OK):
@@ -313,12 +353,13 @@ def main():
     transcripts = {}
     with tempfile.TemporaryDirectory(prefix="vmmon-test.") as tmp:
         for m in machines:
-            transcripts[m] = runner(Run(m, prog, vmmon, guest, transport, args, tmp))
+            transcripts[m] = runner(Run(m, prog, vmmon, guest, transport, args, tmp, ioproxy))
     if len(machines) == 2 and transcripts["vmmon"] != transcripts["qemu"]:
         fail("transcripts differ:\nqemu:  %r\nvmmon: %r" % (transcripts["qemu"],
                                                             transcripts["vmmon"]))
-    print("ok: %s over %s%s on %s" % (PROGRAMS[prog], transport,
-                                      " (%s)" % args if args else "", " and ".join(machines)))
+    print("ok: %s over %s%s on %s%s" % (PROGRAMS[prog], transport,
+                                        " (%s)" % args if args else "", " and ".join(machines),
+                                        " (vmmon through ioproxy)" if ioproxy else ""))
 
 
 main()
