@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* In-flight tracking for split rings; what both layouts share (see inflight.h). */
 #include "inflight.h"
 
 #include <stdlib.h>
@@ -6,22 +7,28 @@
 
 #include "barrier.h"
 
-uint64_t iop_inflight_queue_bytes(uint16_t num)
+uint64_t iop_inflight_queue_bytes(uint16_t num, bool packed)
 {
-	return vhost_user_inflight_queue_size(num, 0);
+	return vhost_user_inflight_queue_size(num, packed);
 }
 
 static void format_queue(struct vhost_user_inflight_split *r, uint16_t num)
 {
-	memset(r, 0, iop_inflight_queue_bytes(num));
+	memset(r, 0, iop_inflight_queue_bytes(num, false));
 	r->desc_num = num;
 	r->version = VHOST_USER_INFLIGHT_VERSION;
 }
 
-void iop_inflight_format(void *base, uint16_t nqueues, uint16_t num)
+void iop_inflight_format(void *base, uint16_t nqueues, uint16_t num, bool packed)
 {
-	for (uint16_t i = 0; i < nqueues; i++)
-		format_queue((void *)((uint8_t *)base + i * iop_inflight_queue_bytes(num)), num);
+	uint64_t bytes = iop_inflight_queue_bytes(num, packed);
+	for (uint16_t i = 0; i < nqueues; i++) {
+		void *q = (uint8_t *)base + i * bytes;
+		if (packed)
+			iop_inflight_packed_format(q, num);
+		else
+			format_queue(q, num);
+	}
 }
 
 void iop_inflight_attach(struct iop_inflight *f, void *region, uint16_t num)

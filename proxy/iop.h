@@ -81,9 +81,13 @@ struct iop_queue {
 
 	/* In-flight tracking and duplicate heads. */
 	struct iop_inflight inflight;
-	uint8_t *busy;	  /* num entries: the head is in flight (a second take is refused) */
-	struct vq replay; /* the ring with a private available ring of resubmitted heads */
-	uint16_t *replay_avail;
+	uint8_t *busy; /* num entries: the head is in flight (a second take is refused) */
+	/* Chains in flight before a restart, submitted again first: the ring with a private
+	 * available ring (split) or descriptor ring (packed) listing them oldest first. */
+	struct vq replay;
+	void *replay_mem;	/* that private ring; NULL once every chain is back */
+	uint16_t *replay_heads; /* packed: each chain's inflight entry */
+	unsigned replay_n, replay_done;
 
 	void *priv; /* the device model's per-queue state */
 	uint64_t kicks, calls, chains, bad_chains, dup_heads, resubmitted;
@@ -104,7 +108,7 @@ struct iop_dev {
 	unsigned nq; /* vrings the device has */
 	struct iop_queue q[IOP_MAX_QUEUES];
 
-	/* The inflight buffer (GET/SET_INFLIGHT_FD), split layout. */
+	/* The inflight buffer (GET/SET_INFLIGHT_FD), in the layout of the negotiated rings. */
 	uint8_t *inflight_map;
 	uint64_t inflight_size;
 	uint16_t inflight_queues, inflight_qsize;
@@ -136,7 +140,8 @@ void iop_queue_push(struct iop_queue *q, const struct vq_chain *c, uint32_t writ
 void iop_queue_publish(struct iop_queue *q);
 
 /* Control thread: maps the ring from the front-end's addresses and restores its position
- * (the inflight region wins when it has heads in flight). Returns 0 or -errno. */
+ * (split: the inflight region adds the heads in flight to the used index; packed: a region
+ * that has recorded a position gives it, SET_VRING_BASE otherwise). Returns 0 or -errno. */
 int iop_queue_prepare(struct iop_queue *q);
 void iop_queue_release(struct iop_queue *q);
 /* Writes 1 to an eventfd (call or err). */

@@ -41,7 +41,9 @@ void iop_dev_init(struct iop_dev *d, unsigned id, const char *name, struct iop_p
 	}
 }
 
-/* A chain just taken: counted, its head marked in flight, or refused if it already is. */
+/* A chain just taken: counted, its head marked in flight (split), or refused if it already
+ * is. A packed chain was recorded before (every chain, refused or not, holds ring slots that
+ * the restart arithmetic counts). */
 static void take(struct iop_queue *q, struct vq_chain *c)
 {
 	q->chains++;
@@ -61,22 +63,56 @@ static void take(struct iop_queue *q, struct vq_chain *c)
 		return;
 	}
 	q->busy[c->id] = 1;
-	iop_inflight_get(&q->inflight, c->id);
+	if (!q->vq.cfg.packed)
+		iop_inflight_get(&q->inflight, c->id);
+}
+
+static void replay_end(struct iop_queue *q)
+{
+	free(q->replay_mem);
+	free(q->replay_heads);
+	q->replay_mem = NULL;
+	q->replay_heads = NULL;
+	q->replay_n = q->replay_done = 0;
+}
+
+/* Chains to submit again; a packed one keeps the inflight entry it has. */
+static int pop_replay(struct iop_queue *q, struct vq_chain *c, unsigned n)
+{
+	int got = vq_pop_batch(&q->replay, c, n);
+	for (int k = 0; q->replay_heads && k < got; k++) {
+		unsigned i = q->replay_done + (unsigned)k;
+		c[k].tag = i < q->replay_n ? q->replay_heads[i] : IOP_INFLIGHT_NONE;
+	}
+	if (got > 0) {
+		q->resubmitted += (unsigned)got;
+		q->replay_done += (unsigned)got;
+	}
+	if (got < 0 || (unsigned)got < n || q->replay_done >= q->replay_n)
+		replay_end(q); /* every chain in flight at the restart is back */
+	return got;
+}
+
+/* Packed: each chain's descriptors are copied into the inflight region from the slots it
+ * took, before anything is pushed over them. */
+static void record(struct iop_queue *q, struct vq_chain *c, int got, uint16_t slot)
+{
+	for (int k = 0; k < got; k++) {
+		c[k].tag = iop_inflight_packed_get(&q->inflight, q->vq.pdesc, slot, c[k].ndesc);
+		slot = (uint16_t)((slot + c[k].ndesc) % q->num);
+	}
 }
 
 int iop_queue_pop(struct iop_queue *q, struct vq_chain *c, unsigned n)
 {
 	int got;
-	if (q->replay_avail) {
-		got = vq_pop_batch(&q->replay, c, n);
-		if (got >= 0)
-			q->resubmitted += (unsigned)got;
-		if (got < 0 || q->replay.last_avail == q->replay_avail[1]) {
-			free(q->replay_avail); /* every head in flight at the restart is back */
-			q->replay_avail = NULL;
-		}
+	if (q->replay_mem) {
+		got = pop_replay(q, c, n);
 	} else {
+		uint16_t slot = q->vq.avail_pos;
 		got = vq_pop_batch(&q->vq, c, n);
+		if (q->vq.cfg.packed)
+			record(q, c, got, slot);
 	}
 	for (int k = 0; k < got; k++)
 		take(q, &c[k]);
@@ -86,10 +122,13 @@ int iop_queue_pop(struct iop_queue *q, struct vq_chain *c, unsigned n)
 void iop_queue_push(struct iop_queue *q, const struct vq_chain *c, uint32_t written)
 {
 	vq_push(&q->vq, c, written);
+	if (q->vq.cfg.packed)
+		iop_inflight_packed_put(&q->inflight, c->tag);
 	if (c->id < q->num) {
 		if (c->err != VQ_ERR_HEAD) /* a refused duplicate leaves the first in flight */
 			q->busy[c->id] = 0;
-		iop_inflight_put(&q->inflight, c->id);
+		if (!q->vq.cfg.packed)
+			iop_inflight_put(&q->inflight, c->id);
 	}
 	q->dirty = true;
 }
@@ -99,8 +138,13 @@ void iop_queue_publish(struct iop_queue *q)
 	if (!q->dirty)
 		return;
 	q->dirty = false;
+	bool packed = q->vq.cfg.packed;
+	if (packed)
+		iop_inflight_packed_publishing(&q->inflight, q->vq.used_pos, q->vq.used_wrap);
 	bool notify = vq_publish(&q->vq);
-	if (!q->vq.cfg.packed)
+	if (packed)
+		iop_inflight_packed_batch_done(&q->inflight);
+	else
 		iop_inflight_batch_done(&q->inflight, q->vq.used_idx);
 	if (notify && q->call_fd >= 0) {
 		iop_signal(q->call_fd);
@@ -108,8 +152,8 @@ void iop_queue_publish(struct iop_queue *q)
 	}
 }
 
-/* Restores the position from the inflight region: the driver's used index plus what was
- * in flight, which is resubmitted first through a private available ring that lists the
+/* Split: restores the position from the inflight region: the driver's used index plus what
+ * was in flight, which is resubmitted first through a private available ring that lists the
  * heads oldest first (the chains are still read and checked from the driver's table). */
 static int recover(struct iop_queue *q)
 {
@@ -123,18 +167,21 @@ static int recover(struct iop_queue *q)
 	q->vq.used_idx = q->vq.published_idx = used;
 	if (n) {
 		/* struct vring_avail: flags, idx, ring[num], used_event */
-		q->replay_avail = calloc(num + 3u, sizeof(uint16_t));
-		if (!q->replay_avail) {
+		uint16_t *avail = calloc(num + 3u, sizeof(uint16_t));
+		if (!avail) {
 			free(heads);
 			return -ENOMEM;
 		}
-		memcpy(q->replay_avail + 2, heads, n * sizeof(*heads));
-		q->replay_avail[1] = (uint16_t)n;
+		memcpy(avail + 2, heads, n * sizeof(*heads));
+		avail[1] = (uint16_t)n;
 		q->replay = q->vq;
-		q->replay.avail = (struct vring_avail *)q->replay_avail;
+		q->replay.avail = (struct vring_avail *)avail;
 		q->replay.last_avail = 0;
 		q->replay.notify_enabled = false; /* never write the driver's avail_event */
 		q->replay.cfg.event_idx = false;
+		q->replay_mem = avail;
+		q->replay_n = n;
+		q->replay_done = 0;
 		fprintf(stderr,
 			"ioproxy: %s: queue %u: %u request(s) in flight before the "
 			"restart are submitted again\n",
@@ -142,6 +189,63 @@ static int recover(struct iop_queue *q)
 	}
 	free(heads);
 	return 0;
+}
+
+/* Packed: the region gives the position (nothing in the ring does, so the front-end's
+ * SET_VRING_BASE after a crash is only what it last knew) and the chains in flight, which
+ * are resubmitted first from a private descriptor ring holding their copies (their buffers
+ * are read and checked again). */
+static int recover_packed(struct iop_queue *q, uint16_t base)
+{
+	struct iop_inflight_resume rs;
+	int ret = iop_inflight_packed_recover(&q->inflight, q->vq.pdesc, base, &rs);
+	if (ret)
+		return ret;
+	q->vq.used_pos = q->vq.published_pos = rs.used_pos;
+	q->vq.used_wrap = q->vq.published_wrap = rs.used_wrap;
+	q->vq.avail_pos = rs.avail_pos;
+	q->vq.avail_wrap = rs.avail_wrap;
+	if (vq_get_base(&q->vq) != base || rs.nchains)
+		fprintf(stderr,
+			"ioproxy: %s: queue %u: ring position from the inflight region: used %u "
+			"wrap %d, next %u wrap %d (SET_VRING_BASE said %u wrap %d)\n",
+			q->dev->name, q->index, rs.used_pos, rs.used_wrap, rs.avail_pos,
+			rs.avail_wrap, base & 0x7fffu, base >> 15);
+	if (!rs.nchains)
+		return 0;
+	q->replay = q->vq;
+	q->replay.pdesc = rs.ring;
+	q->replay.avail_pos = 0;
+	q->replay.avail_wrap = true;
+	q->replay.notify_enabled = false; /* never write the driver's event suppression */
+	q->replay.cfg.event_idx = false;
+	q->replay_mem = rs.ring;
+	q->replay_heads = rs.heads;
+	q->replay_n = rs.nchains;
+	q->replay_done = 0;
+	fprintf(stderr,
+		"ioproxy: %s: queue %u: %u request(s) in flight before the restart are "
+		"submitted again\n",
+		q->dev->name, q->index, rs.nchains);
+	return 0;
+}
+
+/* The queue's part of the inflight buffer, if the front-end gave one that fits this ring. */
+static int attach(struct iop_queue *q, uint16_t base)
+{
+	struct iop_dev *d = q->dev;
+	bool packed = q->vq.cfg.packed;
+	uint64_t bytes = iop_inflight_queue_bytes(q->num, packed);
+	if (!d->inflight_map || q->index >= d->inflight_queues || d->inflight_qsize != q->num ||
+	    (q->index + 1) * bytes > d->inflight_size)
+		return 0;
+	void *region = d->inflight_map + q->index * bytes;
+	if (!packed) {
+		iop_inflight_attach(&q->inflight, region, q->num);
+		return recover(q);
+	}
+	iop_inflight_packed_attach(&q->inflight, region, q->num);
+	return recover_packed(q, base);
 }
 
 int iop_queue_prepare(struct iop_queue *q)
@@ -169,25 +273,16 @@ int iop_queue_prepare(struct iop_queue *q)
 	if (!q->busy)
 		return -ENOMEM;
 	iop_inflight_detach(&q->inflight);
-	if (!cfg.packed && d->inflight_map && q->index < d->inflight_queues &&
-	    d->inflight_qsize == q->num) {
-		iop_inflight_attach(&q->inflight,
-				    d->inflight_map + q->index * iop_inflight_queue_bytes(q->num),
-				    q->num);
-		ret = recover(q);
-		if (ret) {
-			iop_queue_release(q);
-			return ret;
-		}
-	}
-	return 0;
+	ret = attach(q, base);
+	if (ret)
+		iop_queue_release(q);
+	return ret;
 }
 
 void iop_queue_release(struct iop_queue *q)
 {
 	free(q->busy);
 	q->busy = NULL;
-	free(q->replay_avail);
-	q->replay_avail = NULL;
+	replay_end(q);
 	iop_inflight_detach(&q->inflight);
 }

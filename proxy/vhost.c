@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/virtio_config.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -121,6 +122,11 @@ static int set_config(struct iop_dev *d, struct iop_msg *m, struct iop_reply *r)
 	return d->ops->set_config(d, c->offset, c->payload, c->size, c->flags);
 }
 
+static bool packed_rings(const struct iop_dev *d)
+{
+	return d->features & (1ull << VIRTIO_F_RING_PACKED);
+}
+
 static void inflight_unmap(struct iop_dev *d)
 {
 	if (d->inflight_map)
@@ -130,12 +136,13 @@ static void inflight_unmap(struct iop_dev *d)
 	d->inflight_queues = d->inflight_qsize = 0;
 }
 
-/* The region's size for nq queues of qs entries, or 0 if the request is unreasonable. */
+/* The region's size for nq queues of qs entries, or 0 if the request is unreasonable. Its
+ * layout follows the rings negotiated (front-ends set the features first: QEMU, vmmon). */
 static uint64_t inflight_bytes(const struct iop_dev *d, uint16_t nq, uint16_t qs)
 {
 	if (nq == 0 || nq > d->nq || qs == 0 || qs > VQ_MAX_SIZE)
 		return 0;
-	return (uint64_t)nq * iop_inflight_queue_bytes(qs);
+	return (uint64_t)nq * iop_inflight_queue_bytes(qs, packed_rings(d));
 }
 
 /* GET_INFLIGHT_FD: a fresh, formatted region each time (the front-end asks again after a
@@ -161,7 +168,7 @@ static int get_inflight_fd(struct iop_dev *d, struct iop_msg *m, struct iop_repl
 	}
 	/* Its size may not change under our mapping. */
 	fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
-	iop_inflight_format(p, in->num_queues, in->queue_size);
+	iop_inflight_format(p, in->num_queues, in->queue_size, packed_rings(d));
 	inflight_unmap(d);
 	d->inflight_map = p;
 	d->inflight_size = size;

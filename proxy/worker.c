@@ -178,7 +178,7 @@ static uint64_t run_queues(struct iop_worker *w)
 		struct iop_queue *q = w->q[i];
 		if (q->stopping || q->vq.broken || !q->enabled)
 			continue;
-		bool look = q->kicked || q->replay_avail ||
+		bool look = q->kicked || q->replay_mem ||
 			    ((w->notify_off || q->polled) && vq_has_work(&q->vq));
 		if (!look)
 			continue;

@@ -78,6 +78,7 @@ struct vq_chain {
 	uint16_t nread; /* the first nread segments are device-readable, the rest writable */
 	uint32_t read_len, write_len;
 	uint16_t max_seg;
+	uint16_t tag; /* the caller's own (ioproxy: the chain's inflight entry); rings/ leaves it */
 	struct vq_seg *seg;
 };
 

@@ -173,7 +173,10 @@ static uint64_t uva(const struct vu_frontend *fe, uint64_t gpa, uint64_t len)
 }
 
 /* Where the back-end starts: 0 the first time; after it died, the used index the guest sees
- * (as QEMU does): the back-end adds what its inflight region says is still in flight. */
+ * (as QEMU does): the back-end adds what its inflight region says is still in flight. A packed
+ * ring keeps no index in shared memory, so after a death nothing here knows its position: an
+ * inflight back-end takes it from the region (ioproxy does), and the start of the ring is all
+ * that can be said to one without. */
 static uint16_t ring_base(struct vu_frontend *fe, struct vmm_virtio_queue *q, bool restart)
 {
 	bool packed = fe->vdev.driver_features & (1ull << VIRTIO_F_RING_PACKED);
@@ -252,10 +255,17 @@ static void disconnected(struct vu_frontend *fe, const char *why)
 	fe->started = false;
 }
 
-/* The guest reset the device: stop the rings, keeping their positions (lock held). */
+/* The guest reset the device: stop the rings, keeping their positions (lock held). The
+ * inflight region goes too, as QEMU's vhost-user-blk frees it on reset: it describes rings the
+ * guest has abandoned (for a packed ring, their position, which the back-end trusts over
+ * SET_VRING_BASE), and the next start asks for a fresh one. */
 static void reset(struct vmm_virtio_dev *d)
 {
 	struct vu_frontend *fe = d->priv;
+	if (fe->inflight_fd >= 0) {
+		close(fe->inflight_fd);
+		fe->inflight_fd = -1;
+	}
 	if (fe->sock < 0 || !fe->started)
 		return;
 	for (unsigned i = 0; i < d->nr_queues && i < VU_MAX_QUEUES; i++) {

@@ -467,13 +467,14 @@ static void inflight(void **state)
 		int fd;
 		assert_int_equal(get_reply(f, VHOST_USER_GET_INFLIGHT_FD, &r, &fd), 24);
 		assert_true(fd >= 0);
-		assert_int_equal(r.inflight.mmap_size, QUEUES * iop_inflight_queue_bytes(128));
+		assert_int_equal(r.inflight.mmap_size,
+				 QUEUES * iop_inflight_queue_bytes(128, false));
 		assert_int_equal(r.inflight.num_queues, QUEUES);
 		struct vhost_user_inflight_split *q1 =
 			mmap(NULL, r.inflight.mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 		assert_true(q1 != MAP_FAILED);
 		struct vhost_user_inflight_split *second =
-			(void *)((uint8_t *)q1 + iop_inflight_queue_bytes(128));
+			(void *)((uint8_t *)q1 + iop_inflight_queue_bytes(128, false));
 		assert_int_equal(second->version, VHOST_USER_INFLIGHT_VERSION);
 		assert_int_equal(second->desc_num, 128);
 		/* Handed back: accepted. */
@@ -500,6 +501,32 @@ static void inflight(void **state)
 	assert_int_equal(serve(f, VHOST_USER_SET_INFLIGHT_FD, ACK, &p, 24, &mfd, 1), 0);
 	assert_int_not_equal(ack(f, VHOST_USER_SET_INFLIGHT_FD), 0);
 	close(mfd);
+	/* With packed rings negotiated the region has the packed layout, every queue without a
+	 * ring position yet; a region sized for split rings no longer fits. */
+	assert_int_equal(serve(f, VHOST_USER_GET_FEATURES, V, NULL, 0, NULL, 0), 0);
+	assert_int_equal(get_reply(f, VHOST_USER_GET_FEATURES, &r, NULL), 8);
+	assert_true(r.u64 & (1ull << VIRTIO_F_RING_PACKED));
+	p.u64 = r.u64;
+	assert_int_equal(serve(f, VHOST_USER_SET_FEATURES, ACK, &p, 8, NULL, 0), 0);
+	assert_int_equal(ack(f, VHOST_USER_SET_FEATURES), 0);
+	p.inflight = (struct vhost_user_inflight){.num_queues = QUEUES, .queue_size = 128};
+	assert_int_equal(serve(f, VHOST_USER_GET_INFLIGHT_FD, V, &p, 24, NULL, 0), 0);
+	int fd;
+	assert_int_equal(get_reply(f, VHOST_USER_GET_INFLIGHT_FD, &r, &fd), 24);
+	assert_int_equal(r.inflight.mmap_size, QUEUES * iop_inflight_queue_bytes(128, true));
+	uint8_t *map = mmap(NULL, r.inflight.mmap_size, PROT_READ, MAP_SHARED, fd, 0);
+	assert_true(map != MAP_FAILED);
+	const struct vhost_user_inflight_packed *second =
+		(const void *)(map + iop_inflight_queue_bytes(128, true));
+	assert_int_equal(second->version, VHOST_USER_INFLIGHT_VERSION);
+	assert_int_equal(second->desc_num, 128);
+	assert_int_equal(second->free_head, 0);
+	assert_int_equal(second->old_used_idx, IOP_INFLIGHT_NONE);
+	munmap(map, r.inflight.mmap_size);
+	r.inflight.mmap_size = QUEUES * iop_inflight_queue_bytes(128, false);
+	assert_int_equal(serve(f, VHOST_USER_SET_INFLIGHT_FD, ACK, &r, 24, &fd, 1), 0);
+	assert_int_not_equal(ack(f, VHOST_USER_SET_INFLIGHT_FD), 0);
+	close(fd);
 	assert_int_equal(count_fds(), before);
 }
 
