@@ -13,24 +13,13 @@ import tempfile
 import termios
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import harness  # noqa: E402
+
 VMMON, GUEST = sys.argv[1], sys.argv[2]
 
-
-def skip(why):
-    print("SKIP: " + why)
-    sys.exit(77)
-
-
-def fail(why):
-    print("FAIL: " + why)
-    sys.exit(1)
-
-
-kvm = os.environ.get("VMMON_KVM_DEVICE", "/dev/kvm")
-if not os.path.exists(kvm):
-    skip("no /dev/kvm on this host: KVM tests cannot run")
-if not os.access(kvm, os.R_OK | os.W_OK):
-    skip("/dev/kvm is not accessible: add the user to group kvm")
+skip, fail = harness.skip, harness.fail
+harness.require_kvm()
 
 
 def vmmon(cmdline, **kw):

@@ -8,22 +8,14 @@ import shutil
 import subprocess
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import harness  # noqa: E402
+
 VMMON, GUEST = sys.argv[1], sys.argv[2]
 LINES = [b"first line", b"second, a bit longer line of input: 0123456789"]
 
-
-def skip(why):
-    print("SKIP: " + why)
-    sys.exit(77)
-
-
-def fail(why):
-    print("FAIL: " + why)
-    sys.exit(1)
-
-
-if not os.access(os.environ.get("VMMON_KVM_DEVICE", "/dev/kvm"), os.R_OK | os.W_OK):
-    skip("no usable /dev/kvm on this host: KVM tests cannot run")
+skip, fail = harness.skip, harness.fail
+harness.require_kvm()
 if not shutil.which("qemu-system-x86_64"):
     skip("qemu-system-x86_64 is not installed (Debian: qemu-system-x86)")
 

@@ -35,6 +35,9 @@ import sys
 import tempfile
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from harness import fail, require_kvm, skip  # noqa: E402
+
 DISK_BYTES = 64 << 20
 PATTERN_SECTORS = 2048
 PATTERN_XOR = 0x5A5A5A5A00000000
@@ -42,17 +45,6 @@ MIX_OFFSET, MIX_BYTES, BLOCK = 4096 * 512, 16 << 20, 4096  # guest-drivers/progr
 GOLDEN = 0x9E3779B97F4A7C15
 MASK = (1 << 64) - 1
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def skip(why):
-    print("SKIP: " + why)
-    print("SKIP: " + why, file=sys.stderr)
-    sys.exit(77)
-
-
-def fail(why):
-    print("FAIL: " + why)
-    sys.exit(1)
 
 
 # ------------------------------------------------------------------ the host's disk checks
@@ -299,9 +291,7 @@ def vmmon_has_vhost_user(vmmon, guest):
 
 def preflight(o):
     if o.frontend == "vmmon":
-        kvm = os.environ.get("VMMON_KVM_DEVICE", "/dev/kvm")
-        if not os.access(kvm, os.R_OK | os.W_OK):
-            skip("no usable %s on this host: KVM tests cannot run" % kvm)
+        require_kvm()
         if not os.access(o.vmmon, os.X_OK):
             skip("vmmon is not built (%s)" % o.vmmon)
         if not vmmon_has_vhost_user(o.vmmon, o.guest):

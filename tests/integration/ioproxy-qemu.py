@@ -27,19 +27,15 @@ import sys
 import tempfile
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import harness  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 GUEST_IP, HOST_IP, MAC = "10.0.2.15", "10.0.2.1", "52:54:00:12:34:56"
 PINGS, UDP_PORTS = 3, 2
 
 
-def skip(why):
-    print("SKIP: " + why)
-    sys.exit(77)
-
-
-def fail(why):
-    print("FAIL: " + why)
-    sys.exit(1)
+skip, fail = harness.skip, harness.fail
 
 
 class Proxy:
@@ -291,54 +287,35 @@ def run_hostile(o):
 
 
 def run_net(o):
-    if not shutil.which("ip"):
-        skip("the ip tool is not installed (Debian: iproute2)")
-    if not os.path.exists("/dev/net/tun"):
-        skip("no /dev/net/tun: cannot make a tap")
-    if os.geteuid() != 0:
-        skip("network namespaces and taps need root")
-    ns = "ioproxy-net-%d" % os.getpid()
-    try:
-        subprocess.run(["ip", "netns", "add", ns], check=True, capture_output=True)
-    except subprocess.CalledProcessError as e:
-        skip("ip netns add failed: %s" % e.stderr.decode(errors="replace").strip())
     proxy = None
     q = None
-    try:
-        mq = ["multi_queue"] if o.dq > 1 else []
-        for cmd in (["link", "set", "lo", "up"],
-                    ["tuntap", "add", "dev", "vtap0", "mode", "tap"] + mq,
-                    ["addr", "add", HOST_IP + "/24", "dev", "vtap0"],
-                    ["link", "set", "vtap0", "up"]):
-            subprocess.run(["ip", "-n", ns] + cmd, check=True, stdout=subprocess.DEVNULL)
-        subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw",
-                        "net.ipv6.conf.all.disable_ipv6=1"], check=True)
-        inns = ["ip", "netns", "exec", ns]
-        proxy = Proxy(o.ioproxy, o.tmp, ["--net", "tap=vtap0,queues=%d" % o.dq], o.extra,
-                      prefix=inns)
-        proxy.start()
-        q = Qemu(qemu_argv(o.guest, "run=nettest ip=%s seconds=8 irq=intx %s" % (GUEST_IP, o.args),
-                           proxy.sock, "net", o.packed, o.dq))
-        q.read_until("net: serving")
-        rc = subprocess.run(inns + [sys.executable, os.path.join(HERE, "virtio.py"),
-                                    "--net-client", GUEST_IP], timeout=90).returncode
-        lines = expect_pass(q, "nettest", proxy)
-        if rc:
-            fail("the host's exchange with the guest failed:\n" + proxy.text())
-        if "net: mac " + MAC not in lines:
-            fail("the guest did not report the MAC QEMU set")
-        m = [x for x in map(re.compile(r"net: arp (\d+) icmp (\d+) udp (\d+)$").match, lines)
-             if x]
-        if not m or int(m[0][1]) < 1 or int(m[0][2]) != PINGS or int(m[0][3]) != UDP_PORTS:
-            fail("the guest's counts are wrong: %s" % (m[0][0] if m else None))
-        proxy.stop()
-    finally:
-        if q:
-            q.kill()
-        if proxy:
-            proxy.kill()
-            print(proxy.text(), end="")
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+    ns = harness.TapNamespace("ioproxy-net-%d" % os.getpid(), HOST_IP, multi_queue=o.dq > 1)
+    with ns:
+        try:
+            proxy = Proxy(o.ioproxy, o.tmp, ["--net", "tap=vtap0,queues=%d" % o.dq], o.extra,
+                          prefix=ns.run_in([]))
+            proxy.start()
+            guest_args = "run=nettest ip=%s seconds=8 irq=intx %s" % (GUEST_IP, o.args)
+            q = Qemu(qemu_argv(o.guest, guest_args, proxy.sock, "net", o.packed, o.dq))
+            q.read_until("net: serving")
+            client = [sys.executable, os.path.join(HERE, "virtio.py"), "--net-client", GUEST_IP]
+            rc = subprocess.run(ns.run_in(client), timeout=90).returncode
+            lines = expect_pass(q, "nettest", proxy)
+            if rc:
+                fail("the host's exchange with the guest failed:\n" + proxy.text())
+            if "net: mac " + MAC not in lines:
+                fail("the guest did not report the MAC QEMU set")
+            m = [x for x in map(re.compile(r"net: arp (\d+) icmp (\d+) udp (\d+)$").match, lines)
+                 if x]
+            if not m or int(m[0][1]) < 1 or int(m[0][2]) != PINGS or int(m[0][3]) != UDP_PORTS:
+                fail("the guest's counts are wrong: %s" % (m[0][0] if m else None))
+            proxy.stop()
+        finally:
+            if q:
+                q.kill()
+            if proxy:
+                proxy.kill()
+                print(proxy.text(), end="")
 
 
 class Opts:

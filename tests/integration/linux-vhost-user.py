@@ -35,6 +35,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "linux"))
+import harness  # noqa: E402
 import initramfs  # noqa: E402
 
 GUEST_IP, HOST_IP, MAC = "10.0.2.15", "10.0.2.1", "52:54:00:12:34:57"
@@ -48,15 +49,7 @@ WANT = ("PASS modules loaded", "PASS disk: 256 blocks written with O_DIRECT+fsyn
         "PASS net: ", "READY", "RESULT PASS")
 
 
-def skip(why):
-    print("SKIP: " + why)
-    print("SKIP: " + why, file=sys.stderr)
-    sys.exit(77)
-
-
-def fail(why):
-    print("FAIL: " + why)
-    sys.exit(1)
+skip, fail = harness.skip, harness.fail
 
 
 # ------------------------------------------------------------------ ping (in the namespace)
@@ -99,15 +92,14 @@ def ping(ip, count):
 class Test:
     def __init__(self, opts, tmp):
         self.opts, self.tmp = opts, tmp
-        self.ns = "vmmon-linux-%d" % os.getpid()
+        self.ns = harness.TapNamespace("vmmon-linux-%d" % os.getpid(), HOST_IP, TAP)
         self.disk = os.path.join(tmp, "disk.img")
         self.blk_sock = os.path.join(tmp, "blk.sock")
         self.net_sock = os.path.join(tmp, "net.sock")
         self.procs = []  # (name, Popen) to end at exit
-        self.netns = False
 
     def in_ns(self, argv):
-        return ["ip", "netns", "exec", self.ns] + argv
+        return self.ns.run_in(argv)
 
     def spawn(self, name, argv, **kw):
         log = open(os.path.join(self.tmp, name + ".log"), "wb")
@@ -131,18 +123,6 @@ class Test:
             if time.time() > end:
                 fail("%s did not create %s within %d s:\n%s" % (name, path, seconds, self.log(name)))
             time.sleep(0.05)
-
-    def setup_net(self):
-        try:
-            subprocess.run(["ip", "netns", "add", self.ns], check=True, capture_output=True)
-        except subprocess.CalledProcessError as e:
-            skip("ip netns add failed: %s" % e.stderr.decode(errors="replace").strip())
-        self.netns = True
-        for cmd in (["link", "set", "lo", "up"], ["tuntap", "add", "dev", TAP, "mode", "tap"],
-                    ["addr", "add", HOST_IP + "/24", "dev", TAP], ["link", "set", TAP, "up"]):
-            subprocess.run(["ip", "-n", self.ns] + cmd, check=True)
-        subprocess.run(self.in_ns(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]),
-                       check=True)
 
     def setup_disk(self):
         host = initramfs.pattern(b"host")
@@ -228,8 +208,7 @@ class Test:
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
-        if self.netns:
-            subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+        self.ns.close()
 
     def run(self):
         t0 = time.time()
@@ -237,7 +216,7 @@ class Test:
         print("kernel: %s\ninitramfs: %s (%.1f s to get)" % (kernel, initrd, time.time() - t0))
         deadline = time.time() + self.opts.timeout
         hsha = self.setup_disk()
-        self.setup_net()
+        self.ns.open()
         devices = self.start_backends()
         qemu = self.qemu(kernel, initrd, hsha, devices)
         self.out = b""

@@ -26,6 +26,9 @@ import sys
 import tempfile
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import harness  # noqa: E402
+
 GUEST_IP, HOST_IP, MAC = "10.0.2.15", "10.0.2.1", "52:54:00:12:34:56"
 PINGS, UDP_PORTS = 3, (7, 40000)
 SERVE_SECONDS = 5
@@ -36,14 +39,7 @@ QEMU_DEV = {"blk": "virtio-blk", "net": "virtio-net", "console": "virtio-serial"
             "rng": "virtio-rng"}
 
 
-def skip(why):
-    print("SKIP: " + why)
-    sys.exit(77)
-
-
-def fail(why):
-    print("FAIL: " + why)
-    sys.exit(1)
+skip, fail = harness.skip, harness.fail
 
 
 # ------------------------------------------------------------------ the host side of net
@@ -248,32 +244,19 @@ def run_blk(run):
 
 
 def run_net(run):
-    if not shutil.which("ip"):
-        skip("the ip tool is not installed (Debian: iproute2)")
-    if not os.path.exists("/dev/net/tun"):
-        skip("no /dev/net/tun: cannot make a tap")
-    if os.geteuid() != 0:
-        skip("network namespaces and taps need root")
-    ns = "vmmon-vnet-%d-%s" % (os.getpid(), run.machine)
-    try:
-        subprocess.run(["ip", "netns", "add", ns], check=True, capture_output=True)
-    except subprocess.CalledProcessError as e:
-        skip("ip netns add failed: %s" % e.stderr.decode(errors="replace").strip())
-    try:
-        mq = ["multi_queue"] if run.dq > 1 else []
-        for cmd in (["link", "set", "lo", "up"],
-                    ["tuntap", "add", "dev", "vtap0", "mode", "tap"] + mq,
-                    ["addr", "add", HOST_IP + "/24", "dev", "vtap0"],
-                    ["link", "set", "vtap0", "up"]):
-            subprocess.run(["ip", "-n", ns] + cmd, check=True, stdout=subprocess.DEVNULL)
-        # No IPv6 chatter (router solicitations, DAD): the guest's counts stay exact.
-        subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw",
-                        "net.ipv6.conf.all.disable_ipv6=1"], check=True)
-        run.start(prefix=["ip", "netns", "exec", ns])
-        run.read_until("net: serving")
-        rc = subprocess.run(["ip", "netns", "exec", ns, sys.executable, __file__, "--net-client",
-                             GUEST_IP], timeout=60).returncode
-        lines = run.finish()
+    ns = harness.TapNamespace("vmmon-vnet-%d-%s" % (os.getpid(), run.machine), HOST_IP,
+                              multi_queue=run.dq > 1)
+    with ns:
+        try:
+            run.start(prefix=ns.run_in([]))
+            run.read_until("net: serving")
+            rc = subprocess.run(ns.run_in([sys.executable, __file__, "--net-client", GUEST_IP]),
+                                timeout=60).returncode
+            lines = run.finish()
+        finally:
+            if getattr(run, "proc", None) and run.proc.poll() is None:
+                os.killpg(run.proc.pid, signal.SIGKILL)
+                run.proc.wait()
         if rc:
             fail("%s: the host's exchange with the guest failed" % run.machine)
         if "net: mac " + MAC not in lines:
@@ -281,13 +264,8 @@ def run_net(run):
         m = [x for x in map(re.compile(r"net: arp (\d+) icmp (\d+) udp (\d+)$").match, lines) if x]
         if not m or int(m[0][1]) < 1 or int(m[0][2]) != PINGS or int(m[0][3]) != len(UDP_PORTS):
             fail("%s: the guest's counts are wrong: %s" % (run.machine, m[0][0] if m else None))
-        # ARP retries depend on timing: the count may differ between machines.
-        return [re.sub(r"^net: arp \d+ ", "net: arp N ", l) for l in lines]
-    finally:
-        if getattr(run, "proc", None) and run.proc.poll() is None:
-            os.killpg(run.proc.pid, signal.SIGKILL)
-            run.proc.wait()
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+    # ARP retries depend on timing: the count may differ between machines.
+    return [re.sub(r"^net: arp \d+ ", "net: arp N ", l) for l in lines]
 
 
 def run_console(run):
@@ -343,9 +321,8 @@ def main():
     args = sys.argv[6] if len(sys.argv) > 6 else ""
     ioproxy = sys.argv[7] if len(sys.argv) > 7 else None
     machines = ["vmmon", "qemu"] if machines == "both" else [machines]
-    if "vmmon" in machines and not os.access(os.environ.get("VMMON_KVM_DEVICE", "/dev/kvm"),
-                                             os.R_OK | os.W_OK):
-        skip("no usable /dev/kvm on this host: KVM tests cannot run")
+    if "vmmon" in machines:
+        harness.require_kvm()
     if "qemu" in machines and not shutil.which("qemu-system-x86_64"):
         skip("qemu-system-x86_64 is not installed (Debian: qemu-system-x86)")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # unwind: namespaces get removed
