@@ -4,9 +4,13 @@ every configuration repeated and the repeats interleaved, medians with their min
 Backends, on the same disk file:
   vmmon         vmmon's in-process virtio-blk (--disk path=FILE);
   ioproxy       ioproxy in event mode, vmmon as its vhost-user frontend (--disk vhost-user=SOCK);
-  ioproxy-poll  the same with ioproxy --poll;
+  ioproxy-poll  the same with ioproxy --poll (the guest still sleeps on interrupts);
   qsd           qemu-storage-daemon's vhost-user-blk export, vmmon as the frontend (the peer);
   native        fio with ioengine=io_uring on the file from the host (the limit).
+A "+gpoll" suffix (vmmon+gpoll, ioproxy-poll+gpoll, qsd+gpoll) runs the guest's driver polling
+its used ring instead of sleeping on interrupts (blktest mode=poll). ioproxy-poll+gpoll is the
+whole poll mode, with no notification in either direction; qsd+gpoll is the peer with the same
+guest, for a like-with-like comparison.
 Workloads (the guest's blktest, guest-drivers/programs/blktest.c): 4 KiB random read at queue
 depth 1 and 32, 128 KiB sequential read at queue depth 8. A guest without rw=/bs= runs its
 50/50 random read/write mix instead, and the table says so.
@@ -24,7 +28,7 @@ Columns:
 The disk file is filled with data (no holes) and read once so that every backend reads the page
 cache; --direct makes every backend use O_DIRECT instead.
 Usage: bench/ioproxy_blk.py [--build build] [--repeat 3] [--seconds 3] [--direct]
-         [--backends vmmon,ioproxy,ioproxy-poll,qsd,native] [--out bench/results/ioproxy-blk.md]"""
+         [--backends vmmon,ioproxy,...] [--out bench/results/ioproxy-blk.md]"""
 import argparse
 import json
 import os
@@ -38,7 +42,8 @@ import sys
 import tempfile
 import time
 
-BACKENDS = ("vmmon", "ioproxy", "ioproxy-poll", "qsd", "native")
+BACKENDS = ("vmmon", "vmmon+gpoll", "ioproxy", "ioproxy-poll", "ioproxy-poll+gpoll", "qsd",
+            "qsd+gpoll", "native")
 WORKLOADS = (("4 KiB random read, qd 1", "randread", 4096, 1),
              ("4 KiB random read, qd 32", "randread", 4096, 32),
              ("128 KiB sequential read, qd 8", "read", 131072, 8))
@@ -122,6 +127,7 @@ class Bench:
                 self.vmmon_has_vhost = True
 
     def backend_argv(self, backend):
+        backend = backend.split("+")[0]
         direct = self.o.direct
         if backend.startswith("ioproxy"):
             if not os.access(self.o.ioproxy, os.X_OK):
@@ -137,7 +143,7 @@ class Bench:
             % self.sock]
 
     def start_backend(self, backend):
-        if backend == "vmmon":
+        if backend.split("+")[0] == "vmmon":
             return None
         self.check_vmmon()
         if not self.vmmon_has_vhost:
@@ -157,19 +163,21 @@ class Bench:
         return p
 
     # -------------------------------------------------------------- one guest run
-    def cmdline(self, wl, seconds):
+    def cmdline(self, wl, seconds, gpoll=False):
         _, rw, bs, qd = wl
         cmd = "run=blktest qd=%d seconds=%d" % (qd, seconds)
+        cmd += " mode=poll" if gpoll else ""
         return cmd + (" rw=%s bs=%d" % (rw, bs) if self.guest_has_rw else "")
 
     def run_guest(self, backend, wl):
         self.check_vmmon()
         proc_b = self.start_backend(backend)
         disk = ("path=%s%s" % (self.disk, ",direct=on" if self.o.direct else "")
-                if backend == "vmmon" else "vhost-user=" + self.sock)
+                if backend.split("+")[0] == "vmmon" else "vhost-user=" + self.sock)
+        gpoll = backend.endswith("+gpoll")
         err = open(os.path.join(self.tmp, "vmmon.err"), "wb")
         vm = subprocess.Popen([self.o.vmmon, "--kernel", self.o.guest, "--cmdline",
-                               self.cmdline(wl, self.o.seconds), "--disk", disk, "--stats",
+                               self.cmdline(wl, self.o.seconds, gpoll), "--disk", disk, "--stats",
                                "--memory", "512M"], stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=err)
         out = b""
@@ -201,7 +209,7 @@ class Bench:
         errtext = open(os.path.join(self.tmp, "vmmon.err"), errors="replace").read()
         if vm.returncode != 0 or "guest: PASS blktest" not in text:
             sys.exit("blktest failed on %s (%s):\n%s\n%s" % (backend, self.cmdline(
-                wl, self.o.seconds), text[-2000:], errtext[-2000:]))
+                wl, self.o.seconds, gpoll), text[-2000:], errtext[-2000:]))
         return self.parse_guest(text, errtext, counts, c0, c1, w1 - w0)
 
     def read_until(self, p, out, text, seconds):
@@ -337,21 +345,24 @@ def table(b, results, notes):
 
     def get(be, key, wl=qd32):
         return med(results.get((wl[0], be), []), key) if wl else None
-    for be in ("ioproxy", "ioproxy-poll"):
+    proxies = [be for be in b.o.backends if be.startswith("ioproxy")]
+    for be in proxies:
         worst = [med(results.get((wl[0], be), []), "exits") for wl in b.workloads]
         worst = [w for w in worst if w is not None]
         add("- 0 userspace exits per I/O on the data path, %s: %s" % (
             be, "n/a" if not worst else "%s (worst row %.4f)" % (
                 "met" if max(worst) < 0.001 else "NOT met", max(worst))))
-    for be in ("ioproxy", "ioproxy-poll"):
-        a, q = get(be, "iops"), get("qsd", "iops")
-        add("- at qd 32, >= 1.3x qemu-storage-daemon's IOPS, %s: %s" % (
-            be, "n/a" if not a or not q else "%.2fx (%s)" % (a / q, "met" if a >= 1.3 * q
-                                                               else "NOT met")))
-    a, n = get("ioproxy-poll", "iops"), get("native", "iops")
-    add("- poll mode >= 90%% of host-native IOPS (qd 32): %s" % (
-        "n/a" if not a or not n else "%.0f%% (%s)" % (100 * a / n, "met" if a >= 0.9 * n
-                                                       else "NOT met")))
+    for be in proxies:  # against the peer with the same guest driver mode
+        peer = "qsd+gpoll" if be.endswith("+gpoll") else "qsd"
+        a, q = get(be, "iops"), get(peer, "iops")
+        add("- at qd 32, >= 1.3x qemu-storage-daemon's IOPS, %s vs %s: %s" % (
+            be, peer, "n/a" if not a or not q else "%.2fx (%s)" % (
+                a / q, "met" if a >= 1.3 * q else "NOT met")))
+    for be in ("ioproxy-poll+gpoll", "ioproxy-poll"):
+        a, n = get(be, "iops"), get("native", "iops")
+        add("- poll mode >= 90%% of host-native IOPS (qd 32), %s: %s" % (
+            be, "n/a" if not a or not n else "%.0f%% (%s)" % (
+                100 * a / n, "met" if a >= 0.9 * n else "NOT met")))
     return "\n".join(lines) + "\n"
 
 

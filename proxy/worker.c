@@ -2,6 +2,10 @@
 #include "worker_impl.h"
 
 #define POLL_SLEEP_NS 1000000 /* longest sleep of a polling thread */
+/* Longest wait of a thread woken by notifications. The doorbell wakes it for commands; the
+ * bound keeps a lost doorbell from hanging the control thread (seen once: a SIGTERM that
+ * waited forever for a worker asleep in io_uring_enter, cause not found). */
+#define EVENT_WAIT_NS 100000000
 
 #include <signal.h>
 #include <stdio.h>
@@ -126,8 +130,16 @@ static void arm_bell(struct iop_worker *w);
 static void bell_done(struct iop_worker *w, struct iop_op *op, int res)
 {
 	(void)op;
-	if (!w->exit && (res == (int)sizeof(w->bell_val) || res == -EAGAIN || res == -EINTR))
+	if (w->exit)
+		return;
+	if (res == (int)sizeof(w->bell_val) || res == -EAGAIN || res == -EINTR) {
 		arm_bell(w);
+		return;
+	}
+	/* Not re-armed, so that an error cannot loop: commands are then found by the bounded
+	 * wait, later but not lost. */
+	fprintf(stderr, "ioproxy: worker %u: doorbell read failed (%s): commands wait up to %d ms\n",
+		w->id, strerror(res < 0 ? -res : EIO), EVENT_WAIT_NS / 1000000);
 }
 
 static void arm_bell(struct iop_worker *w)
@@ -218,24 +230,20 @@ void iop_worker_publish(struct iop_worker *w)
 	}
 }
 
-/* Waits for a completion; bounded (timeout_ns) where a ring is polled without kicks. Returns
- * false if the wait timed out. */
+/* Waits for a completion for at most timeout_ns, 200 us where a ring is polled without
+ * kicks. Returns false if the wait timed out. */
 static bool wait_events(struct iop_worker *w, long timeout_ns)
 {
-	int ret;
 	bool timed_out = false;
-	if (w->polled_rings && (!timeout_ns || timeout_ns > 200000))
+	if (w->polled_rings && timeout_ns > 200000)
 		timeout_ns = 200000;
-	if (timeout_ns) {
-		struct __kernel_timespec ts = {.tv_nsec = timeout_ns};
-		struct io_uring_cqe *cqe;
-		ret = io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
-		if (ret == -ETIME) {
-			ret = 0;
-			timed_out = true;
-		}
-	} else {
-		ret = io_uring_submit_and_wait(&w->ring, 1);
+	struct __kernel_timespec ts = {.tv_sec = timeout_ns / 1000000000,
+				       .tv_nsec = timeout_ns % 1000000000};
+	struct io_uring_cqe *cqe;
+	int ret = io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
+	if (ret == -ETIME) {
+		ret = 0;
+		timed_out = true;
 	}
 	w->submits++;
 	if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
@@ -284,7 +292,8 @@ static void loop(struct iop_worker *w)
 		iop_worker_publish(
 			w); /* what completed without I/O (errors, GET_ID), before any wait */
 		if (!w->cfg.poll) {
-			wait_events(w, 0);
+			if (!wait_events(w, EVENT_WAIT_NS) && atomic_load(&w->has_cmds))
+				w->late_bells++;
 			reap(w);
 		} else {
 			if (io_uring_sq_ready(&w->ring)) {
@@ -356,6 +365,11 @@ static void *worker_main(void *arg)
 			"ioproxy: worker %u: %llu late kick(s): rings found with work after a "
 			"polling sleep nothing woke\n",
 			w->id, (unsigned long long)w->late_kicks);
+	if (w->late_bells)
+		fprintf(stderr,
+			"ioproxy: worker %u: %llu late doorbell(s): commands found after a wait "
+			"nothing woke\n",
+			w->id, (unsigned long long)w->late_bells);
 	io_uring_queue_exit(&w->ring);
 	return NULL;
 }
