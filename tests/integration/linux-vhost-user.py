@@ -10,19 +10,24 @@ see start_backends for QEMU 7.2's crash with MSI-X there). Linux's own drivers t
     the tap, then sends a line on the serial console and the guest powers off.
 The host then checks that the disk file holds the guest's pattern at the right offset, and that
 the backend is still alive and ends cleanly on SIGTERM (exit status 0).
+With --queues N (ioproxy only): N vCPUs, a disk with N queues, a NIC with N queue pairs on a
+multi-queue tap; the guest reads and pings from each CPU (linux/init, vmmon.mq), and ioproxy's
+own counters (SIGUSR1) must show requests on every disk queue and frames sent on every transmit
+queue.
 Backends (--backend):
   ioproxy  build/proxy/ioproxy serves both devices (the test of section 3);
   peer     qemu-storage-daemon's vhost-user-blk export for the disk and QEMU's own virtio-net on
            the tap: the same checks without ioproxy, to tell a harness problem from a backend one.
   --blk ioproxy|qsd and --net ioproxy|tap mix them, to find which device a failure is on.
-Usage: linux-vhost-user.py [--backend ioproxy|peer] [--blk B] [--net N] [--ioproxy PATH]
-                           [--timeout S]
+Usage: linux-vhost-user.py [--backend ioproxy|peer] [--blk B] [--net N] [--queues N]
+                           [--ioproxy PATH] [--timeout S]
 Exits 77 with "SKIP: reason" when root, QEMU, qemu-storage-daemon, taps, network namespaces,
 ioproxy or the Debian packages are missing.
 Inside the namespace it runs itself as: linux-vhost-user.py --ping IP COUNT"""
 import argparse
 import hashlib
 import os
+import re
 import select
 import shutil
 import signal
@@ -92,7 +97,8 @@ def ping(ip, count):
 class Test:
     def __init__(self, opts, tmp):
         self.opts, self.tmp = opts, tmp
-        self.ns = harness.TapNamespace("vmmon-linux-%d" % os.getpid(), HOST_IP, TAP)
+        self.ns = harness.TapNamespace("vmmon-linux-%d" % os.getpid(), HOST_IP, TAP,
+                                       multi_queue=opts.queues > 1)
         self.disk = os.path.join(tmp, "disk.img")
         self.blk_sock = os.path.join(tmp, "blk.sock")
         self.net_sock = os.path.join(tmp, "net.sock")
@@ -137,10 +143,11 @@ class Test:
         arguments that reach them."""
         o = self.opts
         argv, qemu = [], []
+        nq = ",queues=%d" % o.queues
         if o.blk == "ioproxy":
-            argv += ["--socket", self.blk_sock, "--blk", "path=" + self.disk]
+            argv += ["--socket", self.blk_sock, "--blk", "path=" + self.disk + nq]
         if o.net == "ioproxy":
-            argv += ["--socket", self.net_sock, "--net", "tap=" + TAP]
+            argv += ["--socket", self.net_sock, "--net", "tap=" + TAP + nq]
         self.backends = []
         if argv:
             p = self.spawn("ioproxy", self.in_ns([o.ioproxy] + argv))
@@ -157,11 +164,13 @@ class Test:
             self.wait_socket(self.blk_sock, p, "qemu-storage-daemon")
             self.backends.append(("qemu-storage-daemon", p))
         qemu += ["-chardev", "socket,id=c0,path=" + self.blk_sock,
-                 "-device", "vhost-user-blk-pci,chardev=c0,num-queues=1"]
+                 "-device", "vhost-user-blk-pci,chardev=c0,num-queues=%d" % o.queues]
         nic = "virtio-net-pci,netdev=n0,mac=" + MAC
+        if o.queues > 1:
+            nic += ",mq=on"
         if o.net == "ioproxy":
             qemu += ["-chardev", "socket,id=c1,path=" + self.net_sock,
-                     "-netdev", "vhost-user,id=n0,chardev=c1"]
+                     "-netdev", "vhost-user,id=n0,chardev=c1,queues=%d" % o.queues]
             # QEMU 7.2 (Debian 12) under TCG segfaults in vhost_net_start ->
             # msix_set_vector_notifiers when the driver starts this vhost-user NIC with MSI-X,
             # before it sends the backend anything after SET_VRING_ENABLE (hiding ioproxy's
@@ -175,8 +184,10 @@ class Test:
     def qemu(self, kernel, initrd, hsha, devices):
         append = ("console=ttyS0 panic=-1 vmmon.wblk=%d vmmon.hblk=%d vmmon.hsha=%s "
                   "vmmon.ip=%s/24 vmmon.mac=%s vmmon.wait=60" % (WBLK, HBLK, hsha, GUEST_IP, MAC))
+        if self.opts.queues > 1:
+            append += " vmmon.mq=%d vmmon.peer=%s" % (self.opts.queues, HOST_IP)
         argv = ["qemu-system-x86_64", "-accel", "tcg", "-kernel", kernel, "-initrd", initrd,
-                "-append", append, "-m", "512",
+                "-append", append, "-m", "512", "-smp", str(self.opts.queues),
                 "-object", "memory-backend-memfd,id=mem,size=512M,share=on",
                 "-numa", "node,memdev=mem"] + devices + [
                 "-serial", "stdio", "-display", "none", "-no-reboot", "-nodefaults"]
@@ -225,6 +236,8 @@ class Test:
         print("host: guest ready %.1f s after QEMU started" % (time.time() - boot))
         pinged = subprocess.run(self.in_ns([sys.executable, os.path.abspath(__file__), "--ping",
                                             GUEST_IP, str(PINGS)]), timeout=60).returncode
+        if self.opts.queues > 1:
+            self.check_queues()
         qemu.stdin.write(b"poweroff\n")
         qemu.stdin.flush()
         self.read_until(qemu, MARK + "RESULT", deadline)
@@ -252,6 +265,27 @@ class Test:
         self.stop_backends()
         print("ok: Linux with its disk on %s and its NIC on %s, in %.1f s" % (
             self.opts.blk, self.opts.net, time.time() - t0))
+
+    def check_queues(self):
+        """ioproxy's counters: chains taken on every disk queue and every transmit queue (odd
+        indices of the NIC: 2k is receive queue k, 2k+1 transmit queue k)."""
+        proxy = dict(self.backends)["ioproxy"]
+        proxy.send_signal(signal.SIGUSR1)
+        want = ["blk0: queue %d" % q for q in range(self.opts.queues)] + [
+            "net1: queue %d" % (2 * q + 1) for q in range(self.opts.queues)]
+        pat = re.compile(r"ioproxy: (\w+: queue \d+): \d+ kicks, \d+ calls, (\d+) chains")
+        end = time.time() + 5
+        while True:
+            chains = dict(pat.findall(self.log("ioproxy")))
+            if all(w in chains for w in want) or time.time() > end:
+                break
+            time.sleep(0.1)
+        idle = [w for w in want if int(chains.get(w, 0)) == 0]
+        if idle:
+            self.dump()
+            fail("ioproxy's counters show no requests on %s" % ", ".join(idle))
+        print("host: requests on every queue: %s" % ", ".join(
+            "%s %s" % (w, chains[w]) for w in want))
 
     def stop_backends(self):
         for name, p in self.backends:
@@ -294,8 +328,12 @@ def main():
     ap.add_argument("--net", choices=("ioproxy", "tap"), help="override the NIC's backend")
     ap.add_argument("--ioproxy", default=os.path.normpath(os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "../../build/proxy/ioproxy")))
+    ap.add_argument("--queues", type=int, default=1,
+                    help="vCPUs, disk queues and NIC queue pairs (more than 1: ioproxy only)")
     ap.add_argument("--timeout", type=int, default=100, help="seconds for the guest's run")
     opts = ap.parse_args()
+    if opts.queues < 1 or (opts.queues > 1 and opts.backend != "ioproxy"):
+        ap.error("--queues must be 1, or more with --backend ioproxy")
     opts.blk = opts.blk or ("ioproxy" if opts.backend == "ioproxy" else "qsd")
     opts.net = opts.net or ("ioproxy" if opts.backend == "ioproxy" else "tap")
     preflight(opts)
