@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include "worker_impl.h"
 
-#define POLL_SLEEP_NS 1000000 /* longest sleep of a polling thread */
-/* Longest wait of a thread woken by notifications. The doorbell wakes it for commands; the
- * bound keeps a lost doorbell from hanging the control thread (seen once: a SIGTERM that
- * waited forever for a worker asleep in io_uring_enter, cause not found). */
-#define EVENT_WAIT_NS 100000000
+/* Longest sleep. Kicks, completions and the doorbell end a sleep; the bound only keeps a lost
+ * one from hanging a queue or the control thread (seen once: a SIGTERM that waited forever
+ * for a worker asleep in io_uring_enter with a command posted, cause not found). */
+#define WAIT_BOUND_NS 100000000
+/* How long a kick may take to arrive once the driver published a buffer, before it counts as
+ * lost. */
+#define KICK_GRACE_NS 50000000
 
 #include <signal.h>
 #include <stdio.h>
@@ -139,7 +141,7 @@ static void bell_done(struct iop_worker *w, struct iop_op *op, int res)
 	/* Not re-armed, so that an error cannot loop: commands are then found by the bounded
 	 * wait, later but not lost. */
 	fprintf(stderr, "ioproxy: worker %u: doorbell read failed (%s): commands wait up to %d ms\n",
-		w->id, strerror(res < 0 ? -res : EIO), EVENT_WAIT_NS / 1000000);
+		w->id, strerror(res < 0 ? -res : EIO), WAIT_BOUND_NS / 1000000);
 }
 
 static void arm_bell(struct iop_worker *w)
@@ -251,10 +253,19 @@ static bool wait_events(struct iop_worker *w, long timeout_ns)
 	return !timed_out;
 }
 
-/* Polling went idle: kicks back on, one more look, then sleep until something arrives. The
- * sleep is bounded: under QEMU TCG a kick was seen missing about once in 30 runs of a polling
- * guest (cause not found); a ring found with work after a sleep that nothing ended is counted
- * as a late kick (SIGUSR1 shows it) instead of hanging the queue. */
+static bool rings_have_work(struct iop_worker *w)
+{
+	for (unsigned i = 0; i < w->nq; i++)
+		if (!w->q[i]->stopping && !w->q[i]->polled && vq_has_work(&w->q[i]->vq))
+			return true;
+	return false;
+}
+
+/* Polling went idle: kicks back on, one more look, then sleep until something arrives. A ring
+ * with work when the bounded sleep ends had its buffer published while kicks were on; if its
+ * kick does not follow within the grace time either, the kick was lost: counted (SIGUSR1 and
+ * the exit show it) and the ring served anyway. (A guest under QEMU TCG with one vCPU loses
+ * kicks this way: TCG drops the driver's fences when no other vCPU could tell.) */
 static void poll_sleep(struct iop_worker *w)
 {
 	bool work = false;
@@ -264,11 +275,9 @@ static void poll_sleep(struct iop_worker *w)
 	w->notify_off = false;
 	if (!work && !atomic_load(&w->has_cmds)) {
 		w->sleeps++;
-		if (!wait_events(w, POLL_SLEEP_NS)) {
-			for (unsigned i = 0; i < w->nq; i++)
-				if (!w->q[i]->stopping && vq_has_work(&w->q[i]->vq))
-					w->late_kicks++;
-		}
+		if (!wait_events(w, WAIT_BOUND_NS) && rings_have_work(w) &&
+		    !wait_events(w, KICK_GRACE_NS) && rings_have_work(w))
+			w->lost_kicks++;
 		reap(w);
 	}
 	for (unsigned i = 0; i < w->nq; i++) {
@@ -292,8 +301,8 @@ static void loop(struct iop_worker *w)
 		iop_worker_publish(
 			w); /* what completed without I/O (errors, GET_ID), before any wait */
 		if (!w->cfg.poll) {
-			if (!wait_events(w, EVENT_WAIT_NS) && atomic_load(&w->has_cmds))
-				w->late_bells++;
+			if (!wait_events(w, WAIT_BOUND_NS) && atomic_load(&w->has_cmds))
+				w->lost_bells++;
 			reap(w);
 		} else {
 			if (io_uring_sq_ready(&w->ring)) {
@@ -360,16 +369,16 @@ static void *worker_main(void *arg)
 		return NULL;
 	arm_bell(w);
 	loop(w);
-	if (w->late_kicks)
+	if (w->lost_kicks)
 		fprintf(stderr,
-			"ioproxy: worker %u: %llu late kick(s): rings found with work after a "
-			"polling sleep nothing woke\n",
-			w->id, (unsigned long long)w->late_kicks);
-	if (w->late_bells)
+			"ioproxy: worker %u: %llu lost kick(s): buffers published while kicks "
+			"were on, and no kick within %d ms\n",
+			w->id, (unsigned long long)w->lost_kicks, KICK_GRACE_NS / 1000000);
+	if (w->lost_bells)
 		fprintf(stderr,
-			"ioproxy: worker %u: %llu late doorbell(s): commands found after a wait "
+			"ioproxy: worker %u: %llu lost doorbell(s): commands found after a wait "
 			"nothing woke\n",
-			w->id, (unsigned long long)w->late_bells);
+			w->id, (unsigned long long)w->lost_bells);
 	io_uring_queue_exit(&w->ring);
 	return NULL;
 }

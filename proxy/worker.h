@@ -69,7 +69,7 @@ struct iop_worker {
 	bool notify_off;       /* polling: the driver's kicks are turned off */
 	unsigned polled_rings; /* queues without a kick fd: checked every loop */
 
-	uint64_t submits, cqes, loops, sleeps, late_kicks, late_bells;
+	uint64_t submits, cqes, loops, sleeps, lost_kicks, lost_bells;
 };
 
 /* Starts the thread and waits until its ring is set up. */

@@ -147,10 +147,10 @@ static void dump_fn(struct iop_worker *w, void *arg)
 	(void)arg;
 	fprintf(stderr,
 		"ioproxy: worker %u: %u queue(s), %llu loops, %llu submits, %llu cqes, "
-		"%llu sleeps, %llu late kicks, %llu late doorbells%s\n",
+		"%llu sleeps, %llu lost kicks, %llu lost doorbells%s\n",
 		w->id, w->nq, (unsigned long long)w->loops, (unsigned long long)w->submits,
 		(unsigned long long)w->cqes, (unsigned long long)w->sleeps,
-		(unsigned long long)w->late_kicks, (unsigned long long)w->late_bells, w->notify_off ? ", polling" : "");
+		(unsigned long long)w->lost_kicks, (unsigned long long)w->lost_bells, w->notify_off ? ", polling" : "");
 	for (unsigned i = 0; i < w->nq; i++) {
 		struct iop_queue *q = w->q[i];
 		uint16_t avail = q->vq.cfg.packed ? 0 : q->vq.avail->idx;

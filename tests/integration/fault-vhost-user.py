@@ -36,7 +36,7 @@ import tempfile
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from harness import fail, require_kvm, skip  # noqa: E402
+from harness import check_ioproxy_log, fail, require_kvm, skip  # noqa: E402
 
 DISK_BYTES = 64 << 20
 PATTERN_SECTORS = 2048
@@ -266,6 +266,8 @@ class Fault:
         if rc != 0:
             self.dump()
             fail("the backend exited with %d on SIGTERM, expected 0" % rc)
+        if self.opts.backend == "ioproxy":
+            check_ioproxy_log(open(os.path.join(self.tmp, "backend.log"), errors="replace").read())
         print("ok: %s with %s, %d kill(s), %d s mix at qd %d: nothing lost (%.1f s)" % (
             self.opts.frontend, self.opts.backend, self.opts.kills, self.opts.seconds,
             self.opts.qd, time.time() - t0))

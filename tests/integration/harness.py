@@ -4,6 +4,7 @@ tap with the host's address, so that tests never touch the machine's own network
 
 Scripts import it after `sys.dont_write_bytecode = True`, so the source tree stays clean."""
 import os
+import re
 import subprocess
 import sys
 
@@ -17,6 +18,16 @@ def skip(why):
 def fail(why):
     print("FAIL: " + why)
     sys.exit(1)
+
+
+def check_ioproxy_log(text):
+    """ioproxy's stderr after its exit: no sanitizer report, and no lost kick or doorbell (a
+    notification that never came, which the bounded sleeps would otherwise hide)."""
+    if re.search(r"Sanitizer|runtime error", text):
+        fail("the sanitizers found a problem in ioproxy:\n" + text)
+    lost = re.findall(r".*\b[1-9]\d* lost (?:kick|doorbell).*", text)
+    if lost:
+        fail("ioproxy missed notifications:\n" + "\n".join(lost))
 
 
 def require_kvm():

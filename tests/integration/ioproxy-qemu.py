@@ -84,8 +84,7 @@ class Proxy:
             fail("ioproxy did not exit on SIGTERM:\n" + self.text())
         if rc != 0:
             fail("ioproxy exited with %d on SIGTERM:\n%s" % (rc, self.text()))
-        if re.search(r"Sanitizer|runtime error", self.text()):
-            fail("the sanitizers found a problem:\n" + self.text())
+        harness.check_ioproxy_log(self.text())
 
     def kill(self):
         if self.proc and self.alive():

@@ -300,6 +300,8 @@ class Test:
             if rc != 0:
                 self.dump()
                 fail("%s exited with %d on SIGTERM, expected 0" % (name, rc))
+            if name == "ioproxy":
+                harness.check_ioproxy_log(self.log(name))
             print("host: %s ended cleanly on SIGTERM" % name)
 
 

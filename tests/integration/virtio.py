@@ -165,9 +165,11 @@ class Run:
         except subprocess.TimeoutExpired:
             self.backend.kill()
             fail("ioproxy did not exit on SIGTERM")
-        print("ioproxy: " + self.backend.stderr.read().decode().replace("\n", "\nioproxy: "))
+        text = self.backend.stderr.read().decode(errors="replace")
+        print("ioproxy: " + text.replace("\n", "\nioproxy: "))
         if status != 0:
             fail("ioproxy exited with %d on SIGTERM" % status)
+        harness.check_ioproxy_log(text)
 
     def start(self, prefix=()):
         if self.ioproxy:
