@@ -217,7 +217,7 @@ static int queue_run(struct iop_worker *w, struct iop_queue *q)
 			chains[i] = (struct vq_chain){.seg = slot[i]->seg, .max_seg = MAX_SEG};
 		}
 		int got = iop_queue_pop(q, chains, n);
-		if (got < 0)
+		if (got < 0 || (unsigned)got > n)
 			return -EIO;
 		bq->nfree -= (unsigned)got;
 		for (int i = 0; i < got; i++) {

@@ -71,7 +71,7 @@ static int blk_pair(struct iop_dev_cfg *d, const char *key, const char *val, str
 		if (strlen(val) > IOP_SERIAL_MAX)
 			return iop_err_set(err, EINVAL, "--blk: serial=%s: at most %d characters",
 					   val, IOP_SERIAL_MAX);
-		strcpy(d->serial, val);
+		memcpy(d->serial, val, strlen(val) + 1);
 	} else
 		return iop_err_set(err, EINVAL,
 				   "--blk: unknown key '%s' (known: path, readonly, direct, "
@@ -88,7 +88,7 @@ static int net_pair(struct iop_dev_cfg *d, const char *key, const char *val, str
 					   "--net: tap=%s: interface names have at most 15 "
 					   "characters",
 					   val);
-		strcpy(d->tap, val);
+		memcpy(d->tap, val, strlen(val) + 1);
 	} else if (!strcmp(key, "queues")) {
 		return number("--net queues=", val, 1, IOP_CLI_MAX_QUEUES / 2, &d->queues, err);
 	} else if (!strcmp(key, "mac")) {
@@ -200,14 +200,14 @@ int iop_cli_parse(int argc, char **argv, struct iop_config *cfg, struct iop_err 
 	for (int i = 1; i < argc; i++) /* these win over everything else, errors included */
 		if (!strcmp(argv[i], "--print-capabilities")) {
 			for (int k = 1; k < argc; k++)
-				cfg->caps_net |= !strncmp(argv[k], "--net", 5);
+				cfg->caps_net |= strncmp(argv[k], "--net", 5) == 0;
 			return IOP_CLI_CAPABILITIES;
 		}
 	for (int i = 1; i < argc; i++) {
 		char opt[32];
 		const char *a = argv[i], *eq = strchr(a, '=');
 		size_t len = eq ? (size_t)(eq - a) : strlen(a);
-		if (len >= sizeof(opt) || strncmp(a, "--", 2))
+		if (len >= sizeof(opt) || strncmp(a, "--", 2) != 0)
 			return iop_err_set(err, EINVAL, "unexpected argument '%s' (see --help)", a);
 		memcpy(opt, a, len);
 		opt[len] = 0;
@@ -222,7 +222,7 @@ int iop_cli_parse(int argc, char **argv, struct iop_config *cfg, struct iop_err 
 				return iop_err_set(err, EINVAL, "%s: empty path", opt);
 			ret = add_socket(socks, &nsock, v, -1, err);
 		} else if (!strcmp(opt, "--fd")) {
-			unsigned fd;
+			unsigned fd = 0;
 			if (!(v = value(argc, argv, &i, opt, eq, err)))
 				return -EINVAL;
 			ret = number("--fd", v, 0, INT_MAX, &fd, err);

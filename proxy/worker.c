@@ -140,8 +140,9 @@ static void bell_done(struct iop_worker *w, struct iop_op *op, int res)
 	}
 	/* Not re-armed, so that an error cannot loop: commands are then found by the bounded
 	 * wait, later but not lost. */
-	fprintf(stderr, "ioproxy: worker %u: doorbell read failed (%s): commands wait up to %d ms\n",
-		w->id, strerror(res < 0 ? -res : EIO), WAIT_BOUND_NS / 1000000);
+	fprintf(stderr,
+		"ioproxy: worker %u: doorbell read failed (%s): commands wait up to %d ms\n", w->id,
+		strerror(res < 0 ? -res : EIO), WAIT_BOUND_NS / 1000000);
 }
 
 static void arm_bell(struct iop_worker *w)

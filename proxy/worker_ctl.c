@@ -150,7 +150,8 @@ static void dump_fn(struct iop_worker *w, void *arg)
 		"%llu sleeps, %llu lost kicks, %llu lost doorbells%s\n",
 		w->id, w->nq, (unsigned long long)w->loops, (unsigned long long)w->submits,
 		(unsigned long long)w->cqes, (unsigned long long)w->sleeps,
-		(unsigned long long)w->lost_kicks, (unsigned long long)w->lost_bells, w->notify_off ? ", polling" : "");
+		(unsigned long long)w->lost_kicks, (unsigned long long)w->lost_bells,
+		w->notify_off ? ", polling" : "");
 	for (unsigned i = 0; i < w->nq; i++) {
 		struct iop_queue *q = w->q[i];
 		uint16_t avail = q->vq.cfg.packed ? 0 : q->vq.avail->idx;

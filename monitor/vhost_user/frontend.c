@@ -384,7 +384,7 @@ int vu_frontend_init(struct vu_frontend *fe, const char *path, uint32_t device_i
 	fe->mem = mem;
 	if (strlen(path) >= sizeof(fe->path))
 		return vmm_err_set(err, ENAMETOOLONG, "vhost-user=%s: socket path too long", path);
-	strcpy(fe->path, path);
+	memcpy(fe->path, path, strlen(path) + 1);
 	fe->ops = (struct vmm_virtio_dev_ops){
 		.name = device_id == VIRTIO_ID_BLOCK ? "vhost-user-blk" : "vhost-user-net",
 		.device_id = device_id,
