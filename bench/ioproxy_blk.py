@@ -22,6 +22,8 @@ Columns:
                         count for the whole run (--stats, boot and set-up included) beside it;
   kicks/I/O, irqs/I/O   the guest's notifications and interrupts over the mix;
   injected/I/O          MSIs KVM injected (perf: kvm:kvm_msi_set_irq) in the window;
+  syscalls/I/O          system calls made by the backend process and by vmmon (all their threads;
+                        perf: raw_syscalls:sys_enter) in the window, over the window's I/Os;
   CPU us/I/O            host CPU (utime + stime from /proc, all threads) of the backend process and
                         of vmmon in the window, over the window's I/Os. vmmon's figure includes the
                         guest's own vCPU time (KVM counts guest time as the vCPU thread's).
@@ -95,12 +97,42 @@ class Perf:
         return counts
 
 
+class Syscalls:
+    """perf stat counting one process's system calls (all its threads) between start() and
+    stop(); stop() returns the count, or None without perf."""
+
+    def __init__(self, tmp, name):
+        self.ok = shutil.which("perf") and os.path.isdir("/sys/kernel/tracing/events/raw_syscalls")
+        self.out = os.path.join(tmp, "syscalls-%s.csv" % name)
+        self.p = None
+
+    def start(self, pid):
+        if not self.ok or pid is None:
+            return
+        self.p = subprocess.Popen(["perf", "stat", "-x,", "-o", self.out, "-e",
+                                   "raw_syscalls:sys_enter", "-p", str(pid)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self):
+        if not self.p:
+            return None
+        self.p.send_signal(signal.SIGINT)
+        self.p.wait()
+        self.p = None
+        for line in open(self.out):
+            f = line.strip().split(",")
+            if len(f) > 2 and f[2] == "raw_syscalls:sys_enter" and f[0].isdigit():
+                return int(f[0])
+        return None
+
+
 class Bench:
     def __init__(self, opts, tmp):
         self.o, self.tmp = opts, tmp
         self.disk = os.path.join(tmp, "disk.img")
         self.sock = os.path.join(tmp, "blk.sock")
         self.perf = Perf(tmp)
+        self.sys_vm, self.sys_backend = Syscalls(tmp, "vmmon"), Syscalls(tmp, "backend")
         self.guest_has_rw = None
         self.vmmon_has_vhost = None
 
@@ -186,12 +218,15 @@ class Bench:
             t_mix = time.time()
             out = self.read_for(vm, out, WINDOW_LEAD)
             self.perf.start()
+            self.sys_vm.start(vm.pid)
+            self.sys_backend.start(proc_b.pid if proc_b else None)
             c0 = [cpu_seconds(p.pid) if p else None for p in (vm, proc_b)]
             w0 = time.time()
             out = self.read_for(vm, out, t_mix + self.o.seconds - WINDOW_TAIL - time.time())
             c1 = [cpu_seconds(p.pid) if p else None for p in (vm, proc_b)]
             w1 = time.time()
             counts = self.perf.stop()
+            counts["sys_vm"], counts["sys_backend"] = self.sys_vm.stop(), self.sys_backend.stop()
             rest = vm.communicate(timeout=60)[0]
             out += rest
         finally:
@@ -246,11 +281,14 @@ class Bench:
         st = re.search(r"userspace exits: (\d+) pio \+ (\d+) mmio", errtext)
         if st:
             r["exits_run"] = (int(st[1]) + int(st[2])) / ios
-        if counts:
+        if "ns" in counts:
             wios = iops * counts["ns"] / 1e9
             r["exits"] = counts["kvm:kvm_userspace_exit"] / wios
             r["injected"] = counts["kvm:kvm_msi_set_irq"] / wios
         wios = iops * window
+        for key in ("sys_vm", "sys_backend"):
+            if counts.get(key) is not None:
+                r[key] = counts[key] / wios
         if c0[0] is not None and c1[0] is not None:
             r["cpu_vmmon"] = (c1[0] - c0[0]) / wios * 1e6
         if c0[1] is not None and c1[1] is not None:
@@ -325,19 +363,21 @@ def table(b, results, notes):
             "with O_DIRECT" if b.o.direct else "in the page cache", wl_note))
     add("| workload | backend | IOPS | MB/s | p50 us | p99 us | userspace exits/I/O (window) "
         "| userspace exits/I/O (whole run) | kicks/I/O | interrupts/I/O | injected/I/O "
-        "| CPU us/I/O backend | CPU us/I/O vmmon+guest |")
-    add("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        "| syscalls/I/O backend | syscalls/I/O vmmon | CPU us/I/O backend "
+        "| CPU us/I/O vmmon+guest |")
+    add("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for wl in b.workloads:
         for be in b.o.backends:
             rs = results.get((wl[0], be))
             if not rs:
-                add("| %s | %s | n/a: %s |||||||||||" % (wl[0], be, notes.get((wl[0], be), "")))
+                add("| %s | %s | n/a: %s |||||||||||||" % (wl[0], be, notes.get((wl[0], be), "")))
                 continue
             col = lambda k, f: fmt([r.get(k) for r in rs], f)
-            add("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            add("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 wl[0], be, col("iops", "%d"), col("mbs", "%.0f"), col("p50", "%.1f"),
                 col("p99", "%.1f"), col("exits", "%.4f"), col("exits_run", "%.4f"),
                 col("kicks", "%.3f"), col("irqs", "%.3f"), col("injected", "%.3f"),
+                col("sys_backend", "%.3f"), col("sys_vm", "%.3f"),
                 col("cpu_backend", "%.2f"), col("cpu_vmmon", "%.2f")))
     add("")
     add("## Targets (issue 4)\n")

@@ -265,8 +265,8 @@ static bool rings_have_work(struct iop_worker *w)
 /* Polling went idle: kicks back on, one more look, then sleep until something arrives. A ring
  * with work when the bounded sleep ends had its buffer published while kicks were on; if its
  * kick does not follow within the grace time either, the kick was lost: counted (SIGUSR1 and
- * the exit show it) and the ring served anyway. (A guest under QEMU TCG with one vCPU loses
- * kicks this way: TCG drops the driver's fences when no other vCPU could tell.) */
+ * the exit show it) and the ring served anyway. (A driver without a full barrier between
+ * publishing its index and reading whether a kick is wanted would lose kicks this way.) */
 static void poll_sleep(struct iop_worker *w)
 {
 	bool work = false;
