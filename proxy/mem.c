@@ -61,11 +61,35 @@ static int check_table(const struct vhost_user_memory *tbl, const int *fds)
 	return 0;
 }
 
+#define GUARD_BYTES (2u << 20) /* each side of a region's mapping */
+
 static void unmap_all(struct iop_mem_region *r, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
-		if (r[i].map)
-			munmap(r[i].map, r[i].map_len);
+		if (r[i].resv)
+			munmap(r[i].resv, r[i].resv_len);
+}
+
+/* Maps len bytes of fd from offset between two PROT_NONE guards; fills r->map, r->resv. */
+static int map_guarded(struct iop_mem_region *r, int fd, uint64_t offset, uint64_t len,
+		       uint64_t page)
+{
+	uint64_t rounded = (len + page - 1) & ~(page - 1);
+	r->resv_len = rounded + 2 * (uint64_t)GUARD_BYTES;
+	void *resv = mmap(NULL, r->resv_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+			  -1, 0);
+	if (resv == MAP_FAILED)
+		return -errno;
+	void *p = mmap((uint8_t *)resv + GUARD_BYTES, len, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_FIXED, fd, (off_t)offset);
+	if (p == MAP_FAILED) {
+		int ret = -errno;
+		munmap(resv, r->resv_len);
+		return ret;
+	}
+	r->resv = resv;
+	r->map = p;
+	return 0;
 }
 
 int iop_mem_set(struct iop_mem *m, const struct vhost_user_memory *tbl, const int *fds)
@@ -81,13 +105,9 @@ int iop_mem_set(struct iop_mem *m, const struct vhost_user_memory *tbl, const in
 		uint64_t start = t->mmap_offset & ~(page - 1), skip = t->mmap_offset - start;
 		struct iop_mem_region *r = &next.r[i];
 		r->map_len = t->memory_size + skip;
-		void *p = mmap(NULL, r->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fds[i],
-			       (off_t)start);
-		if (p == MAP_FAILED) {
-			ret = -errno;
+		ret = map_guarded(r, fds[i], start, r->map_len, page);
+		if (ret)
 			goto unwind;
-		}
-		r->map = p;
 		r->gpa = t->guest_phys_addr;
 		r->size = t->memory_size;
 		r->uva = t->userspace_addr;

@@ -6,6 +6,9 @@
  * as user addresses. Every region is checked before anything is mapped: size 0, gpa + size or
  * uva + size or offset + size overflowing, overlaps in either address space, and a mapping
  * that would reach past the end of its fd are refused, and a refused table changes nothing.
+ * Each mapping sits between two inaccessible guard areas, so that a read or write past a
+ * region that a missed check let through faults at once instead of touching whatever ioproxy
+ * memory happens to lie next to it.
  */
 #ifndef IOPROXY_MEM_H
 #define IOPROXY_MEM_H
@@ -19,6 +22,8 @@ struct iop_mem_region {
 	uint64_t gpa, size, uva;
 	uint8_t *map; /* the mapping, from the page holding mmap_offset */
 	uint64_t map_len;
+	uint8_t *resv; /* the reservation: guard, mapping (page-rounded), guard */
+	uint64_t resv_len;
 };
 
 struct iop_mem {
