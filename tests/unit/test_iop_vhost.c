@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
@@ -357,6 +358,23 @@ static int mem_table(struct fixture *f, const struct vhost_user_mem_region *r, u
 
 #define MIB (1ull << 20)
 
+/* The permissions of the mapping holding p, from /proc/self/maps ("" if none holds it). */
+static const char *perms_at(const void *p)
+{
+	static char perms[8];
+	FILE *f = fopen("/proc/self/maps", "r");
+	unsigned long lo, hi, at = (unsigned long)p;
+	perms[0] = 0;
+	while (f && fscanf(f, "%lx-%lx %4s%*[^\n]", &lo, &hi, perms) == 3) {
+		if (at >= lo && at < hi)
+			break;
+		perms[0] = 0;
+	}
+	if (f)
+		fclose(f);
+	return perms;
+}
+
 static void memory_regions(void **state)
 {
 	struct fixture *f = *state;
@@ -371,6 +389,14 @@ static void memory_regions(void **state)
 						 .mmap_offset = MIB}};
 	assert_int_equal(mem_table(f, good, 2, 2 * MIB), 0);
 	assert_int_equal(f->d->mem.nr, 2);
+	/* Each mapping lies between inaccessible guards. */
+	for (unsigned i = 0; i < 2; i++) {
+		const uint8_t *m = f->d->mem.r[i].map;
+		assert_string_equal(perms_at(m), "rw-s");
+		assert_string_equal(perms_at(m + MIB - 1), "rw-s");
+		assert_string_equal(perms_at(m - 1), "---p");
+		assert_string_equal(perms_at(m + MIB), "---p");
+	}
 	uint64_t gpa;
 	assert_int_equal(iop_mem_uva_to_gpa(&f->d->mem, 0x7000400010, 16, &gpa), 0);
 	assert_int_equal(gpa, 4 * MIB + 16);
