@@ -309,8 +309,10 @@ static const struct iop_dev_ops net_ops = {
 	.name = "net",
 	.features = features,
 	/* CONFIG too, for a front-end that asks (QEMU's virtio-net keeps its own config
-	 * space and warns about the offer). */
-	.protocol_features = 1ull << VHOST_USER_PROTOCOL_F_CONFIG,
+	 * space and warns about the offer). INFLIGHT_SHMFD: nothing of a frame needs replaying,
+	 * but a packed ring's position after a crash is only in the region. */
+	.protocol_features = 1ull << VHOST_USER_PROTOCOL_F_CONFIG |
+			     1ull << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD,
 	.queue_num = queue_num,
 	.get_config = get_config,
 	.set_config = set_config,

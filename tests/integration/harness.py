@@ -5,8 +5,11 @@ tap with the host's address, so that tests never touch the machine's own network
 Scripts import it after `sys.dont_write_bytecode = True`, so the source tree stays clean."""
 import os
 import re
+import select
+import struct
 import subprocess
 import sys
+import time
 
 
 def skip(why):
@@ -28,6 +31,33 @@ def check_ioproxy_log(text):
     lost = re.findall(r".*\b[1-9]\d* lost (?:kick|doorbell).*", text)
     if lost:
         fail("ioproxy missed notifications:\n" + "\n".join(lost))
+
+
+def icmp_checksum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def ping(sock, ip, seq, payload, timeout=5.0, ident=0x564D):
+    """One ICMP echo request over SOCK (a raw ICMP socket): True when the reply with this id,
+    seq and payload and a valid checksum comes from IP within TIMEOUT seconds."""
+    head = struct.pack("!BBHHH", 8, 0, 0, ident, seq)
+    sock.sendto(struct.pack("!BBHHH", 8, 0, icmp_checksum(head + payload), ident, seq) + payload,
+                (ip, 0))
+    end = time.time() + timeout
+    while True:
+        left = end - time.time()
+        if left <= 0 or not select.select([sock], [], [], left)[0]:
+            return False
+        data, addr = sock.recvfrom(2048)
+        ihl = (data[0] & 15) * 4
+        kind, _, _, got_id, got_seq = struct.unpack_from("!BBHHH", data, ihl)
+        if addr[0] == ip and kind == 0 and got_id == ident and got_seq == seq:
+            return data[ihl + 8:] == payload and icmp_checksum(data[ihl:]) == 0
 
 
 def require_kvm():

@@ -32,7 +32,6 @@ import select
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -58,36 +57,14 @@ skip, fail = harness.skip, harness.fail
 
 
 # ------------------------------------------------------------------ ping (in the namespace)
-def checksum(data):
-    data += b"\0" * (len(data) % 2)
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    s = (s & 0xFFFF) + (s >> 16)
-    s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
-
-
 def ping(ip, count):
     """ICMP echo over a raw socket: each request must get its reply within 5 s."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
     ident = os.getpid() & 0xFFFF
     for seq in range(count):
-        body = b"linux-vhost-user %d" % seq
-        msg = struct.pack("!BBHHH", 8, 0, 0, ident, seq) + body
-        msg = msg[:2] + struct.pack("!H", checksum(msg)) + msg[4:]
         t0 = time.time()
-        sock.sendto(msg, (ip, 0))
-        while True:
-            left = t0 + 5 - time.time()
-            if left <= 0 or not select.select([sock], [], [], left)[0]:
-                print("host: ping %d to %s: no reply within 5 s" % (seq, ip))
-                return 1
-            data, addr = sock.recvfrom(2048)
-            icmp = data[(data[0] & 15) * 4:]
-            kind, _, _, got_id, got_seq = struct.unpack_from("!BBHHH", icmp)
-            if addr[0] == ip and kind == 0 and got_id == ident and got_seq == seq:
-                break
-        if icmp[8:] != body:
-            print("host: ping %d: the reply carries other data" % seq)
+        if not harness.ping(sock, ip, seq, b"linux-vhost-user %d" % seq, ident=ident):
+            print("host: ping %d to %s: no reply with its data within 5 s" % (seq, ip))
             return 1
         print("host: ping %d answered in %.1f ms" % (seq, (time.time() - t0) * 1000))
     return 0

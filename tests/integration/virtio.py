@@ -43,32 +43,13 @@ skip, fail = harness.skip, harness.fail
 
 
 # ------------------------------------------------------------------ the host side of net
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
-
-
 def net_client(ip):
     """Runs in the namespace: pings over a raw ICMP socket, then the UDP echoes."""
     icmp = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-    icmp.settimeout(5)
     for seq in range(PINGS):
-        payload = b"vmmon ping %d" % seq
-        head = struct.pack("!BBHHH", 8, 0, 0, 0x564D, seq)
-        icmp.sendto(struct.pack("!BBHHH", 8, 0, csum(head + payload), 0x564D, seq) + payload,
-                    (ip, 0))
-        while True:
-            data = icmp.recv(2048)
-            ihl = (data[0] & 15) * 4
-            kind, _, _, ident, got_seq = struct.unpack("!BBHHH", data[ihl:ihl + 8])
-            if kind == 0 and ident == 0x564D and got_seq == seq:
-                break
-        if data[ihl + 8:] != payload or csum(data[ihl:]) != 0:
-            fail("echo reply %d: wrong payload or checksum" % seq)
+        if not harness.ping(icmp, ip, seq, b"vmmon ping %d" % seq):
+            fail("ping %d: no echo reply with its payload and a valid checksum within 5 s"
+                 % seq)
         print("host: ping %d answered" % seq)
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.settimeout(5)
