@@ -197,6 +197,20 @@ uint64_t g_virtio_irq_count(struct g_virtio_dev *d)
 	return g_irq_count_sum(d->vector, d->nvectors);
 }
 
+int g_virtio_queue_move_vector(struct g_virtio_dev *d, struct g_virtq *q, uint16_t entry)
+{
+	int rc;
+
+	if (d->irq_mode != G_VIRTIO_IRQ_MSIX || !d->ops->queue_set_vector || entry >= d->nvectors)
+		return -EINVAL;
+	rc = d->ops->queue_set_vector(d, q, entry);
+	if (rc)
+		return rc;
+	q->msix_entry = entry;
+	q->vector = d->vector[entry];
+	return 0;
+}
+
 int g_virtio_wait(struct g_virtio_dev *d, struct g_virtq *const *qs, unsigned int n,
 		  uint64_t deadline)
 {

@@ -59,6 +59,8 @@ struct g_virtio_ops {
 	int (*irq_setup)(struct g_virtio_dev *d, const struct g_virtio_opts *o, unsigned int nq);
 	/* G_VIRTIO_IRQ_LINE: acknowledges the device's interrupt so its line drops. */
 	void (*irq_ack)(struct g_virtio_dev *d);
+	/* MSI-X: points live queue q at table entry `entry`. Returns 0 or -errno. Optional. */
+	int (*queue_set_vector)(struct g_virtio_dev *d, struct g_virtq *q, uint16_t entry);
 };
 
 struct g_virtio_dev {
@@ -132,6 +134,11 @@ int g_virtio_wait(struct g_virtio_dev *d, struct g_virtq *const *qs, unsigned in
 
 /* Interrupts taken on the device's vectors, by this CPU. */
 uint64_t g_virtio_irq_count(struct g_virtio_dev *d);
+
+/* MSI-X: moves live queue q's interrupt to the device's table entry `entry` (0 is the config
+ * entry), as a driver may do at any time (4.1.4.3). Returns 0 or -errno (-EINVAL without
+ * MSI-X or with no such entry, -EIO if the device refused it). */
+int g_virtio_queue_move_vector(struct g_virtio_dev *d, struct g_virtq *q, uint16_t entry);
 
 const char *g_virtio_irq_mode_name(enum g_virtio_irq_mode m);
 

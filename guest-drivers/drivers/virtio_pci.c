@@ -111,6 +111,15 @@ static int queue_enable(struct g_virtio_dev *d, struct g_virtq *q)
 	return 0;
 }
 
+static int queue_set_vector(struct g_virtio_dev *d, struct g_virtq *q, uint16_t entry)
+{
+	uintptr_t c = to_vp(d)->common;
+
+	g_mmio_write16(c + VIRTIO_PCI_COMMON_Q_SELECT, q->index);
+	g_mmio_write16(c + VIRTIO_PCI_COMMON_Q_MSIX, entry);
+	return g_mmio_read16(c + VIRTIO_PCI_COMMON_Q_MSIX) == entry ? 0 : -EIO;
+}
+
 static void notify(struct g_virtio_dev *d, struct g_virtq *q)
 {
 	(void)d;
@@ -199,6 +208,7 @@ static const struct g_virtio_ops pci_ops = {
 	.notify = notify,
 	.irq_setup = irq_setup,
 	.irq_ack = irq_ack,
+	.queue_set_vector = queue_set_vector,
 };
 
 /* The virtio device type of a PCI function, or 0 if it is not a virtio device. */

@@ -13,7 +13,9 @@
  * Arguments: qd=N (1-128, default 8), seconds=S (default 2), rw=mix|randread|randwrite|read|
  * write (default mix; read and write are sequential), bs=N (4096-131072, a multiple of 4096),
  * digest=on (print the generations written, for the host), mode=irq|poll, ring=packed,
- * irq=intx, transport=pci|mmio, event_idx=off, indirect=off.
+ * irq=intx, transport=pci|mmio, event_idx=off, indirect=off, revector=on (MSI-X: before the
+ * mix, queue 0's interrupt moves to the config entry; every mix interrupt must then arrive
+ * there and none on its old entry).
  */
 #include "drivers/virtio_blk.h"
 #include "lib/errno.h"
@@ -22,6 +24,7 @@
 #include "programs/blktest.h"
 #include "programs/programs.h"
 #include "runtime/mem.h"
+#include "runtime/platform.h"
 
 #define PATTERN_SECTORS	 2048 /* 1 MiB */
 #define PATTERN_XOR	 0x5A5A5A5A00000000ull
@@ -170,6 +173,37 @@ static int check_id(struct g_run *run, struct g_vblk *b)
 	return 0;
 }
 
+/* The mix with queue 0's interrupt moved, while idle, from its own MSI-X entry to entry 0. */
+static int revector(struct g_run *run, struct g_blktest *t)
+{
+	struct g_virtio_dev *d = t->prog.dev;
+	struct g_virtq *q = &t->blk.q[0];
+	unsigned int old = q->vector;
+	uint64_t old_n, new_n;
+	int rc;
+
+	if (q->msix_entry == 0)
+		return g_run_fail(run, "revector=on: queue 0 is not on an MSI-X entry of its own");
+	rc = g_virtio_queue_move_vector(d, q, 0);
+	if (rc)
+		return g_run_fail(run, "revector=on: moving queue 0 to entry 0 failed (error %d)",
+				  rc);
+	old_n = g_irq_count(old);
+	new_n = g_irq_count(q->vector);
+	rc = g_blktest_mix(run, t);
+	if (rc)
+		return rc;
+	old_n = g_irq_count(old) - old_n;
+	new_n = g_irq_count(q->vector) - new_n;
+	if (old_n || !new_n)
+		return g_run_fail(run,
+				  "revector=on: %lu interrupt(s) on queue 0's old entry and %lu on "
+				  "entry 0 during the mix",
+				  (unsigned long)old_n, (unsigned long)new_n);
+	g_printf("blk: queue 0 moved to MSI-X entry 0; its interrupts followed it\n");
+	return 0;
+}
+
 int g_blktest_main(struct g_run *run)
 {
 	struct g_blktest t;
@@ -227,7 +261,9 @@ int g_blktest_main(struct g_run *run)
 	if (!rc && t.blk.size_max && t.blk.size_max < t.bs)
 		rc = g_run_fail(run, "bs=%u is more than the device's largest segment (%u)", t.bs,
 				t.blk.size_max);
-	if (!rc)
+	if (!rc && g_arg("revector") && !strcmp(g_arg("revector"), "on"))
+		rc = revector(run, &t);
+	else if (!rc)
 		rc = g_blktest_mix(run, &t);
 	g_virtio_reset(t.prog.dev);
 	return rc;

@@ -186,9 +186,17 @@ static uint16_t ring_base(struct vu_frontend *fe, struct vmm_virtio_queue *q, bo
 	return used_idx ? __atomic_load_n(used_idx, __ATOMIC_ACQUIRE) : 0;
 }
 
-static int start_queue(struct vu_frontend *fe, struct vmm_virtio_queue *q, bool restart)
+/* What the back-end signals for q's interrupt: its MSI-X irqfd, or else the relay through
+ * which vmmon raises the interrupt itself (INTx, virtio-mmio, MSI-X off or no vector). */
+static int call_fd(struct vu_frontend *fe, struct vmm_virtio_queue *q)
 {
 	struct vmm_virtio_dev *d = &fe->vdev;
+	int call = d->tops->queue_irqfd ? d->tops->queue_irqfd(d, q) : -1;
+	return call >= 0 ? call : fe->q[q->index].relay.fd;
+}
+
+static int start_queue(struct vu_frontend *fe, struct vmm_virtio_queue *q, bool restart)
+{
 	struct vhost_vring_state num = {.index = q->index, .num = q->size};
 	struct vhost_vring_addr addr = {
 		.index = q->index,
@@ -197,9 +205,7 @@ static int start_queue(struct vu_frontend *fe, struct vmm_virtio_queue *q, bool 
 		.used_user_addr = uva(fe, q->device, vq_device_size(&q->vq.cfg)),
 	};
 	struct vhost_vring_state base = {.index = q->index, .num = ring_base(fe, q, restart)};
-	int call = d->tops->queue_irqfd ? d->tops->queue_irqfd(d, q) : -1;
-	if (call < 0)
-		call = fe->q[q->index].relay.fd; /* vmmon raises the interrupt itself */
+	int call = call_fd(fe, q);
 	uint64_t idx = q->index;
 	struct vhost_vring_state enable = {.index = q->index, .num = 1};
 	int ret = request(fe, VHOST_USER_SET_VRING_NUM, &num, sizeof(num), NULL, 0);
@@ -281,6 +287,20 @@ static void reset(struct vmm_virtio_dev *d)
 		}
 	}
 	fe->started = false;
+}
+
+/* The driver moved q's interrupt (another MSI-X vector, MSI-X on or off) while the rings run:
+ * the back-end signals the new eventfd from now on (lock held). Away, the next start sends it. */
+static void queue_irq_changed(struct vmm_virtio_dev *d, struct vmm_virtio_queue *q)
+{
+	struct vu_frontend *fe = d->priv;
+	if (fe->sock < 0 || !fe->started)
+		return;
+	uint64_t idx = q->index;
+	int call = call_fd(fe, q);
+	int ret = request(fe, VHOST_USER_SET_VRING_CALL, &idx, sizeof(idx), &call, 1);
+	if (ret)
+		disconnected(fe, strerror(-ret));
 }
 
 static int activate(struct vmm_virtio_dev *d)
@@ -392,6 +412,7 @@ int vu_frontend_init(struct vu_frontend *fe, const char *path, uint32_t device_i
 		.config_read = config_read,
 		.activate = activate,
 		.reset = reset,
+		.queue_irq_changed = queue_irq_changed,
 		.external_queues = true};
 	if (net_config)
 		memcpy(fe->config, net_config, net_config_size);

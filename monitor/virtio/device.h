@@ -56,6 +56,10 @@ struct vmm_virtio_dev_ops {
 	void (*quiesce)(struct vmm_virtio_dev *d);
 	/* Queue q has new buffers, or was just activated (I/O thread, lock held). */
 	void (*kick)(struct vmm_virtio_dev *d, struct vmm_virtio_queue *q);
+	/* Queue q's interrupt changed while it is live: the driver gave it another MSI-X vector,
+	 * or turned MSI-X on or off (vCPU thread, lock held). Optional: for a device that handed
+	 * q's interrupt eventfd (queue_irqfd) to another process, which must get the new one. */
+	void (*queue_irq_changed)(struct vmm_virtio_dev *d, struct vmm_virtio_queue *q);
 	/* Queues are served by another process (vhost-user): their kick eventfds go there and
 	 * vmmon's I/O thread must not read them. */
 	bool external_queues;

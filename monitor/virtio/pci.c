@@ -120,7 +120,10 @@ static void queue_write(struct vmm_virtio_pci *vp, unsigned off, const uint8_t *
 		return;
 	}
 	if (off == VIRTIO_PCI_COMMON_Q_MSIX) {
+		uint16_t old = q->vector;
 		q->vector = vector_or_none(vp, val);
+		if (q->vector != old && q->live && d->ops->queue_irq_changed)
+			d->ops->queue_irq_changed(d, q);
 		return;
 	}
 	if (!vmm_virtio_queue_setup_allowed(d) || q->enabled) {
@@ -343,9 +346,14 @@ static void config_written(struct pci_dev *pd, unsigned off, unsigned len)
 	if (touches(off, len, PCI_COMMAND, 2) || touches(off, len, PCI_BASE_ADDRESS_0, 8))
 		remap(vp);
 	if (touches(off, len, CAP_MSIX + PCI_MSIX_FLAGS, 2)) {
-		pthread_mutex_lock(&vp->dev->lock);
+		struct vmm_virtio_dev *d = vp->dev;
+		pthread_mutex_lock(&d->lock);
+		bool was = vp->msix.enabled;
 		msix_set_control(&vp->msix, (uint16_t)rd(&pd->cfg[CAP_MSIX + PCI_MSIX_FLAGS], 2));
-		pthread_mutex_unlock(&vp->dev->lock);
+		for (unsigned i = 0; i < d->nr_queues && vp->msix.enabled != was; i++)
+			if (d->q[i].live && d->ops->queue_irq_changed)
+				d->ops->queue_irq_changed(d, &d->q[i]);
+		pthread_mutex_unlock(&d->lock);
 	}
 	if (touches(off, len, PCICFG_DATA, 4))
 		pcicfg_window(vp, true);
