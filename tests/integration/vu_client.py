@@ -141,9 +141,11 @@ class Guest:
     def desc(self, i, addr, length, flags, nxt):
         struct.pack_into("<QIHH", self.m, DESC + 16 * i, addr, length, flags, nxt)
 
-    def request(self, kind, sector, data_flags):
+    def request(self, kind, sector, data_flags, data=DATA, length=512, expect=0):
+        """One request (header, data, status) through the ring; returns its status byte,
+        which must be EXPECT unless that is None."""
         self.desc(0, HDR, 16, 1, 1)
-        self.desc(1, DATA, 512, 1 | data_flags, 2)
+        self.desc(1, data, length, 1 | data_flags, 2)
         self.desc(2, STATUS, 1, 2, 0)
         struct.pack_into("<IIQ", self.m, HDR, kind, 0, sector)
         self.m[STATUS] = 0xEE
@@ -156,8 +158,9 @@ class Guest:
             if time.time() > end:
                 fail("request %d never completed" % kind)
             time.sleep(0.001)
-        if self.m[STATUS] != 0:
-            fail("request %d: status %d" % (kind, self.m[STATUS]))
+        if expect is not None and self.m[STATUS] != expect:
+            fail("request %d: status %d, expected %d" % (kind, self.m[STATUS], expect))
+        return self.m[STATUS]
 
     def io(self, c):
         pattern = os.urandom(512)
