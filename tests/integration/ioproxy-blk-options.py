@@ -5,12 +5,16 @@
   direct=on    the file is opened with O_DIRECT: a write lands in the file (read back from the
                host), 4 KiB requests at aligned guest addresses and a 512-byte one whose buffer
                is not aligned for O_DIRECT (ioproxy serves that one through the page cache)
-               both round-trip (ioproxy must hold the file with O_DIRECT).
+               both round-trip (ioproxy must hold the file with O_DIRECT);
+  conventions  the vhost-user back-end program conventions: --socket-path= and --blk-file=
+               serve a session; --fd= on a listening socket it inherits, with --read-only,
+               serves reads and refuses writes.
 Each ends with SIGTERM: ioproxy must exit 0 with no sanitizer report. The disk file is made in
 the working directory when O_DIRECT works there (meson runs tests in the build directory), else
 in the temporary directory; the direct=on case is skipped, loudly, where neither supports it.
 Usage: ioproxy-blk-options.py IOPROXY"""
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -19,7 +23,7 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import harness  # noqa: E402
 from vu_client import (  # noqa: E402
-    DATA, GET_FEATURES, Conn, Guest)
+    DATA, GET_FEATURES, Conn, Guest, good_session)
 
 F_RO = 1 << 5
 T_IN, T_OUT, T_WRITE_ZEROES = 0, 1, 13
@@ -29,12 +33,15 @@ fail = harness.fail
 
 
 class Proxy:
-    def __init__(self, binary, tmp, dev):
+    def __init__(self, binary, tmp, dev, argv=None, pass_fds=()):
+        """ioproxy --socket TMP/vu.sock --blk DEV, or ioproxy ARGV (which must serve
+        TMP/vu.sock)."""
         self.sock, self.log = os.path.join(tmp, "vu.sock"), os.path.join(tmp, "log")
-        if os.path.exists(self.sock):
+        if os.path.exists(self.sock) and not pass_fds:
             os.unlink(self.sock)
-        self.p = subprocess.Popen([binary, "--socket", self.sock, "--blk", dev],
-                                  stdout=subprocess.DEVNULL, stderr=open(self.log, "wb"))
+        argv = argv or ["--socket", self.sock, "--blk", dev]
+        self.p = subprocess.Popen([binary] + argv, stdout=subprocess.DEVNULL,
+                                  stderr=open(self.log, "wb"), pass_fds=pass_fds)
         end = time.time() + 10
         while not os.path.exists(self.sock):
             if self.p.poll() is not None or time.time() > end:
@@ -83,6 +90,39 @@ def readonly(binary, tmp, disk):
         fail("readonly=on: the file changed")
     print("ok: readonly=on: F_RO offered, write and write-zeroes refused with IOERR, the file "
           "unchanged, reads served")
+
+
+def conventions(binary, tmp, disk):
+    """The vhost-user back-end program conventions: --socket-path=, --blk-file=, and --fd= with
+    --read-only on a socket the caller listens on, as libvirt starts a back-end."""
+    with open(disk, "wb") as f:
+        f.write(os.urandom(DISK))
+    proxy = Proxy(binary, tmp, None, ["--socket-path=" + os.path.join(tmp, "vu.sock"),
+                                      "--blk-file=" + disk])
+    good_session(proxy.sock)
+    proxy.stop()
+    before = open(disk, "rb").read()
+    os.unlink(proxy.sock)
+    lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    lsock.bind(proxy.sock)
+    lsock.listen(1)
+    proxy = Proxy(binary, tmp, None, ["--fd=%d" % lsock.fileno(), "--blk-file=" + disk,
+                                      "--read-only"], pass_fds=(lsock.fileno(),))
+    lsock.close()
+    g, c, feats = session(proxy)
+    try:
+        if not feats & F_RO:
+            fail("--read-only: VIRTIO_BLK_F_RO not offered")
+        g.request(T_IN, 9, 2)
+        if bytes(g.m[DATA:DATA + 512]) != before[9 * 512:10 * 512]:
+            fail("--fd: a read did not return the file's data")
+        g.request(T_OUT, 9, 0, expect=S_IOERR)
+    finally:
+        c.close()
+        g.close()
+    proxy.stop()
+    print("ok: --socket-path= and --blk-file= serve a session; --fd= on an inherited listening "
+          "socket with --read-only serves reads and refuses writes")
 
 
 def opened_direct(pid, path):
@@ -157,6 +197,7 @@ def main():
     binary = sys.argv[1]
     with tempfile.TemporaryDirectory(prefix="ioproxy-opts.") as tmp:
         readonly(binary, tmp, os.path.join(tmp, "ro.img"))
+        conventions(binary, tmp, os.path.join(tmp, "conv.img"))
         d = direct_dir(tmp)
         if not d:
             harness.skip("no file system here takes O_DIRECT (readonly=on passed)")
