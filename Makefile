@@ -33,7 +33,7 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 tidy: build
-	clang-tidy -p $(BUILD) $$(git ls-files 'monitor/*.c' 'rings/*.c')
+	clang-tidy -p $(BUILD) $$(git ls-files 'monitor/*.c' 'rings/*.c' 'proxy/*.c')
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mac_addr.h"
+
 #define MAX_QUEUES 16
 
 /* Walks "k=v,k=v" in buf (tokenised in place; values point into it): calls fn for each pair.
@@ -80,7 +82,7 @@ static int disk_pair(const char *key, const char *val, void *ctx, struct vmm_err
 		if (strlen(val) > VMM_SERIAL_MAX)
 			return vmm_err_set(err, EINVAL, "--disk: serial=%s: at most %d characters",
 					   val, VMM_SERIAL_MAX);
-		strcpy(d->serial, val);
+		memcpy(d->serial, val, strlen(val) + 1);
 	} else
 		return vmm_err_set(err, EINVAL,
 				   "--disk: unknown key '%s' (known: path, readonly, "
@@ -106,18 +108,6 @@ int vmm_parse_disk(const char *arg, struct vmm_disk_config *d, struct vmm_err *e
 	return ret;
 }
 
-static int parse_mac(const char *val, uint8_t mac[6])
-{
-	unsigned v[6];
-	char tail;
-	if (sscanf(val, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-		   &tail) != 6)
-		return -EINVAL;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (uint8_t)v[i];
-	return mac[0] & 1 ? -EINVAL : 0; /* a multicast address cannot be a station's */
-}
-
 static int net_pair(const char *key, const char *val, void *ctx, struct vmm_err *err)
 {
 	struct vmm_net_config *n = ctx;
@@ -127,13 +117,13 @@ static int net_pair(const char *key, const char *val, void *ctx, struct vmm_err 
 					   "--net: tap=%s: interface names have at most "
 					   "15 characters",
 					   val);
-		strcpy(n->tap, val);
+		memcpy(n->tap, val, strlen(val) + 1);
 	} else if (!strcmp(key, "vhost-user")) {
 		if (strlen(val) >= sizeof(n->vhost_user))
 			return vmm_err_set(err, EINVAL, "--net: vhost-user=%s: path too long", val);
-		strcpy(n->vhost_user, val);
+		memcpy(n->vhost_user, val, strlen(val) + 1);
 	} else if (!strcmp(key, "mac")) {
-		if (parse_mac(val, n->mac))
+		if (mac_addr_parse(val, n->mac))
 			return vmm_err_set(err, EINVAL,
 					   "--net: mac=%s: give a unicast address such "
 					   "as 52:54:00:12:34:56",
@@ -158,7 +148,7 @@ int vmm_parse_net(const char *arg, struct vmm_net_config *n, struct vmm_err *err
 	*n = (struct vmm_net_config){.queues = 1};
 	if (strlen(arg) >= sizeof(buf))
 		return vmm_err_set(err, EINVAL, "--net: the option is too long");
-	strcpy(buf, arg);
+	memcpy(buf, arg, strlen(arg) + 1);
 	int ret = each_pair("--net", arg, buf, err, net_pair, n);
 	if (!ret && !n->tap[0] == !n->vhost_user[0])
 		ret = vmm_err_set(err, EINVAL,
@@ -174,7 +164,7 @@ int vmm_parse_console(const char *arg, struct vmm_config *cfg, struct vmm_err *e
 		cfg->virtio_console = false;
 		return 0;
 	}
-	if (strncmp(arg, "virtio", 6) || (arg[6] && arg[6] != ','))
+	if (strncmp(arg, "virtio", 6) != 0 || (arg[6] && arg[6] != ','))
 		return vmm_err_set(err, EINVAL,
 				   "--console %s: use virtio[,transport=pci|mmio] or "
 				   "off",
@@ -182,7 +172,7 @@ int vmm_parse_console(const char *arg, struct vmm_config *cfg, struct vmm_err *e
 	cfg->virtio_console = true;
 	if (!arg[6])
 		return 0;
-	if (strncmp(arg + 7, "transport=", 10))
+	if (strncmp(arg + 7, "transport=", 10) != 0)
 		return vmm_err_set(err, EINVAL, "--console %s: the only key is transport", arg);
 	return transport("--console", arg + 17, &cfg->console_transport, err);
 }
@@ -192,7 +182,7 @@ int vmm_parse_rng(const char *arg, struct vmm_config *cfg, struct vmm_err *err)
 	cfg->rng = true;
 	if (!arg || !*arg)
 		return 0;
-	if (strncmp(arg, "transport=", 10))
+	if (strncmp(arg, "transport=", 10) != 0)
 		return vmm_err_set(err, EINVAL, "--rng %s: the only key is transport", arg);
 	return transport("--rng", arg + 10, &cfg->rng_transport, err);
 }

@@ -47,7 +47,7 @@ uint64_t vmm_kvm_stat(const struct vmm_kvm_stats *s, const char *name)
 	size_t step = sizeof(struct kvm_stats_desc) + s->name_size;
 	for (uint32_t i = 0; i < s->num_desc; i++) {
 		const struct kvm_stats_desc *d = (const void *)(s->desc + i * step);
-		if (d->size != 1 || strncmp(d->name, name, s->name_size))
+		if (d->size != 1 || strncmp(d->name, name, s->name_size) != 0)
 			continue;
 		uint64_t v = 0;
 		if (pread(s->fd, &v, sizeof(v), (off_t)(s->data_offset + d->offset)) != sizeof(v))

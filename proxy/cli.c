@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mac_addr.h"
+
 const char iop_cli_usage[] =
 	"usage: ioproxy --socket PATH --blk path=FILE[,readonly=on][,direct=on][,queues=N]"
 	"[,serial=ID]\n"
@@ -45,18 +47,6 @@ static int on_off(const char *opt, const char *key, const char *val, bool *out, 
 	return 0;
 }
 
-static int parse_mac(const char *val, uint8_t mac[6])
-{
-	unsigned v[6];
-	char tail;
-	if (sscanf(val, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-		   &tail) != 6)
-		return -EINVAL;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (uint8_t)v[i];
-	return mac[0] & 1 ? -EINVAL : 0; /* a multicast address is no station's */
-}
-
 static int blk_pair(struct iop_dev_cfg *d, const char *key, const char *val, struct iop_err *err)
 {
 	if (!strcmp(key, "path"))
@@ -92,7 +82,7 @@ static int net_pair(struct iop_dev_cfg *d, const char *key, const char *val, str
 	} else if (!strcmp(key, "queues")) {
 		return number("--net queues=", val, 1, IOP_CLI_MAX_QUEUES / 2, &d->queues, err);
 	} else if (!strcmp(key, "mac")) {
-		if (parse_mac(val, d->mac))
+		if (mac_addr_parse(val, d->mac))
 			return iop_err_set(err, EINVAL, "--net: mac=%s: give a unicast address",
 					   val);
 		d->mac_set = true;

@@ -66,6 +66,12 @@ expect "not a regular file" "$vmmon" --kernel "$tmp"
 expect "cannot open" "$vmmon" --kernel "$tmp/missing"
 expect "no PVH entry note" "$vmmon" --kernel "$img_nonote"
 
+# device options: a MAC address must be six pairs of hex digits, and unicast
+for mac in zz:54:00:12:34:56 01:00:00:00:00:01 52:54:00:12:34:5 52:54:00:12:34:567 \
+	" 52:54:00:12:34:56" 52-54-00-12-34-56 +5:54:00:12:34:56; do
+	expect "mac=.*give a unicast address" "$vmmon" --kernel "$guest" --net "tap=t0,mac=$mac"
+done
+
 # images that do not fit
 expect "hole of the memory map" "$vmmon" --kernel "$img_hole"
 expect "raise --memory" "$vmmon" --kernel "$img_high" --memory 64M

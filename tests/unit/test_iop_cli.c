@@ -118,6 +118,13 @@ static void errors(void **state)
 	BAD("1 to 8", "--socket", "s", "--net", "tap=t,queues=9");
 	BAD("at most 15", "--socket", "s", "--net", "tap=abcdefghijklmnop");
 	BAD("unicast", "--socket", "s", "--net", "tap=t,mac=01:00:00:00:00:01");
+	/* Six pairs of hex digits and colons, nothing else (the parser vmmon shares). */
+	BAD("unicast", "--socket", "s", "--net", "tap=t,mac=52:54:00:12:34:5");
+	BAD("unicast", "--socket", "s", "--net", "tap=t,mac=52:54:00:12:34:567");
+	BAD("unicast", "--socket", "s", "--net", "tap=t,mac= 52:54:00:12:34:56");
+	BAD("unicast", "--socket", "s", "--net", "tap=t,mac=+2:54:00:12:34:56");
+	BAD("unicast", "--socket", "s", "--net", "tap=t,mac=52-54-00-12-34-56");
+	BAD("unicast", "--socket", "s", "--net", "tap=t,mac=5g:54:00:12:34:56");
 	BAD("at most 20", "--socket", "s", "--blk", "path=x,serial=123456789012345678901");
 	BAD("--poll abc", "--socket", "s", "--blk", "path=x", "--poll=abc");
 	BAD("--threads 0", "--socket", "s", "--blk", "path=x", "--threads", "0");
