@@ -110,35 +110,36 @@ int vmm_parse_size(const char *s, uint64_t *out)
 	return -EINVAL;
 }
 
-static int parse_cpus(const char *arg, struct vmm_config *cfg, struct vmm_err *err)
+static int parse_cpus(const char *arg, struct vmm_config *cfg, struct host_err *err)
 {
 	const char *s = strip_key(arg, "boot");
 	char *end;
 	errno = 0;
 	unsigned long n = strtoul(s, &end, 10);
 	if (!isdigit((unsigned char)*s) || *end || errno || n < 1 || n > VMM_MP_MAX_CPUS)
-		return vmm_err_set(err, EINVAL,
-				   "--cpus %s: give a vCPU count from 1 to %u, e.g. "
-				   "--cpus 2",
-				   arg, VMM_MP_MAX_CPUS);
+		return host_err_set(err, EINVAL,
+				    "--cpus %s: give a vCPU count from 1 to %u, e.g. "
+				    "--cpus 2",
+				    arg, VMM_MP_MAX_CPUS);
 	cfg->cpus = (unsigned)n;
 	return 0;
 }
 
-static int parse_memory(const char *arg, struct vmm_config *cfg, struct vmm_err *err)
+static int parse_memory(const char *arg, struct vmm_config *cfg, struct host_err *err)
 {
 	uint64_t v;
 	if (vmm_parse_size(arg, &v))
-		return vmm_err_set(err, EINVAL, "--memory %s: give a size such as 512M or 2G", arg);
+		return host_err_set(err, EINVAL, "--memory %s: give a size such as 512M or 2G",
+				    arg);
 	if (v < LAYOUT_MIN_RAM || v > LAYOUT_MAX_RAM)
-		return vmm_err_set(err, EINVAL, "--memory %s: must be between 4M and 1T", arg);
+		return host_err_set(err, EINVAL, "--memory %s: must be between 4M and 1T", arg);
 	if (v % 4096)
-		return vmm_err_set(err, EINVAL, "--memory %s: must be a multiple of 4K", arg);
+		return host_err_set(err, EINVAL, "--memory %s: must be a multiple of 4K", arg);
 	cfg->memory = v;
 	return 0;
 }
 
-static int parse_serial(const char *arg, struct vmm_config *cfg, struct vmm_err *err)
+static int parse_serial(const char *arg, struct vmm_config *cfg, struct host_err *err)
 {
 	if (strcmp(arg, "stdio") == 0) {
 		cfg->serial = VMM_SERIAL_STDIO;
@@ -148,12 +149,12 @@ static int parse_serial(const char *arg, struct vmm_config *cfg, struct vmm_err 
 		cfg->serial = VMM_SERIAL_FILE;
 		cfg->serial_path = arg + 5;
 	} else {
-		return vmm_err_set(err, EINVAL, "--serial %s: use stdio, file=PATH or off", arg);
+		return host_err_set(err, EINVAL, "--serial %s: use stdio, file=PATH or off", arg);
 	}
 	return 0;
 }
 
-static int parse_option(int opt, const char *arg, struct vmm_config *cfg, struct vmm_err *err)
+static int parse_option(int opt, const char *arg, struct vmm_config *cfg, struct host_err *err)
 {
 	switch (opt) {
 	case OPT_KERNEL:
@@ -176,21 +177,21 @@ static int parse_option(int opt, const char *arg, struct vmm_config *cfg, struct
 		return 0;
 	case OPT_DISK:
 		if (cfg->nr_disks == VMM_MAX_DISKS)
-			return vmm_err_set(err, E2BIG, "at most %d --disk options", VMM_MAX_DISKS);
+			return host_err_set(err, E2BIG, "at most %d --disk options", VMM_MAX_DISKS);
 		return vmm_parse_disk(arg, &cfg->disks[cfg->nr_disks++], err);
 	case OPT_NET:
 		if (cfg->nr_nets == VMM_MAX_NETS)
-			return vmm_err_set(err, E2BIG, "at most %d --net options", VMM_MAX_NETS);
+			return host_err_set(err, E2BIG, "at most %d --net options", VMM_MAX_NETS);
 		return vmm_parse_net(arg, &cfg->nets[cfg->nr_nets++], err);
 	case OPT_CONSOLE:
 		return vmm_parse_console(arg, cfg, err);
 	case OPT_RNG:
 		return vmm_parse_rng(arg, cfg, err);
 	}
-	return vmm_err_set(err, EINVAL, "unhandled option");
+	return host_err_set(err, EINVAL, "unhandled option");
 }
 
-int vmm_cli_parse(int argc, char **argv, struct vmm_config *cfg, struct vmm_err *err)
+int vmm_cli_parse(int argc, char **argv, struct vmm_config *cfg, struct host_err *err)
 {
 	*cfg = (struct vmm_config){.cmdline = "",
 				   .cpus = VMM_DEFAULT_CPUS,
@@ -209,9 +210,10 @@ int vmm_cli_parse(int argc, char **argv, struct vmm_config *cfg, struct vmm_err 
 			printf("vmmon %s\n", VMMON_VERSION);
 			return VMM_CLI_DONE;
 		case ':':
-			return vmm_err_set(err, EINVAL, "%s needs a value; see vmmon --help", arg);
+			return host_err_set(err, EINVAL, "%s needs a value; see vmmon --help", arg);
 		case '?':
-			return vmm_err_set(err, EINVAL, "unknown option %s; see vmmon --help", arg);
+			return host_err_set(err, EINVAL, "unknown option %s; see vmmon --help",
+					    arg);
 		default: {
 			int ret = parse_option(opt, optarg, cfg, err);
 			if (ret)
@@ -220,13 +222,13 @@ int vmm_cli_parse(int argc, char **argv, struct vmm_config *cfg, struct vmm_err 
 		}
 	}
 	if (optind < argc)
-		return vmm_err_set(err, EINVAL,
-				   "unexpected argument '%s'; options take the form "
-				   "--name value, see vmmon --help",
-				   argv[optind]);
+		return host_err_set(err, EINVAL,
+				    "unexpected argument '%s'; options take the form "
+				    "--name value, see vmmon --help",
+				    argv[optind]);
 	if (!cfg->kernel)
-		return vmm_err_set(err, EINVAL,
-				   "no --kernel given; try vmmon --kernel "
-				   "build/guest-drivers/guest.elf --cmdline run=hello");
+		return host_err_set(err, EINVAL,
+				    "no --kernel given; try vmmon --kernel "
+				    "build/guest-drivers/guest.elf --cmdline run=hello");
 	return VMM_CLI_RUN;
 }

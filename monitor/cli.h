@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "err.h"
+#include "host/err.h"
 
 enum vmm_cli_result {
 	VMM_CLI_RUN = 0,  /* cfg is ready */
@@ -14,7 +14,7 @@ enum vmm_cli_result {
 };
 
 /* Returns VMM_CLI_RUN, VMM_CLI_DONE, or -errno with a one-line message in err. */
-int vmm_cli_parse(int argc, char **argv, struct vmm_config *cfg, struct vmm_err *err);
+int vmm_cli_parse(int argc, char **argv, struct vmm_config *cfg, struct host_err *err);
 /* "512M", "2G", "size=1G", "4096": bytes. Returns 0 or -EINVAL. */
 int vmm_parse_size(const char *s, uint64_t *out);
 

@@ -29,11 +29,11 @@ static void fatal_signal(int sig)
 	raise(sig);
 }
 
-static int make_raw(struct vmm_err *err)
+static int make_raw(struct host_err *err)
 {
 	if (tcgetattr(STDIN_FILENO, &saved_tio) < 0)
-		return vmm_err_set(err, errno, "cannot read the terminal settings of stdin: %s",
-				   strerror(errno));
+		return host_err_set(err, errno, "cannot read the terminal settings of stdin: %s",
+				    strerror(errno));
 	struct termios raw = saved_tio;
 	cfmakeraw(&raw);
 	raw.c_oflag |= OPOST | ONLCR; /* keep host-side newlines sane if anything prints */
@@ -43,26 +43,26 @@ static int make_raw(struct vmm_err *err)
 	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
 		signal(fatal[i], fatal_signal);
 	if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) < 0)
-		return vmm_err_set(err, errno, "cannot put the terminal in raw mode: %s",
-				   strerror(errno));
+		return host_err_set(err, errno, "cannot put the terminal in raw mode: %s",
+				    strerror(errno));
 	return 0;
 }
 
 int vmm_console_open(struct vmm_console *con, enum vmm_serial_mode mode, const char *path,
-		     struct vmm_err *err)
+		     struct host_err *err)
 {
 	*con = (struct vmm_console){.out_fd = -1, .in_fd = -1, .room_fd = -1};
 	con->room_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (con->room_fd < 0)
-		return vmm_err_set(err, errno, "eventfd: %s", strerror(errno));
+		return host_err_set(err, errno, "eventfd: %s", strerror(errno));
 	switch (mode) {
 	case VMM_SERIAL_OFF:
 		return 0;
 	case VMM_SERIAL_FILE:
 		con->out_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (con->out_fd < 0)
-			return vmm_err_set(err, errno, "--serial file=%s: cannot open: %s", path,
-					   strerror(errno));
+			return host_err_set(err, errno, "--serial file=%s: cannot open: %s", path,
+					    strerror(errno));
 		con->close_out = true;
 		return 0;
 	case VMM_SERIAL_STDIO:

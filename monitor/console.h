@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <termios.h>
 
-#include "err.h"
+#include "host/err.h"
 
 enum vmm_serial_mode { VMM_SERIAL_STDIO, VMM_SERIAL_FILE, VMM_SERIAL_OFF };
 
@@ -23,7 +23,7 @@ struct vmm_console {
 };
 
 int vmm_console_open(struct vmm_console *con, enum vmm_serial_mode mode, const char *path,
-		     struct vmm_err *err);
+		     struct host_err *err);
 void vmm_console_close(struct vmm_console *con);
 /* UART callbacks (ctx is the console). */
 void vmm_console_tx(void *ctx, uint8_t byte);

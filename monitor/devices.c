@@ -34,21 +34,21 @@ static uint64_t alloc_bar(struct vmm_devices *devs, uint64_t size)
 	return at;
 }
 
-static int plug_pci(struct vmm_vm *vm, struct vmm_virtio_slot *s, struct vmm_err *err)
+static int plug_pci(struct vmm_vm *vm, struct vmm_virtio_slot *s, struct host_err *err)
 {
 	struct vmm_devices *devs = &vm->devs;
 	uint64_t bar0 = alloc_bar(devs, VPCI_BAR0_SIZE), bar1 = alloc_bar(devs, VPCI_BAR1_SIZE);
 	s->pci = calloc(1, sizeof(*s->pci));
 	if (!s->pci || !bar0 || !bar1)
-		return vmm_err_set(err, ENOSPC, "too many PCI devices for the MMIO window");
+		return host_err_set(err, ENOSPC, "too many PCI devices for the MMIO window");
 	struct vmm_irq intx = {.set = vmm_vm_set_irq, .ctx = vm};
 	int ret = vmm_virtio_pci_init(s->pci, s->vdev, &devs->host, intx, bar0, bar1);
 	if (ret)
-		return vmm_err_set(err, -ret, "%s: PCI setup failed: %s", s->vdev->ops->name,
-				   strerror(-ret));
+		return host_err_set(err, -ret, "%s: PCI setup failed: %s", s->vdev->ops->name,
+				    strerror(-ret));
 	int slot = pci_host_add(&vm->plat.pci, &s->pci->pci, -1);
 	if (slot < 0)
-		return vmm_err_set(err, -slot, "no free PCI slot for %s", s->vdev->ops->name);
+		return host_err_set(err, -slot, "no free PCI slot for %s", s->vdev->ops->name);
 	/* The INTx pin depends on the slot, known only now. */
 	s->pci->intx.gsi = vmm_pci_intx_pin((unsigned)slot);
 	s->pci->pci.cfg[PCI_INTERRUPT_LINE] = (uint8_t)s->pci->intx.gsi;
@@ -58,36 +58,36 @@ static int plug_pci(struct vmm_vm *vm, struct vmm_virtio_slot *s, struct vmm_err
 /* ISA interrupts no legacy device of ours uses: one per virtio-mmio device, edge-triggered. */
 static const unsigned mmio_gsi[] = {5, 6, 7, 9, 10, 11, 12};
 
-static int plug_mmio(struct vmm_vm *vm, struct vmm_virtio_slot *s, struct vmm_err *err)
+static int plug_mmio(struct vmm_vm *vm, struct vmm_virtio_slot *s, struct host_err *err)
 {
 	struct vmm_devices *devs = &vm->devs;
 	unsigned i = devs->nr_mmio;
 	if (i == sizeof(mmio_gsi) / sizeof(mmio_gsi[0]))
-		return vmm_err_set(err, ENOSPC, "at most %zu virtio-mmio devices",
-				   sizeof(mmio_gsi) / sizeof(mmio_gsi[0]));
+		return host_err_set(err, ENOSPC, "at most %zu virtio-mmio devices",
+				    sizeof(mmio_gsi) / sizeof(mmio_gsi[0]));
 	s->mmio = calloc(1, sizeof(*s->mmio));
 	if (!s->mmio)
-		return vmm_err_set(err, ENOMEM, "out of memory");
+		return host_err_set(err, ENOMEM, "out of memory");
 	int ret = vmm_virtio_mmio_init(s->mmio, s->vdev, &devs->host,
 				       VMM_MMIO_WINDOW + i * 0x1000ull, mmio_gsi[i]);
 	if (ret)
-		return vmm_err_set(err, -ret, "%s: virtio-mmio setup failed: %s",
-				   s->vdev->ops->name, strerror(-ret));
+		return host_err_set(err, -ret, "%s: virtio-mmio setup failed: %s",
+				    s->vdev->ops->name, strerror(-ret));
 	devs->nr_mmio++;
 	size_t used = strlen(devs->cmdline);
 	if (vmm_virtio_mmio_cmdline(s->mmio, devs->cmdline + used, sizeof(devs->cmdline) - used))
-		return vmm_err_set(err, ENOSPC,
-				   "too many virtio-mmio devices for the command line");
+		return host_err_set(err, ENOSPC,
+				    "too many virtio-mmio devices for the command line");
 	return 0;
 }
 
 static int add(struct vmm_vm *vm, struct vmm_virtio_dev *vdev, void *model, void (*destroy)(void *),
-	       enum vmm_transport transport, struct vmm_err *err)
+	       enum vmm_transport transport, struct host_err *err)
 {
 	struct vmm_devices *devs = &vm->devs;
 	if (devs->nr == VMM_MAX_VIRTIO) {
 		destroy(model);
-		return vmm_err_set(err, ENOSPC, "at most %d virtio devices", VMM_MAX_VIRTIO);
+		return host_err_set(err, ENOSPC, "at most %d virtio devices", VMM_MAX_VIRTIO);
 	}
 	struct vmm_virtio_slot *s = &devs->slot[devs->nr++];
 	*s = (struct vmm_virtio_slot){.vdev = vdev, .model = model, .destroy = destroy};
@@ -115,11 +115,11 @@ static void destroy_vu(void *model)
 /* A device whose queues a vhost-user back-end serves. */
 static int add_vhost_user(struct vmm_vm *vm, const char *path, uint32_t device_id,
 			  const void *net_config, unsigned net_config_size,
-			  enum vmm_transport transport, struct vmm_err *err)
+			  enum vmm_transport transport, struct host_err *err)
 {
 	struct vu_frontend *fe = calloc(1, sizeof(*fe));
 	if (!fe)
-		return vmm_err_set(err, ENOMEM, "out of memory");
+		return host_err_set(err, ENOMEM, "out of memory");
 	int ret = vu_frontend_init(fe, path, device_id, net_config, net_config_size, &vm->devs.io,
 				   &vm->mem, err);
 	if (ret) {
@@ -130,11 +130,11 @@ static int add_vhost_user(struct vmm_vm *vm, const char *path, uint32_t device_i
 	ret = add(vm, &fe->vdev, fe, destroy_vu, transport, err);
 	if (!ret)
 		ret = vu_frontend_start(fe);
-	return ret < 0 && !err->msg[0] ? vmm_err_set(err, -ret, "vhost-user: %s", strerror(-ret))
+	return ret < 0 && !err->msg[0] ? host_err_set(err, -ret, "vhost-user: %s", strerror(-ret))
 				       : ret;
 }
 
-static int add_disks(struct vmm_vm *vm, struct vmm_err *err)
+static int add_disks(struct vmm_vm *vm, struct host_err *err)
 {
 	for (unsigned i = 0; i < vm->cfg->nr_disks; i++) {
 		const struct vmm_disk_config *dc = &vm->cfg->disks[i];
@@ -147,7 +147,7 @@ static int add_disks(struct vmm_vm *vm, struct vmm_err *err)
 		}
 		struct blk_dev *b = calloc(1, sizeof(*b));
 		if (!b)
-			return vmm_err_set(err, ENOMEM, "out of memory");
+			return host_err_set(err, ENOMEM, "out of memory");
 		int ret = blk_dev_init(b, &vm->cfg->disks[i], &vm->devs.io, &vm->mem, err);
 		if (ret) {
 			blk_dev_destroy(b);
@@ -173,7 +173,7 @@ static void destroy_vcon(void *model)
 	free(model);
 }
 
-static int add_nets(struct vmm_vm *vm, struct vmm_err *err)
+static int add_nets(struct vmm_vm *vm, struct host_err *err)
 {
 	for (unsigned i = 0; i < vm->cfg->nr_nets; i++) {
 		const struct vmm_net_config *nc = &vm->cfg->nets[i];
@@ -192,7 +192,7 @@ static int add_nets(struct vmm_vm *vm, struct vmm_err *err)
 		}
 		struct net_dev *n = calloc(1, sizeof(*n));
 		if (!n)
-			return vmm_err_set(err, ENOMEM, "out of memory");
+			return host_err_set(err, ENOMEM, "out of memory");
 		int ret = net_dev_init(n, &vm->cfg->nets[i], i, &vm->devs.io, &vm->mem, err);
 		if (ret) {
 			net_dev_destroy(n);
@@ -206,39 +206,39 @@ static int add_nets(struct vmm_vm *vm, struct vmm_err *err)
 	return 0;
 }
 
-static int add_console(struct vmm_vm *vm, struct vmm_err *err)
+static int add_console(struct vmm_vm *vm, struct host_err *err)
 {
 	if (!vm->cfg->virtio_console)
 		return 0;
 	struct vcon_dev *c = calloc(1, sizeof(*c));
 	if (!c)
-		return vmm_err_set(err, ENOMEM, "out of memory");
+		return host_err_set(err, ENOMEM, "out of memory");
 	/* The virtio console takes stdin; COM1 keeps printing to stdout. */
 	int ret = vcon_dev_init(c, STDIN_FILENO, STDOUT_FILENO, &vm->devs.io, &vm->mem);
 	if (ret) {
 		free(c);
-		return vmm_err_set(err, -ret, "--console virtio: %s", strerror(-ret));
+		return host_err_set(err, -ret, "--console virtio: %s", strerror(-ret));
 	}
 	vm->con.in_fd = -1;
 	return add(vm, &c->vdev, c, destroy_vcon, vm->cfg->console_transport, err);
 }
 
-static int add_rng(struct vmm_vm *vm, struct vmm_err *err)
+static int add_rng(struct vmm_vm *vm, struct host_err *err)
 {
 	if (!vm->cfg->rng)
 		return 0;
 	struct rng_dev *r = calloc(1, sizeof(*r));
 	if (!r)
-		return vmm_err_set(err, ENOMEM, "out of memory");
+		return host_err_set(err, ENOMEM, "out of memory");
 	int ret = rng_dev_init(r, &vm->devs.io, &vm->mem);
 	if (ret) {
 		free(r);
-		return vmm_err_set(err, -ret, "--rng: %s", strerror(-ret));
+		return host_err_set(err, -ret, "--rng: %s", strerror(-ret));
 	}
 	return add(vm, &r->vdev, r, destroy_rng, vm->cfg->rng_transport, err);
 }
 
-int vmm_devices_init(struct vmm_vm *vm, struct vmm_err *err)
+int vmm_devices_init(struct vmm_vm *vm, struct host_err *err)
 {
 	struct vmm_devices *devs = &vm->devs;
 	memset(devs, 0, sizeof(*devs));
@@ -247,7 +247,7 @@ int vmm_devices_init(struct vmm_vm *vm, struct vmm_err *err)
 		return 0; /* no I/O thread for a VM without virtio devices */
 	int ret = vmm_irq_routes_init(&devs->routes, vm->fd);
 	if (ret)
-		return vmm_err_set(err, -ret, "interrupt routes: %s", strerror(-ret));
+		return host_err_set(err, -ret, "interrupt routes: %s", strerror(-ret));
 	devs->routes_ready = true;
 	ret = vmm_io_init(&devs->io, IO_RING_ENTRIES, err);
 	if (ret)

@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "err.h"
+#include "host/err.h"
 #include "io/loop.h"
 #include "irq_route.h"
 #include "virtio/pci.h"
@@ -43,7 +43,7 @@ struct vmm_devices {
 	char cmdline[VMM_CMDLINE_EXTRA]; /* virtio_mmio.device=... words for the kernel */
 };
 
-int vmm_devices_init(struct vmm_vm *vm, struct vmm_err *err);
+int vmm_devices_init(struct vmm_vm *vm, struct host_err *err);
 int vmm_devices_start(struct vmm_vm *vm);
 void vmm_devices_stop(struct vmm_vm *vm);
 void vmm_devices_destroy(struct vmm_vm *vm);

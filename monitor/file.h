@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "host/err.h"
 
 struct vmm_file {
 	const uint8_t *data;
@@ -14,7 +14,7 @@ struct vmm_file {
 };
 
 /* Maps a regular, non-empty file; `what` names it in errors ("--kernel"). */
-int vmm_file_map(struct vmm_file *f, const char *path, const char *what, struct vmm_err *err);
+int vmm_file_map(struct vmm_file *f, const char *path, const char *what, struct host_err *err);
 void vmm_file_unmap(struct vmm_file *f);
 
 #endif

@@ -27,23 +27,23 @@ static const struct {
 	{KVM_CAP_IRQFD, "KVM_CAP_IRQFD", "device interrupts"},
 };
 
-static int check_caps(struct vmm_kvm *kvm, const char *path, struct vmm_err *err)
+static int check_caps(struct vmm_kvm *kvm, const char *path, struct host_err *err)
 {
 	int version = ioctl(kvm->fd, KVM_GET_API_VERSION, 0);
 	if (version < 0)
-		return vmm_err_set(err, ENOTTY,
-				   "%s is not a KVM device (KVM_GET_API_VERSION: %s); "
-				   "point VMMON_KVM_DEVICE at /dev/kvm or unset it",
-				   path, strerror(errno));
+		return host_err_set(err, ENOTTY,
+				    "%s is not a KVM device (KVM_GET_API_VERSION: %s); "
+				    "point VMMON_KVM_DEVICE at /dev/kvm or unset it",
+				    path, strerror(errno));
 	if (version != KVM_API_VERSION_EXPECTED)
-		return vmm_err_set(err, ENOTSUP, "%s speaks KVM API version %d, vmmon needs %d",
-				   path, version, KVM_API_VERSION_EXPECTED);
+		return host_err_set(err, ENOTSUP, "%s speaks KVM API version %d, vmmon needs %d",
+				    path, version, KVM_API_VERSION_EXPECTED);
 	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
 		if (ioctl(kvm->fd, KVM_CHECK_EXTENSION, required[i].cap) <= 0)
-			return vmm_err_set(err, ENOTSUP,
-					   "%s lacks %s, which vmmon needs for %s; "
-					   "use a newer host kernel",
-					   path, required[i].name, required[i].why);
+			return host_err_set(err, ENOTSUP,
+					    "%s lacks %s, which vmmon needs for %s; "
+					    "use a newer host kernel",
+					    path, required[i].name, required[i].why);
 	int max = ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
 	if (max <= 0)
 		max = ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
@@ -55,12 +55,12 @@ static int check_caps(struct vmm_kvm *kvm, const char *path, struct vmm_err *err
 		ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD_ANY_LENGTH) > 0;
 	kvm->run_size = ioctl(kvm->fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (kvm->run_size <= 0)
-		return vmm_err_set(err, errno, "KVM_GET_VCPU_MMAP_SIZE failed: %s",
-				   strerror(errno));
+		return host_err_set(err, errno, "KVM_GET_VCPU_MMAP_SIZE failed: %s",
+				    strerror(errno));
 	return 0;
 }
 
-int vmm_kvm_open(struct vmm_kvm *kvm, const char *path, struct vmm_err *err)
+int vmm_kvm_open(struct vmm_kvm *kvm, const char *path, struct host_err *err)
 {
 	memset(kvm, 0, sizeof(*kvm));
 	if (!path)
@@ -71,18 +71,18 @@ int vmm_kvm_open(struct vmm_kvm *kvm, const char *path, struct vmm_err *err)
 	if (kvm->fd < 0) {
 		int e = errno;
 		if (e == ENOENT)
-			return vmm_err_set(err, e,
-					   "cannot open %s: no such device; load the KVM module "
-					   "(modprobe kvm_intel or kvm_amd) and enable "
-					   "virtualization in the firmware",
-					   path);
+			return host_err_set(err, e,
+					    "cannot open %s: no such device; load the KVM module "
+					    "(modprobe kvm_intel or kvm_amd) and enable "
+					    "virtualization in the firmware",
+					    path);
 		if (e == EACCES || e == EPERM)
-			return vmm_err_set(err, e,
-					   "cannot open %s: permission denied; add yourself to "
-					   "its group (sudo usermod -aG kvm $USER, then log in "
-					   "again) or run as root",
-					   path);
-		return vmm_err_set(err, e, "cannot open %s: %s", path, strerror(e));
+			return host_err_set(err, e,
+					    "cannot open %s: permission denied; add yourself to "
+					    "its group (sudo usermod -aG kvm $USER, then log in "
+					    "again) or run as root",
+					    path);
+		return host_err_set(err, e, "cannot open %s: %s", path, strerror(e));
 	}
 	int ret = check_caps(kvm, path, err);
 	if (ret) {

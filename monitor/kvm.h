@@ -5,7 +5,7 @@
 
 #include <stdbool.h>
 
-#include "err.h"
+#include "host/err.h"
 
 #define VMM_KVM_DEFAULT_PATH "/dev/kvm"
 
@@ -20,7 +20,7 @@ struct vmm_kvm {
 
 /* Opens path (NULL: $VMMON_KVM_DEVICE or /dev/kvm), checks the API version and every required
  * capability, naming the first one missing. Returns 0 or -errno with err set. */
-int vmm_kvm_open(struct vmm_kvm *kvm, const char *path, struct vmm_err *err);
+int vmm_kvm_open(struct vmm_kvm *kvm, const char *path, struct host_err *err);
 void vmm_kvm_close(struct vmm_kvm *kvm);
 
 #endif

@@ -10,7 +10,7 @@
 int main(int argc, char **argv)
 {
 	struct vmm_config cfg;
-	struct vmm_err err = {{0}};
+	struct host_err err = {{0}};
 	int ret = vmm_cli_parse(argc, argv, &cfg, &err);
 	if (ret == VMM_CLI_DONE) {
 		vmm_config_free(&cfg);

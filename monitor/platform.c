@@ -33,7 +33,7 @@ struct trap_def {
 	const char *name;
 };
 
-int vmm_platform_init(struct vmm_vm *vm, struct vmm_err *err)
+int vmm_platform_init(struct vmm_vm *vm, struct host_err *err)
 {
 	struct vmm_platform *p = &vm->plat;
 	struct vmm_irq com1_irq = {.set = vmm_vm_set_irq, .ctx = vm, .gsi = GUEST_COM1_IRQ};
@@ -57,8 +57,8 @@ int vmm_platform_init(struct vmm_vm *vm, struct vmm_err *err)
 		int ret = vmm_bus_register(&vm->pio, pio[i].base, pio[i].size, pio[i].fn,
 					   pio[i].dev, pio[i].name);
 		if (ret)
-			return vmm_err_set(err, -ret, "cannot register %s at port 0x%llx",
-					   pio[i].name, (unsigned long long)pio[i].base);
+			return host_err_set(err, -ret, "cannot register %s at port 0x%llx",
+					    pio[i].name, (unsigned long long)pio[i].base);
 	}
 	return 0;
 }
@@ -80,13 +80,13 @@ static void put16(uint8_t *p, uint16_t v)
 	memcpy(p, &v, sizeof(v));
 }
 
-int vmm_platform_write_tables(struct vmm_vm *vm, struct vmm_err *err)
+int vmm_platform_write_tables(struct vmm_vm *vm, struct host_err *err)
 {
 	/* BIOS data area: where the EBDA starts and how much base memory there is, which
 	 * guests use to find the MP floating pointer and to size low memory. */
 	uint8_t *bda = gmem_ptr(&vm->mem, LAYOUT_BDA_EBDA_SEG, 8);
 	if (!bda)
-		return vmm_err_set(err, EFAULT, "the BIOS data area is not in guest RAM");
+		return host_err_set(err, EFAULT, "the BIOS data area is not in guest RAM");
 	put16(gmem_ptr(&vm->mem, LAYOUT_BDA_EBDA_SEG, 2), (uint16_t)(LAYOUT_EBDA >> 4));
 	put16(gmem_ptr(&vm->mem, LAYOUT_BDA_BASE_MEM, 2), (uint16_t)(LAYOUT_EBDA >> 10));
 
@@ -110,7 +110,7 @@ int vmm_platform_write_tables(struct vmm_vm *vm, struct vmm_err *err)
 	uint8_t *bios = gmem_ptr(&vm->mem, LAYOUT_BIOS, cap);
 	long n = bios ? vmm_mptable_build(bios, cap, (uint32_t)LAYOUT_BIOS, &mp) : -EFAULT;
 	if (n < 0)
-		return vmm_err_set(err, (int)-n, "cannot write the MP table for %u CPUs",
-				   vm->nr_vcpus);
+		return host_err_set(err, (int)-n, "cannot write the MP table for %u CPUs",
+				    vm->nr_vcpus);
 	return 0;
 }

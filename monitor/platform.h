@@ -3,14 +3,14 @@
 #ifndef VMMON_PLATFORM_H
 #define VMMON_PLATFORM_H
 
-#include "err.h"
+#include "host/err.h"
 
 struct vmm_vm;
 
 /* Initialises the platform devices and registers their traps. */
-int vmm_platform_init(struct vmm_vm *vm, struct vmm_err *err);
+int vmm_platform_init(struct vmm_vm *vm, struct host_err *err);
 void vmm_platform_destroy(struct vmm_vm *vm);
 /* Writes the BIOS data area fields and the MP table into guest RAM. */
-int vmm_platform_write_tables(struct vmm_vm *vm, struct vmm_err *err);
+int vmm_platform_write_tables(struct vmm_vm *vm, struct host_err *err);
 
 #endif

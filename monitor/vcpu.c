@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "vcpu.h"
+#include "host/util.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -56,21 +57,21 @@ static int setup_cpuid(struct vmm_vcpu *v)
 	return ret;
 }
 
-int vmm_vcpu_create(struct vmm_vcpu *v, struct vmm_vm *vm, unsigned id, struct vmm_err *err)
+int vmm_vcpu_create(struct vmm_vcpu *v, struct vmm_vm *vm, unsigned id, struct host_err *err)
 {
 	int ret;
 	*v = (struct vmm_vcpu){.vm = vm, .id = id, .fd = -1};
 	v->fd = ioctl(vm->fd, KVM_CREATE_VCPU, (unsigned long)id);
 	if (v->fd < 0)
-		return vmm_err_set(err, errno, "cannot create vCPU %u: %s", id, strerror(errno));
+		return host_err_set(err, errno, "cannot create vCPU %u: %s", id, strerror(errno));
 	v->run = mmap(NULL, (size_t)vm->kvm.run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
 	if (v->run == MAP_FAILED) {
-		ret = vmm_err_set(err, errno, "cannot map vCPU %u: %s", id, strerror(errno));
+		ret = host_err_set(err, errno, "cannot map vCPU %u: %s", id, strerror(errno));
 		goto err_close;
 	}
 	ret = setup_cpuid(v);
 	if (ret) {
-		vmm_err_set(err, -ret, "cannot set CPUID of vCPU %u: %s", id, strerror(-ret));
+		host_err_set(err, -ret, "cannot set CPUID of vCPU %u: %s", id, strerror(-ret));
 		goto err_unmap;
 	}
 	if (vm->kvm.stats_fd)
@@ -79,8 +80,8 @@ int vmm_vcpu_create(struct vmm_vcpu *v, struct vmm_vm *vm, unsigned id, struct v
 		v->kvm_stats.fd = -1;
 	ret = setup_lapic(v->fd);
 	if (ret) {
-		vmm_err_set(err, -ret, "cannot set up the local APIC of vCPU %u: %s", id,
-			    strerror(-ret));
+		host_err_set(err, -ret, "cannot set up the local APIC of vCPU %u: %s", id,
+			     strerror(-ret));
 		goto err_unmap;
 	}
 	return 0;
@@ -241,13 +242,6 @@ static bool handle_exit(struct vmm_vcpu *v)
 	return true;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void *vcpu_thread(void *arg)
 {
 	struct vmm_vcpu *v = arg;
@@ -260,7 +254,7 @@ static void *vcpu_thread(void *arg)
 	while (!atomic_load(&vm->stopping)) {
 		int ret = ioctl(v->fd, KVM_RUN, 0);
 		if (!v->stats.first_exit_ns && ret == 0)
-			v->stats.first_exit_ns = now_ns();
+			v->stats.first_exit_ns = host_now_ns();
 		atomic_fetch_add_explicit(&v->stats.runs, 1, memory_order_relaxed);
 		if (ret < 0) {
 			if (errno == EINTR || errno == EAGAIN)

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "err.h"
+#include "host/err.h"
 #include "stats.h"
 
 struct vmm_vm;
@@ -33,7 +33,7 @@ struct vmm_vcpu {
 	struct vmm_kvm_stats kvm_stats; /* KVM's own counters, when the kernel has them */
 };
 
-int vmm_vcpu_create(struct vmm_vcpu *v, struct vmm_vm *vm, unsigned id, struct vmm_err *err);
+int vmm_vcpu_create(struct vmm_vcpu *v, struct vmm_vm *vm, unsigned id, struct host_err *err);
 int vmm_vcpu_start(struct vmm_vcpu *v);
 /* Makes a running KVM_RUN return (the vCPU then sees vm->stopping). */
 void vmm_vcpu_kick(struct vmm_vcpu *v);

@@ -50,7 +50,7 @@ void vmm_vm_stop(struct vmm_vm *vm, int status)
 }
 
 static int add_slot(struct vmm_vm *vm, unsigned slot, uint64_t gpa, uint64_t size, uint64_t off,
-		    struct vmm_err *err)
+		    struct host_err *err)
 {
 	struct kvm_userspace_memory_region r = {.slot = slot,
 						.guest_phys_addr = gpa,
@@ -58,30 +58,30 @@ static int add_slot(struct vmm_vm *vm, unsigned slot, uint64_t gpa, uint64_t siz
 						.userspace_addr =
 							(uint64_t)(uintptr_t)(vm->ram + off)};
 	if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
-		return vmm_err_set(err, errno, "cannot map guest RAM at 0x%" PRIx64 ": %s", gpa,
-				   strerror(errno));
+		return host_err_set(err, errno, "cannot map guest RAM at 0x%" PRIx64 ": %s", gpa,
+				    strerror(errno));
 	int ret = gmem_add(&vm->mem, gpa, size, vm->ram + off, vm->ram_fd, off);
-	return ret ? vmm_err_set(err, -ret, "guest memory table: %s", strerror(-ret)) : 0;
+	return ret ? host_err_set(err, -ret, "guest memory table: %s", strerror(-ret)) : 0;
 }
 
 /* Guest RAM is one memfd (shareable with other processes), split around the MMIO hole. */
-static int setup_memory(struct vmm_vm *vm, struct vmm_err *err)
+static int setup_memory(struct vmm_vm *vm, struct host_err *err)
 {
 	vm->ram_size = vm->cfg->memory;
 	if (vmm_e820_build(vm->ram_size, &vm->e820))
-		return vmm_err_set(err, EINVAL, "--memory must be between 4M and 1T");
+		return host_err_set(err, EINVAL, "--memory must be between 4M and 1T");
 	vm->ram_fd = memfd_create("vmmon-guest-ram", MFD_CLOEXEC);
 	if (vm->ram_fd < 0)
-		return vmm_err_set(err, errno, "memfd_create: %s", strerror(errno));
+		return host_err_set(err, errno, "memfd_create: %s", strerror(errno));
 	if (ftruncate(vm->ram_fd, (off_t)vm->ram_size) < 0)
-		return vmm_err_set(err, errno, "cannot size guest RAM to %" PRIu64 " bytes: %s",
-				   vm->ram_size, strerror(errno));
+		return host_err_set(err, errno, "cannot size guest RAM to %" PRIu64 " bytes: %s",
+				    vm->ram_size, strerror(errno));
 	vm->ram = mmap(NULL, vm->ram_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
 		       vm->ram_fd, 0);
 	if (vm->ram == MAP_FAILED) {
 		vm->ram = NULL;
-		return vmm_err_set(err, errno, "cannot map %" PRIu64 " bytes of guest RAM: %s",
-				   vm->ram_size, strerror(errno));
+		return host_err_set(err, errno, "cannot map %" PRIu64 " bytes of guest RAM: %s",
+				    vm->ram_size, strerror(errno));
 	}
 	uint64_t low = vmm_ram_below_4g(vm->ram_size), high = vmm_ram_above_4g(vm->ram_size);
 	int ret = add_slot(vm, SLOT_LOW, 0, low, 0, err);
@@ -92,36 +92,36 @@ static int setup_memory(struct vmm_vm *vm, struct vmm_err *err)
 
 /* In-kernel PIC, I/O APIC, local APICs and PIT. The I/O APIC takes the ID the MP table gives
  * it (after the CPUs' APIC IDs), so the guest finds what the table promises. */
-static int setup_irqchip(struct vmm_vm *vm, struct vmm_err *err)
+static int setup_irqchip(struct vmm_vm *vm, struct host_err *err)
 {
 	if (ioctl(vm->fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR) < 0)
-		return vmm_err_set(err, errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
+		return host_err_set(err, errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
 	uint64_t idmap = KVM_IDENTITY_MAP_ADDR;
 	if (ioctl(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0)
-		return vmm_err_set(err, errno, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
+		return host_err_set(err, errno, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
 	if (ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0) < 0)
-		return vmm_err_set(err, errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
+		return host_err_set(err, errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
 	struct kvm_irqchip chip = {.chip_id = KVM_IRQCHIP_IOAPIC};
 	if (ioctl(vm->fd, KVM_GET_IRQCHIP, &chip) < 0)
-		return vmm_err_set(err, errno, "KVM_GET_IRQCHIP: %s", strerror(errno));
+		return host_err_set(err, errno, "KVM_GET_IRQCHIP: %s", strerror(errno));
 	chip.chip.ioapic.id = vm->nr_vcpus;
 	if (ioctl(vm->fd, KVM_SET_IRQCHIP, &chip) < 0)
-		return vmm_err_set(err, errno, "KVM_SET_IRQCHIP: %s", strerror(errno));
+		return host_err_set(err, errno, "KVM_SET_IRQCHIP: %s", strerror(errno));
 	/* SPEAKER_DUMMY gives port 0x61 its PIT gate/output bits: guests time with channel 2. */
 	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
 	if (ioctl(vm->fd, KVM_CREATE_PIT2, &pit) < 0)
-		return vmm_err_set(err, errno, "KVM_CREATE_PIT2: %s", strerror(errno));
+		return host_err_set(err, errno, "KVM_CREATE_PIT2: %s", strerror(errno));
 	return 0;
 }
 
-static int create_vcpus(struct vmm_vm *vm, struct vmm_err *err)
+static int create_vcpus(struct vmm_vm *vm, struct host_err *err)
 {
 	int ret = vmm_cpuid_supported(vm->kvm.fd, &vm->cpuid);
 	if (ret)
-		return vmm_err_set(err, -ret, "KVM_GET_SUPPORTED_CPUID: %s", strerror(-ret));
+		return host_err_set(err, -ret, "KVM_GET_SUPPORTED_CPUID: %s", strerror(-ret));
 	vm->vcpus = calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
-		return vmm_err_set(err, ENOMEM, "out of memory for %u vCPUs", vm->nr_vcpus);
+		return host_err_set(err, ENOMEM, "out of memory for %u vCPUs", vm->nr_vcpus);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vm->vcpus[i].fd = -1;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
@@ -132,7 +132,7 @@ static int create_vcpus(struct vmm_vm *vm, struct vmm_err *err)
 	return 0;
 }
 
-int vmm_vm_create(struct vmm_vm *vm, const struct vmm_config *cfg, struct vmm_err *err)
+int vmm_vm_create(struct vmm_vm *vm, const struct vmm_config *cfg, struct host_err *err)
 {
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = cfg;
@@ -148,15 +148,15 @@ int vmm_vm_create(struct vmm_vm *vm, const struct vmm_config *cfg, struct vmm_er
 	if (ret)
 		return ret;
 	if (cfg->cpus > vm->kvm.max_vcpus)
-		return vmm_err_set(err, EINVAL,
-				   "--cpus %u: this host's KVM allows at most %u vCPUs", cfg->cpus,
-				   vm->kvm.max_vcpus);
+		return host_err_set(err, EINVAL,
+				    "--cpus %u: this host's KVM allows at most %u vCPUs", cfg->cpus,
+				    vm->kvm.max_vcpus);
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_fd < 0)
-		return vmm_err_set(err, errno, "eventfd: %s", strerror(errno));
+		return host_err_set(err, errno, "eventfd: %s", strerror(errno));
 	vm->fd = ioctl(vm->kvm.fd, KVM_CREATE_VM, 0);
 	if (vm->fd < 0)
-		return vmm_err_set(err, errno, "KVM_CREATE_VM: %s", strerror(errno));
+		return host_err_set(err, errno, "KVM_CREATE_VM: %s", strerror(errno));
 	if (vm->kvm.emulation_failure_bytes) {
 		struct kvm_enable_cap cap = {.cap = KVM_CAP_EXIT_ON_EMULATION_FAILURE, .args = {1}};
 		ioctl(vm->fd, KVM_ENABLE_CAP, &cap); /* only adds detail to crash reports */
@@ -175,7 +175,7 @@ int vmm_vm_create(struct vmm_vm *vm, const struct vmm_config *cfg, struct vmm_er
 	return ret;
 }
 
-int vmm_vm_load(struct vmm_vm *vm, struct vmm_err *err)
+int vmm_vm_load(struct vmm_vm *vm, struct host_err *err)
 {
 	struct vmm_file kernel = {0}, initrd = {0};
 	struct vmm_boot_entry entry;
@@ -187,7 +187,7 @@ int vmm_vm_load(struct vmm_vm *vm, struct vmm_err *err)
 	/* The kernel learns about virtio-mmio devices from its command line. */
 	char *cmdline = NULL;
 	if (asprintf(&cmdline, "%s%s", vm->cfg->cmdline, vm->devs.cmdline) < 0) {
-		ret = vmm_err_set(err, ENOMEM, "out of memory");
+		ret = host_err_set(err, ENOMEM, "out of memory");
 		goto out;
 	}
 	struct vmm_boot_params p = {.kernel = kernel.data,
@@ -203,8 +203,8 @@ int vmm_vm_load(struct vmm_vm *vm, struct vmm_err *err)
 	if (!ret) {
 		ret = vmm_boot_set_regs(vm->vcpus[0].fd, &entry);
 		if (ret)
-			vmm_err_set(err, -ret, "cannot set the boot CPU's registers: %s",
-				    strerror(-ret));
+			host_err_set(err, -ret, "cannot set the boot CPU's registers: %s",
+				     strerror(-ret));
 	}
 	free(cmdline);
 out:

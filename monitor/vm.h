@@ -22,7 +22,7 @@
 #include "dev/uart16550.h"
 #include "devices.h"
 #include "e820.h"
-#include "err.h"
+#include "host/err.h"
 #include "gmem.h"
 #include "kvm.h"
 
@@ -70,9 +70,9 @@ struct vmm_vm {
 	int stop_fd; /* eventfd that wakes the main loop */
 };
 
-int vmm_vm_create(struct vmm_vm *vm, const struct vmm_config *cfg, struct vmm_err *err);
+int vmm_vm_create(struct vmm_vm *vm, const struct vmm_config *cfg, struct host_err *err);
 /* Loads the kernel, writes the platform tables and sets up the boot CPU. */
-int vmm_vm_load(struct vmm_vm *vm, struct vmm_err *err);
+int vmm_vm_load(struct vmm_vm *vm, struct host_err *err);
 /* Runs until the guest or a signal ends it; returns vmmon's exit status. */
 int vmm_vm_run(struct vmm_vm *vm);
 void vmm_vm_destroy(struct vmm_vm *vm);

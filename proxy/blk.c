@@ -17,9 +17,8 @@
 #include "blk_req.h"
 #include "worker.h"
 
-#define BATCH			      32
-#define MAX_SEG			      (IOP_BLK_SEG_MAX + 8) /* data, header, status, pieces split across regions */
-#define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
+#define BATCH	32
+#define MAX_SEG (IOP_BLK_SEG_MAX + 8) /* data, header, status, pieces split across regions */
 
 struct blk_dev {
 	struct iop_dev dev;
@@ -324,35 +323,35 @@ static const struct iop_dev_ops blk_ops = {
 	.destroy = destroy,
 };
 
-static int open_backing(struct blk_dev *b, struct iop_err *err)
+static int open_backing(struct blk_dev *b, struct host_err *err)
 {
 	const struct iop_dev_cfg *c = &b->cfg;
 	int mode = (c->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
 	b->fd = open(c->path, mode | (c->direct ? O_DIRECT : 0));
 	if (b->fd < 0)
-		return iop_err_set(err, errno, "--blk path=%s: cannot open%s: %s", c->path,
-				   c->direct ? " with O_DIRECT" : "", strerror(errno));
+		return host_err_set(err, errno, "--blk path=%s: cannot open%s: %s", c->path,
+				    c->direct ? " with O_DIRECT" : "", strerror(errno));
 	b->fd_cached = c->direct ? open(c->path, mode) : b->fd;
 	if (b->fd_cached < 0)
-		return iop_err_set(err, errno, "--blk path=%s: %s", c->path, strerror(errno));
+		return host_err_set(err, errno, "--blk path=%s: %s", c->path, strerror(errno));
 	struct stat st;
 	if (fstat(b->fd, &st) < 0)
-		return iop_err_set(err, errno, "--blk path=%s: %s", c->path, strerror(errno));
+		return host_err_set(err, errno, "--blk path=%s: %s", c->path, strerror(errno));
 	uint64_t bytes = (uint64_t)st.st_size;
 	b->logical_block = BLK_SECTOR;
 	if (S_ISBLK(st.st_mode)) {
 		int lbs = BLK_SECTOR;
 		if (ioctl(b->fd, BLKGETSIZE64, &bytes) < 0 || ioctl(b->fd, BLKSSZGET, &lbs) < 0)
-			return iop_err_set(err, errno, "--blk path=%s: cannot size the device: %s",
-					   c->path, strerror(errno));
+			return host_err_set(err, errno, "--blk path=%s: cannot size the device: %s",
+					    c->path, strerror(errno));
 		b->logical_block = (uint32_t)lbs;
 	} else if (!S_ISREG(st.st_mode)) {
-		return iop_err_set(err, EINVAL, "--blk path=%s: not a regular file or block device",
-				   c->path);
+		return host_err_set(err, EINVAL,
+				    "--blk path=%s: not a regular file or block device", c->path);
 	}
 	if (bytes < BLK_SECTOR)
-		return iop_err_set(err, EINVAL, "--blk path=%s: smaller than one 512-byte sector",
-				   c->path);
+		return host_err_set(err, EINVAL, "--blk path=%s: smaller than one 512-byte sector",
+				    c->path);
 	b->lim.capacity = bytes / BLK_SECTOR;
 	return 0;
 }
@@ -374,11 +373,11 @@ static void fill_config(struct blk_dev *b)
 
 int iop_blk_create(struct iop_dev **out, unsigned id, const struct iop_dev_cfg *cfg,
 		   struct iop_pool *pool, int *files, unsigned *nfiles, unsigned max,
-		   struct iop_err *err)
+		   struct host_err *err)
 {
 	struct blk_dev *b = calloc(1, sizeof(*b));
 	if (!b)
-		return iop_err_set(err, ENOMEM, "out of memory");
+		return host_err_set(err, ENOMEM, "out of memory");
 	b->cfg = *cfg;
 	snprintf(b->name, sizeof(b->name), "blk%u", id);
 	iop_dev_init(&b->dev, id, b->name, pool);

@@ -10,7 +10,7 @@
 #define IOPROXY_BLK_H
 
 #include "cli.h"
-#include "err.h"
+#include "host/err.h"
 #include "iop.h"
 
 #define IOP_BLK_SEG_MAX 126 /* data pieces per request the driver may use */
@@ -19,6 +19,6 @@
  * to max) for registration with the workers' rings. */
 int iop_blk_create(struct iop_dev **out, unsigned id, const struct iop_dev_cfg *cfg,
 		   struct iop_pool *pool, int *files, unsigned *nfiles, unsigned max,
-		   struct iop_err *err);
+		   struct host_err *err);
 
 #endif

@@ -24,30 +24,31 @@ const char iop_cli_usage[] =
 	"  --print-capabilities, --help, --version\n";
 
 static int number(const char *opt, const char *val, unsigned long lo, unsigned long hi,
-		  unsigned *out, struct iop_err *err)
+		  unsigned *out, struct host_err *err)
 {
 	char *end;
 	errno = 0;
 	unsigned long n = strtoul(val, &end, 10);
 	if (!isdigit((unsigned char)*val) || *end || errno || n < lo || n > hi)
-		return iop_err_set(err, EINVAL, "%s%s%s: give a number from %lu to %lu", opt,
-				   opt[strlen(opt) - 1] == '=' ? "" : " ", val, lo, hi);
+		return host_err_set(err, EINVAL, "%s%s%s: give a number from %lu to %lu", opt,
+				    opt[strlen(opt) - 1] == '=' ? "" : " ", val, lo, hi);
 	*out = (unsigned)n;
 	return 0;
 }
 
-static int on_off(const char *opt, const char *key, const char *val, bool *out, struct iop_err *err)
+static int on_off(const char *opt, const char *key, const char *val, bool *out,
+		  struct host_err *err)
 {
 	if (!strcmp(val, "on") || !strcmp(val, "true"))
 		*out = true;
 	else if (!strcmp(val, "off") || !strcmp(val, "false"))
 		*out = false;
 	else
-		return iop_err_set(err, EINVAL, "%s: %s=%s: use on or off", opt, key, val);
+		return host_err_set(err, EINVAL, "%s: %s=%s: use on or off", opt, key, val);
 	return 0;
 }
 
-static int blk_pair(struct iop_dev_cfg *d, const char *key, const char *val, struct iop_err *err)
+static int blk_pair(struct iop_dev_cfg *d, const char *key, const char *val, struct host_err *err)
 {
 	if (!strcmp(key, "path"))
 		d->path = val;
@@ -59,51 +60,51 @@ static int blk_pair(struct iop_dev_cfg *d, const char *key, const char *val, str
 		return number("--blk queues=", val, 1, IOP_CLI_MAX_QUEUES, &d->queues, err);
 	else if (!strcmp(key, "serial")) {
 		if (strlen(val) > IOP_SERIAL_MAX)
-			return iop_err_set(err, EINVAL, "--blk: serial=%s: at most %d characters",
-					   val, IOP_SERIAL_MAX);
+			return host_err_set(err, EINVAL, "--blk: serial=%s: at most %d characters",
+					    val, IOP_SERIAL_MAX);
 		memcpy(d->serial, val, strlen(val) + 1);
 	} else
-		return iop_err_set(err, EINVAL,
-				   "--blk: unknown key '%s' (known: path, readonly, direct, "
-				   "queues, serial)",
-				   key);
+		return host_err_set(err, EINVAL,
+				    "--blk: unknown key '%s' (known: path, readonly, direct, "
+				    "queues, serial)",
+				    key);
 	return 0;
 }
 
-static int net_pair(struct iop_dev_cfg *d, const char *key, const char *val, struct iop_err *err)
+static int net_pair(struct iop_dev_cfg *d, const char *key, const char *val, struct host_err *err)
 {
 	if (!strcmp(key, "tap")) {
 		if (strlen(val) >= sizeof(d->tap))
-			return iop_err_set(err, EINVAL,
-					   "--net: tap=%s: interface names have at most 15 "
-					   "characters",
-					   val);
+			return host_err_set(err, EINVAL,
+					    "--net: tap=%s: interface names have at most 15 "
+					    "characters",
+					    val);
 		memcpy(d->tap, val, strlen(val) + 1);
 	} else if (!strcmp(key, "queues")) {
 		return number("--net queues=", val, 1, IOP_CLI_MAX_QUEUES / 2, &d->queues, err);
 	} else if (!strcmp(key, "mac")) {
 		if (mac_addr_parse(val, d->mac))
-			return iop_err_set(err, EINVAL, "--net: mac=%s: give a unicast address",
-					   val);
+			return host_err_set(err, EINVAL, "--net: mac=%s: give a unicast address",
+					    val);
 		d->mac_set = true;
 	} else {
-		return iop_err_set(err, EINVAL, "--net: unknown key '%s' (known: tap, queues, mac)",
-				   key);
+		return host_err_set(err, EINVAL,
+				    "--net: unknown key '%s' (known: tap, queues, mac)", key);
 	}
 	return 0;
 }
 
 /* "k=v,k=v" into d; the values point into a copy kept in cfg->owned. */
 static int device(struct iop_config *cfg, enum iop_dev_kind kind, const char *arg,
-		  struct iop_err *err)
+		  struct host_err *err)
 {
 	const char *opt = kind == IOP_DEV_BLK ? "--blk" : "--net";
 	if (cfg->ndev == IOP_MAX_DEVICES)
-		return iop_err_set(err, EINVAL, "%s: at most %d devices", opt, IOP_MAX_DEVICES);
+		return host_err_set(err, EINVAL, "%s: at most %d devices", opt, IOP_MAX_DEVICES);
 	struct iop_dev_cfg *d = &cfg->dev[cfg->ndev];
 	char *copy = strdup(arg);
 	if (!copy)
-		return iop_err_set(err, ENOMEM, "out of memory");
+		return host_err_set(err, ENOMEM, "out of memory");
 	cfg->owned[cfg->ndev++] = copy;
 	d->kind = kind;
 	d->queues = 1;
@@ -111,8 +112,8 @@ static int device(struct iop_config *cfg, enum iop_dev_kind kind, const char *ar
 	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(tok, '=');
 		if (!eq || eq == tok || !eq[1])
-			return iop_err_set(err, EINVAL, "%s %s: '%s' is not key=value", opt, arg,
-					   tok);
+			return host_err_set(err, EINVAL, "%s %s: '%s' is not key=value", opt, arg,
+					    tok);
 		*eq = 0;
 		int ret = kind == IOP_DEV_BLK ? blk_pair(d, tok, eq + 1, err)
 					      : net_pair(d, tok, eq + 1, err);
@@ -120,9 +121,9 @@ static int device(struct iop_config *cfg, enum iop_dev_kind kind, const char *ar
 			return ret;
 	}
 	if (kind == IOP_DEV_BLK && !d->path)
-		return iop_err_set(err, EINVAL, "--blk %s: no path=FILE given", arg);
+		return host_err_set(err, EINVAL, "--blk %s: no path=FILE given", arg);
 	if (kind == IOP_DEV_NET && !d->tap[0])
-		return iop_err_set(err, EINVAL, "--net %s: no tap=NAME given", arg);
+		return host_err_set(err, EINVAL, "--net %s: no tap=NAME given", arg);
 	return 0;
 }
 
@@ -132,44 +133,44 @@ struct sock_spec {
 };
 
 static int add_socket(struct sock_spec *s, unsigned *n, const char *path, int fd,
-		      struct iop_err *err)
+		      struct host_err *err)
 {
 	if (*n == IOP_MAX_DEVICES)
-		return iop_err_set(err, EINVAL, "at most %d sockets", IOP_MAX_DEVICES);
+		return host_err_set(err, EINVAL, "at most %d sockets", IOP_MAX_DEVICES);
 	for (unsigned i = 0; path && i < *n; i++)
 		if (s[i].path && !strcmp(s[i].path, path))
-			return iop_err_set(err, EINVAL, "--socket %s given twice", path);
+			return host_err_set(err, EINVAL, "--socket %s given twice", path);
 	if (path && strlen(path) >= 108) /* sizeof(sun_path) */
-		return iop_err_set(err, ENAMETOOLONG, "--socket %s: the path is too long", path);
+		return host_err_set(err, ENAMETOOLONG, "--socket %s: the path is too long", path);
 	s[(*n)++] = (struct sock_spec){.path = path, .fd = fd};
 	return 0;
 }
 
 /* Splits "--opt=value" / "--opt value"; returns the value or NULL (and an error). */
 static const char *value(int argc, char **argv, int *i, const char *opt, const char *eq,
-			 struct iop_err *err)
+			 struct host_err *err)
 {
 	if (eq)
 		return eq + 1;
 	if (*i + 1 >= argc) {
-		iop_err_set(err, EINVAL, "%s needs a value", opt);
+		host_err_set(err, EINVAL, "%s needs a value", opt);
 		return NULL;
 	}
 	return argv[++*i];
 }
 
 static int finish(struct iop_config *cfg, struct sock_spec *s, unsigned nsock, bool read_only,
-		  struct iop_err *err)
+		  struct host_err *err)
 {
 	if (cfg->ndev == 0)
-		return iop_err_set(err, EINVAL,
-				   "no device: give --socket PATH with --blk or --net "
-				   "(see --help)");
+		return host_err_set(err, EINVAL,
+				    "no device: give --socket PATH with --blk or --net "
+				    "(see --help)");
 	if (nsock != cfg->ndev)
-		return iop_err_set(err, EINVAL,
-				   "%u device(s) but %u socket(s): give one socket "
-				   "per device",
-				   cfg->ndev, nsock);
+		return host_err_set(err, EINVAL,
+				    "%u device(s) but %u socket(s): give one socket "
+				    "per device",
+				    cfg->ndev, nsock);
 	for (unsigned i = 0; i < cfg->ndev; i++) {
 		cfg->dev[i].socket = s[i].path;
 		cfg->dev[i].listen_fd = s[i].fd;
@@ -179,7 +180,7 @@ static int finish(struct iop_config *cfg, struct sock_spec *s, unsigned nsock, b
 	return IOP_CLI_RUN;
 }
 
-int iop_cli_parse(int argc, char **argv, struct iop_config *cfg, struct iop_err *err)
+int iop_cli_parse(int argc, char **argv, struct iop_config *cfg, struct host_err *err)
 {
 	struct sock_spec socks[IOP_MAX_DEVICES];
 	unsigned nsock = 0;
@@ -198,7 +199,8 @@ int iop_cli_parse(int argc, char **argv, struct iop_config *cfg, struct iop_err 
 		const char *a = argv[i], *eq = strchr(a, '=');
 		size_t len = eq ? (size_t)(eq - a) : strlen(a);
 		if (len >= sizeof(opt) || strncmp(a, "--", 2) != 0)
-			return iop_err_set(err, EINVAL, "unexpected argument '%s' (see --help)", a);
+			return host_err_set(err, EINVAL, "unexpected argument '%s' (see --help)",
+					    a);
 		memcpy(opt, a, len);
 		opt[len] = 0;
 		const char *v = NULL;
@@ -209,7 +211,7 @@ int iop_cli_parse(int argc, char **argv, struct iop_config *cfg, struct iop_err 
 			if (!(v = value(argc, argv, &i, opt, eq, err)))
 				return -EINVAL;
 			if (!*v)
-				return iop_err_set(err, EINVAL, "%s: empty path", opt);
+				return host_err_set(err, EINVAL, "%s: empty path", opt);
 			ret = add_socket(socks, &nsock, v, -1, err);
 		} else if (!strcmp(opt, "--fd")) {
 			unsigned fd = 0;
@@ -226,10 +228,10 @@ int iop_cli_parse(int argc, char **argv, struct iop_config *cfg, struct iop_err 
 			if (!(v = value(argc, argv, &i, opt, eq, err)))
 				return -EINVAL;
 			if (!*v || strchr(v, ','))
-				return iop_err_set(err, EINVAL,
-						   "--blk-file %s: give a plain path "
-						   "(no commas)",
-						   v);
+				return host_err_set(err, EINVAL,
+						    "--blk-file %s: give a plain path "
+						    "(no commas)",
+						    v);
 			char spec[PATH_MAX + 8];
 			snprintf(spec, sizeof(spec), "path=%s", v);
 			ret = device(cfg, IOP_DEV_BLK, spec, err);
@@ -249,12 +251,12 @@ int iop_cli_parse(int argc, char **argv, struct iop_config *cfg, struct iop_err 
 			if (!(v = value(argc, argv, &i, opt, eq, err)))
 				return -EINVAL;
 			if (!*v)
-				return iop_err_set(err, EINVAL, "--user: empty name");
+				return host_err_set(err, EINVAL, "--user: empty name");
 			cfg->user = v;
 		} else if (!strcmp(opt, "--no-seccomp") && !eq) {
 			cfg->seccomp = false;
 		} else {
-			return iop_err_set(err, EINVAL, "unknown option '%s' (see --help)", a);
+			return host_err_set(err, EINVAL, "unknown option '%s' (see --help)", a);
 		}
 		if (ret)
 			return ret;

@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "host/err.h"
 
 #define IOP_MAX_DEVICES	    16
 #define IOP_MAX_THREADS	    64
@@ -56,7 +56,7 @@ struct iop_config {
 
 /* Returns what to do, or -errno with a one-line message in err. argv is not modified and
  * must outlive cfg (paths point into it). */
-int iop_cli_parse(int argc, char **argv, struct iop_config *cfg, struct iop_err *err);
+int iop_cli_parse(int argc, char **argv, struct iop_config *cfg, struct host_err *err);
 void iop_cli_free(struct iop_config *cfg);
 extern const char iop_cli_usage[];
 /* The --print-capabilities JSON (vhost-user.json's VHostUserBackendCapabilities). */

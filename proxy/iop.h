@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "host/util.h"
 #include "inflight.h"
 #include "mem.h"
 #include "virtq.h"
@@ -144,7 +145,5 @@ void iop_queue_publish(struct iop_queue *q);
  * that has recorded a position gives it, SET_VRING_BASE otherwise). Returns 0 or -errno. */
 int iop_queue_prepare(struct iop_queue *q);
 void iop_queue_release(struct iop_queue *q);
-/* Writes 1 to an eventfd (call or err). */
-void iop_signal(int fd);
 
 #endif

@@ -27,7 +27,7 @@ struct ioproxy {
 	int sigfd;
 };
 
-static int make_devices(struct ioproxy *p, struct iop_err *err)
+static int make_devices(struct ioproxy *p, struct host_err *err)
 {
 	for (unsigned i = 0; i < p->cfg.ndev; i++) {
 		const struct iop_dev_cfg *c = &p->cfg.dev[i];
@@ -45,7 +45,7 @@ static int make_devices(struct ioproxy *p, struct iop_err *err)
 	return 0;
 }
 
-static int start_workers(struct ioproxy *p, struct iop_err *err)
+static int start_workers(struct ioproxy *p, struct host_err *err)
 {
 	struct iop_worker_cfg wc = {.poll = p->cfg.poll,
 				    .poll_us = p->cfg.poll_us,
@@ -59,7 +59,7 @@ static int start_workers(struct ioproxy *p, struct iop_err *err)
 	return 0;
 }
 
-static int setup(struct ioproxy *p, struct iop_err *err)
+static int setup(struct ioproxy *p, struct host_err *err)
 {
 	sigset_t set;
 	sigemptyset(&set);
@@ -71,13 +71,13 @@ static int setup(struct ioproxy *p, struct iop_err *err)
 	signal(SIGPIPE, SIG_IGN);
 	p->sigfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (p->sigfd < 0)
-		return iop_err_set(err, errno, "signalfd: %s", strerror(errno));
+		return host_err_set(err, errno, "signalfd: %s", strerror(errno));
 	p->pool.n = p->cfg.threads;
 	p->pool.poll = p->cfg.poll;
 	p->pool.poll_us = p->cfg.poll_us;
 	p->pool.w = calloc(p->pool.n, sizeof(*p->pool.w));
 	if (!p->pool.w)
-		return iop_err_set(err, ENOMEM, "out of memory");
+		return host_err_set(err, ENOMEM, "out of memory");
 	for (unsigned i = 0; i < p->pool.n; i++)
 		p->pool.w[i].bell_fd = -1;
 	int ret = make_devices(p, err);
@@ -107,7 +107,7 @@ static void teardown(struct ioproxy *p)
 int main(int argc, char **argv)
 {
 	static struct ioproxy p;
-	struct iop_err err = {{0}};
+	struct host_err err = {{0}};
 	int ret = iop_cli_parse(argc, argv, &p.cfg, &err);
 	if (ret < 0) {
 		fprintf(stderr, "ioproxy: %s\n", err.msg);

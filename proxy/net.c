@@ -15,12 +15,11 @@
 
 #include "worker.h"
 
-#define MAX_PAIRS		      (IOP_CLI_MAX_QUEUES / 2)
-#define MAX_SEG			      64
-#define RX_LINK			      16 /* reads posted per hard-linked chain */
-#define TX_BATCH		      32
-#define MIN_RX			      (sizeof(struct virtio_net_hdr_v1) + 1514) /* header and a full frame */
-#define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
+#define MAX_PAIRS (IOP_CLI_MAX_QUEUES / 2)
+#define MAX_SEG	  64
+#define RX_LINK	  16 /* reads posted per hard-linked chain */
+#define TX_BATCH  32
+#define MIN_RX	  (sizeof(struct virtio_net_hdr_v1) + 1514) /* header and a full frame */
 
 struct net_dev {
 	struct iop_dev dev;
@@ -311,8 +310,8 @@ static const struct iop_dev_ops net_ops = {
 	/* CONFIG too, for a front-end that asks (QEMU's virtio-net keeps its own config
 	 * space and warns about the offer). INFLIGHT_SHMFD: nothing of a frame needs replaying,
 	 * but a packed ring's position after a crash is only in the region. */
-	.protocol_features = 1ull << VHOST_USER_PROTOCOL_F_CONFIG |
-			     1ull << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD,
+	.protocol_features =
+		1ull << VHOST_USER_PROTOCOL_F_CONFIG | 1ull << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD,
 	.queue_num = queue_num,
 	.get_config = get_config,
 	.set_config = set_config,
@@ -324,29 +323,31 @@ static const struct iop_dev_ops net_ops = {
 	.destroy = destroy,
 };
 
-static int open_tap(struct net_dev *n, struct iop_err *err)
+static int open_tap(struct net_dev *n, struct host_err *err)
 {
 	for (unsigned p = 0; p < n->pairs; p++) {
 		n->fd[p] = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 		if (n->fd[p] < 0)
-			return iop_err_set(err, errno, "--net tap=%s: cannot open /dev/net/tun: %s",
-					   n->cfg.tap, strerror(errno));
+			return host_err_set(err, errno,
+					    "--net tap=%s: cannot open /dev/net/tun: %s",
+					    n->cfg.tap, strerror(errno));
 		struct ifreq ifr = {.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR};
 		if (n->pairs > 1)
 			ifr.ifr_flags |= IFF_MULTI_QUEUE;
 		memcpy(ifr.ifr_name, n->cfg.tap, sizeof(n->cfg.tap));
 		if (ioctl(n->fd[p], TUNSETIFF, &ifr) < 0)
-			return iop_err_set(err, errno, "--net tap=%s: cannot attach: %s%s",
-					   n->cfg.tap, strerror(errno),
-					   errno == EINVAL && n->pairs > 1
-						   ? " (queues=N needs a tap made with multi_queue)"
-						   : "");
+			return host_err_set(
+				err, errno, "--net tap=%s: cannot attach: %s%s", n->cfg.tap,
+				strerror(errno),
+				errno == EINVAL && n->pairs > 1
+					? " (queues=N needs a tap made with multi_queue)"
+					: "");
 		int hdr = (int)sizeof(struct virtio_net_hdr_v1);
 		if (ioctl(n->fd[p], TUNSETVNETHDRSZ, &hdr) < 0 ||
 		    ioctl(n->fd[p], TUNSETOFFLOAD, 0) < 0)
-			return iop_err_set(err, errno,
-					   "--net tap=%s: cannot set the virtio-net header: %s",
-					   n->cfg.tap, strerror(errno));
+			return host_err_set(err, errno,
+					    "--net tap=%s: cannot set the virtio-net header: %s",
+					    n->cfg.tap, strerror(errno));
 		if (n->pairs > 1) { /* attached when the front-end enables the pair */
 			struct ifreq det = {.ifr_flags = IFF_DETACH_QUEUE};
 			ioctl(n->fd[p], TUNSETQUEUE, &det);
@@ -356,11 +357,11 @@ static int open_tap(struct net_dev *n, struct iop_err *err)
 }
 
 int iop_net_create(struct iop_dev **out, unsigned id, const struct iop_dev_cfg *cfg,
-		   struct iop_pool *pool, struct iop_err *err)
+		   struct iop_pool *pool, struct host_err *err)
 {
 	struct net_dev *n = calloc(1, sizeof(*n));
 	if (!n)
-		return iop_err_set(err, ENOMEM, "out of memory");
+		return host_err_set(err, ENOMEM, "out of memory");
 	n->cfg = *cfg;
 	n->pairs = cfg->queues ? cfg->queues : 1;
 	for (unsigned p = 0; p < MAX_PAIRS; p++)
@@ -370,7 +371,7 @@ int iop_net_create(struct iop_dev **out, unsigned id, const struct iop_dev_cfg *
 	n->dev.ops = &net_ops;
 	n->dev.nq = 2 * n->pairs;
 	int ret = n->pairs > MAX_PAIRS
-			  ? iop_err_set(err, EINVAL, "--net: at most %d queue pairs", MAX_PAIRS)
+			  ? host_err_set(err, EINVAL, "--net: at most %d queue pairs", MAX_PAIRS)
 			  : open_tap(n, err);
 	if (ret) {
 		destroy(&n->dev);

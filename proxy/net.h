@@ -11,10 +11,10 @@
 #define IOPROXY_NET_H
 
 #include "cli.h"
-#include "err.h"
+#include "host/err.h"
 #include "iop.h"
 
 int iop_net_create(struct iop_dev **out, unsigned id, const struct iop_dev_cfg *cfg,
-		   struct iop_pool *pool, struct iop_err *err);
+		   struct iop_pool *pool, struct host_err *err);
 
 #endif

@@ -15,14 +15,6 @@
 #include "iop.h"
 #include "worker.h"
 
-void iop_signal(int fd)
-{
-	uint64_t one = 1;
-	if (write(fd, &one, sizeof(one)) < 0) {
-		/* EAGAIN: the counter is saturated and a wakeup is pending anyway */
-	}
-}
-
 void iop_dev_init(struct iop_dev *d, unsigned id, const char *name, struct iop_pool *pool)
 {
 	memset(d, 0, sizeof(*d));
@@ -147,7 +139,7 @@ void iop_queue_publish(struct iop_queue *q)
 	else
 		iop_inflight_batch_done(&q->inflight, q->vq.used_idx);
 	if (notify && q->call_fd >= 0) {
-		iop_signal(q->call_fd);
+		host_signal(q->call_fd);
 		q->calls++;
 	}
 }

@@ -21,17 +21,17 @@ static int set_caps(uint64_t keep)
 	return syscall(SYS_capset, &h, d) < 0 ? -errno : 0;
 }
 
-int iop_security_drop(const char *user, bool net_admin, struct iop_err *err)
+int iop_security_drop(const char *user, bool net_admin, struct host_err *err)
 {
 	uint64_t keep = 1ull << CAP_IPC_LOCK | (net_admin ? 1ull << CAP_NET_ADMIN : 0);
 	struct passwd *pw = NULL;
 	if (user) {
 		pw = getpwnam(user);
 		if (!pw)
-			return iop_err_set(err, ENOENT, "--user %s: no such user", user);
+			return host_err_set(err, ENOENT, "--user %s: no such user", user);
 		if (geteuid() != 0 && geteuid() != pw->pw_uid)
-			return iop_err_set(err, EPERM, "--user %s: only root can switch users",
-					   user);
+			return host_err_set(err, EPERM, "--user %s: only root can switch users",
+					    user);
 	}
 	if (geteuid() != 0)
 		return 0; /* an ordinary user has no capabilities to give up */
@@ -43,15 +43,15 @@ int iop_security_drop(const char *user, bool net_admin, struct iop_err *err)
 		if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 || setgroups(1, &gid) < 0 ||
 		    setresgid(gid, gid, gid) < 0 ||
 		    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
-			return iop_err_set(err, errno, "--user %s: cannot switch: %s", user,
-					   strerror(errno));
+			return host_err_set(err, errno, "--user %s: cannot switch: %s", user,
+					    strerror(errno));
 		prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
 		if (setuid(0) == 0)
-			return iop_err_set(err, EPERM, "--user %s: root could be regained", user);
+			return host_err_set(err, EPERM, "--user %s: root could be regained", user);
 	}
 	int ret = set_caps(keep);
 	if (ret)
-		return iop_err_set(err, -ret, "capset: %s", strerror(-ret));
+		return host_err_set(err, -ret, "capset: %s", strerror(-ret));
 	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 	return 0;
 }
@@ -100,11 +100,11 @@ static const int allowed[] = {
 	SCMP_SYS(rseq),
 };
 
-int iop_security_seccomp(struct iop_err *err)
+int iop_security_seccomp(struct host_err *err)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	if (!ctx)
-		return iop_err_set(err, ENOMEM, "seccomp_init failed");
+		return host_err_set(err, ENOMEM, "seccomp_init failed");
 	int ret = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 	for (size_t i = 0; !ret && i < sizeof(allowed) / sizeof(allowed[0]); i++)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
@@ -120,7 +120,7 @@ int iop_security_seccomp(struct iop_err *err)
 		ret = seccomp_load(ctx); /* sets no_new_privs itself */
 	seccomp_release(ctx);
 	if (ret)
-		return iop_err_set(err, -ret, "cannot install the seccomp filter: %s",
-				   strerror(-ret));
+		return host_err_set(err, -ret, "cannot install the seccomp filter: %s",
+				    strerror(-ret));
 	return 0;
 }

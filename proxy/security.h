@@ -14,9 +14,9 @@
 
 #include <stdbool.h>
 
-#include "err.h"
+#include "host/err.h"
 
-int iop_security_drop(const char *user, bool net_admin, struct iop_err *err);
-int iop_security_seccomp(struct iop_err *err);
+int iop_security_drop(const char *user, bool net_admin, struct host_err *err);
+int iop_security_seccomp(struct host_err *err);
 
 #endif

@@ -14,14 +14,14 @@
 #include "vhost.h"
 #include "worker.h"
 
-int iop_server_listen(struct iop_dev *d, const struct iop_dev_cfg *cfg, struct iop_err *err)
+int iop_server_listen(struct iop_dev *d, const struct iop_dev_cfg *cfg, struct host_err *err)
 {
 	if (cfg->listen_fd >= 0) {
 		int on = 0;
 		socklen_t len = sizeof(on);
 		if (getsockopt(cfg->listen_fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) < 0 || !on)
-			return iop_err_set(err, EINVAL, "--fd=%d: not a listening socket",
-					   cfg->listen_fd);
+			return host_err_set(err, EINVAL, "--fd=%d: not a listening socket",
+					    cfg->listen_fd);
 		fcntl(cfg->listen_fd, F_SETFD, FD_CLOEXEC);
 		d->listen_fd = cfg->listen_fd;
 		return 0;
@@ -31,17 +31,17 @@ int iop_server_listen(struct iop_dev *d, const struct iop_dev_cfg *cfg, struct i
 	struct stat st;
 	if (lstat(cfg->socket, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode))
-			return iop_err_set(err, EEXIST, "--socket %s: exists and is not a socket",
-					   cfg->socket);
+			return host_err_set(err, EEXIST, "--socket %s: exists and is not a socket",
+					    cfg->socket);
 		unlink(cfg->socket); /* left over from an earlier run */
 	}
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return iop_err_set(err, errno, "socket: %s", strerror(errno));
+		return host_err_set(err, errno, "socket: %s", strerror(errno));
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
 		int e = errno;
 		close(fd);
-		return iop_err_set(err, e, "--socket %s: %s", cfg->socket, strerror(e));
+		return host_err_set(err, e, "--socket %s: %s", cfg->socket, strerror(e));
 	}
 	d->listen_fd = fd;
 	d->owns_path = true;

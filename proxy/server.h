@@ -9,12 +9,12 @@
 #define IOPROXY_SERVER_H
 
 #include "cli.h"
-#include "err.h"
+#include "host/err.h"
 #include "iop.h"
 
 /* Binds and listens on cfg->socket (a stale socket file there is replaced), or adopts the
  * listening socket cfg->listen_fd. */
-int iop_server_listen(struct iop_dev *d, const struct iop_dev_cfg *cfg, struct iop_err *err);
+int iop_server_listen(struct iop_dev *d, const struct iop_dev_cfg *cfg, struct host_err *err);
 /* Serves until a signal arrives on sigfd; then disconnects every front-end. Returns 0. */
 int iop_server_run(struct iop_dev **devs, unsigned n, int sigfd);
 

@@ -23,13 +23,6 @@
 #define IORING_SETUP_DEFER_TASKRUN (1U << 13)
 #endif
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 struct io_uring_sqe *iop_worker_sqe(struct iop_worker *w, struct iop_op *op)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
@@ -163,7 +156,7 @@ static void ring_broken(struct iop_queue *q)
 		q->dev->name, q->index,
 		q->err_fd >= 0 ? "signalled on the error fd" : "no error fd to signal");
 	if (q->err_fd >= 0)
-		iop_signal(q->err_fd);
+		host_signal(q->err_fd);
 }
 
 static void run_queue(struct iop_worker *w, struct iop_queue *q)
@@ -290,7 +283,7 @@ static void poll_sleep(struct iop_worker *w)
 
 static void loop(struct iop_worker *w)
 {
-	uint64_t idle_since = now_ns(), spin_ns = (uint64_t)w->cfg.poll_us * 1000;
+	uint64_t idle_since = host_now_ns(), spin_ns = (uint64_t)w->cfg.poll_us * 1000;
 	w->notify_off = w->cfg.poll;
 	while (!w->exit) {
 		w->loops++;
@@ -311,12 +304,12 @@ static void loop(struct iop_worker *w)
 				w->submits++;
 			}
 			unsigned got = reap(w);
-			uint64_t now = now_ns();
+			uint64_t now = host_now_ns();
 			if (took || got) {
 				idle_since = now;
 			} else if (now - idle_since >= spin_ns) {
 				poll_sleep(w);
-				idle_since = now_ns();
+				idle_since = host_now_ns();
 			}
 		}
 		iop_worker_publish(w);
@@ -385,7 +378,7 @@ static void *worker_main(void *arg)
 }
 
 int iop_worker_start(struct iop_worker *w, unsigned id, const struct iop_worker_cfg *cfg,
-		     struct iop_err *err)
+		     struct host_err *err)
 {
 	memset(w, 0, sizeof(*w));
 	w->id = id;
@@ -394,10 +387,10 @@ int iop_worker_start(struct iop_worker *w, unsigned id, const struct iop_worker_
 	pthread_cond_init(&w->cond, NULL);
 	w->bell_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (w->bell_fd < 0)
-		return iop_err_set(err, errno, "eventfd: %s", strerror(errno));
+		return host_err_set(err, errno, "eventfd: %s", strerror(errno));
 	int ret = pthread_create(&w->thread, NULL, worker_main, w);
 	if (ret)
-		return iop_err_set(err, ret, "cannot start a queue thread: %s", strerror(ret));
+		return host_err_set(err, ret, "cannot start a queue thread: %s", strerror(ret));
 	pthread_mutex_lock(&w->lock);
 	while (!w->setup_done)
 		pthread_cond_wait(&w->cond, &w->lock);
@@ -405,11 +398,11 @@ int iop_worker_start(struct iop_worker *w, unsigned id, const struct iop_worker_
 	if (w->setup_err) {
 		pthread_join(w->thread, NULL);
 		ret = -w->setup_err;
-		return iop_err_set(err, ret, "io_uring_queue_init: %s%s", strerror(ret),
-				   ret == EPERM || ret == ENOSYS
-					   ? " (io_uring disabled here: sysctl "
-					     "kernel.io_uring_disabled)"
-					   : "");
+		return host_err_set(err, ret, "io_uring_queue_init: %s%s", strerror(ret),
+				    ret == EPERM || ret == ENOSYS
+					    ? " (io_uring disabled here: sysctl "
+					      "kernel.io_uring_disabled)"
+					    : "");
 	}
 	w->running = true;
 	return 0;

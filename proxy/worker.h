@@ -22,7 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "host/err.h"
 #include "iop.h"
 
 #define IOP_WORKER_MAX_QUEUES 128
@@ -74,7 +74,7 @@ struct iop_worker {
 
 /* Starts the thread and waits until its ring is set up. */
 int iop_worker_start(struct iop_worker *w, unsigned id, const struct iop_worker_cfg *cfg,
-		     struct iop_err *err);
+		     struct host_err *err);
 void iop_worker_stop(struct iop_worker *w);
 
 /* Control thread, synchronous. Start hands a prepared queue to the worker; stop waits until

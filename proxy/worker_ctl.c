@@ -34,7 +34,7 @@ static void post(struct iop_worker *w, struct iop_cmd *c)
 	w->cmds = c;
 	atomic_store(&w->has_cmds, true);
 	pthread_mutex_unlock(&w->lock);
-	iop_signal(w->bell_fd);
+	host_signal(w->bell_fd);
 	pthread_mutex_lock(&w->lock);
 	while (!c->done)
 		pthread_cond_wait(&w->cond, &w->lock);

@@ -5,8 +5,6 @@
 
 #include "worker.h"
 
-#define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
-
 /* Arms the read of q's kick eventfd through the ring. */
 void iop_worker_arm_kick(struct iop_worker *w, struct iop_queue *q);
 /* Runs the commands posted since the last call. */

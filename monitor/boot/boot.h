@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "../e820.h"
-#include "../err.h"
+#include "host/err.h"
 #include "gmem.h"
 
 enum vmm_boot_mode {
@@ -42,11 +42,11 @@ struct vmm_boot_params {
 
 /* Picks the loader by the image's magic. Returns 0 or -errno with err filled in. */
 int vmm_boot_load(struct gmem *mem, const struct vmm_boot_params *p, struct vmm_boot_entry *entry,
-		  struct vmm_err *err);
+		  struct host_err *err);
 int vmm_pvh_load(struct gmem *mem, const struct vmm_boot_params *p, struct vmm_boot_entry *entry,
-		 struct vmm_err *err);
+		 struct host_err *err);
 int vmm_bzimage_load(struct gmem *mem, const struct vmm_boot_params *p,
-		     struct vmm_boot_entry *entry, struct vmm_err *err);
+		     struct vmm_boot_entry *entry, struct host_err *err);
 
 /* --- shared by the loaders ------------------------------------------------------------------ */
 
@@ -71,11 +71,11 @@ struct boot_plan {
 void boot_plan_init(struct boot_plan *plan, const struct vmm_boot_params *p);
 /* Records a write after checking that it lies in RAM and overlaps no earlier item. */
 int boot_plan_add(struct boot_plan *plan, uint64_t gpa, uint64_t len, const void *src,
-		  uint64_t src_len, const char *what, struct vmm_err *err);
+		  uint64_t src_len, const char *what, struct host_err *err);
 /* Highest 4 KiB-aligned address below `limit` where `len` bytes fit in RAM without overlapping
  * any item; 0 if none. */
 uint64_t boot_plan_find_top(const struct boot_plan *plan, uint64_t len, uint64_t limit);
 /* Copies every item into guest memory. */
-int boot_plan_commit(const struct boot_plan *plan, struct gmem *mem, struct vmm_err *err);
+int boot_plan_commit(const struct boot_plan *plan, struct gmem *mem, struct host_err *err);
 
 #endif

@@ -39,33 +39,33 @@ static uint64_t align_up(uint64_t v, uint64_t a)
 
 /* Copies and checks the setup header. Returns 0 or -errno. */
 static int parse_header(const struct vmm_boot_params *p, struct setup_header *hdr,
-			uint64_t *setup_size, struct vmm_err *err)
+			uint64_t *setup_size, struct host_err *err)
 {
 	const uint8_t *k = p->kernel;
 	if (p->kernel_size < SETUP_HEADER_OFF + sizeof(*hdr))
-		return vmm_err_set(err, ENOEXEC, "the bzImage is truncated (%zu bytes)",
-				   p->kernel_size);
+		return host_err_set(err, ENOEXEC, "the bzImage is truncated (%zu bytes)",
+				    p->kernel_size);
 	memcpy(hdr, k + SETUP_HEADER_OFF, sizeof(*hdr));
 	if (hdr->boot_flag != BOOT_FLAG)
-		return vmm_err_set(err, ENOEXEC, "the bzImage has no boot flag 0xAA55");
+		return host_err_set(err, ENOEXEC, "the bzImage has no boot flag 0xAA55");
 	if (hdr->version < MIN_VERSION || !(hdr->xloadflags & XLF_KERNEL_64))
-		return vmm_err_set(err, ENOEXEC,
-				   "the kernel (boot protocol %u.%02u) has no 64-bit "
-				   "entry point: vmmon needs protocol 2.12 or later "
-				   "with XLF_KERNEL_64 (Linux 3.8+, x86_64)",
-				   hdr->version >> 8, hdr->version & 0xff);
+		return host_err_set(err, ENOEXEC,
+				    "the kernel (boot protocol %u.%02u) has no 64-bit "
+				    "entry point: vmmon needs protocol 2.12 or later "
+				    "with XLF_KERNEL_64 (Linux 3.8+, x86_64)",
+				    hdr->version >> 8, hdr->version & 0xff);
 	if (!(hdr->loadflags & LOADED_HIGH))
-		return vmm_err_set(err, ENOEXEC,
-				   "the image is a zImage, not a bzImage: vmmon "
-				   "loads kernels at 1 MiB");
+		return host_err_set(err, ENOEXEC,
+				    "the image is a zImage, not a bzImage: vmmon "
+				    "loads kernels at 1 MiB");
 	unsigned sects = hdr->setup_sects ? hdr->setup_sects : 4;
 	*setup_size = (uint64_t)(sects + 1) * 512;
 	uint64_t sys = (uint64_t)hdr->syssize * 16;
 	if (*setup_size >= p->kernel_size || sys > p->kernel_size - *setup_size)
-		return vmm_err_set(err, ENOEXEC,
-				   "the bzImage is truncated: its header describes "
-				   "%" PRIu64 " bytes but the file has %zu",
-				   *setup_size + sys, p->kernel_size);
+		return host_err_set(err, ENOEXEC,
+				    "the bzImage is truncated: its header describes "
+				    "%" PRIu64 " bytes but the file has %zu",
+				    *setup_size + sys, p->kernel_size);
 	return 0;
 }
 
@@ -83,7 +83,7 @@ static void build_page_tables(struct bz_load *l)
 }
 
 static int plan_kernel(struct bz_load *l, const struct vmm_boot_params *p,
-		       const struct setup_header *hdr, uint64_t setup_size, struct vmm_err *err)
+		       const struct setup_header *hdr, uint64_t setup_size, struct host_err *err)
 {
 	uint64_t payload = p->kernel_size - setup_size;
 	int ret = boot_plan_add(&l->plan, KERNEL_LOAD, payload, p->kernel + setup_size, payload,
@@ -99,18 +99,18 @@ static int plan_kernel(struct bz_load *l, const struct vmm_boot_params *p,
 	if (run > from)
 		from = run;
 	if (end > vmm_e820_low_ram_end(p->e820))
-		return vmm_err_set(err, ENOMEM,
-				   "the kernel needs RAM up to 0x%" PRIx64 " to "
-				   "decompress, but the guest's low RAM ends at 0x%" PRIx64
-				   ": raise --memory",
-				   end, vmm_e820_low_ram_end(p->e820));
+		return host_err_set(err, ENOMEM,
+				    "the kernel needs RAM up to 0x%" PRIx64 " to "
+				    "decompress, but the guest's low RAM ends at 0x%" PRIx64
+				    ": raise --memory",
+				    end, vmm_e820_low_ram_end(p->e820));
 	return end > from ? boot_plan_add(&l->plan, from, end - from, NULL, 0,
 					  "the kernel's decompression area", err)
 			  : 0;
 }
 
 static int plan_initrd(struct bz_load *l, const struct vmm_boot_params *p,
-		       const struct setup_header *hdr, struct vmm_err *err)
+		       const struct setup_header *hdr, struct host_err *err)
 {
 	if (!p->initrd)
 		return 0;
@@ -119,10 +119,10 @@ static int plan_initrd(struct bz_load *l, const struct vmm_boot_params *p,
 		limit = LAYOUT_MMIO_HOLE;
 	uint64_t at = boot_plan_find_top(&l->plan, p->initrd_size, limit);
 	if (!at)
-		return vmm_err_set(err, ENOMEM,
-				   "the initramfs (%zu bytes) does not fit in guest RAM "
-				   "below 0x%" PRIx64 " beside the kernel: raise --memory",
-				   p->initrd_size, limit);
+		return host_err_set(err, ENOMEM,
+				    "the initramfs (%zu bytes) does not fit in guest RAM "
+				    "below 0x%" PRIx64 " beside the kernel: raise --memory",
+				    p->initrd_size, limit);
 	l->zp.hdr.ramdisk_image = (uint32_t)at;
 	l->zp.hdr.ramdisk_size = (uint32_t)p->initrd_size;
 	l->zp.ext_ramdisk_image = (uint32_t)(at >> 32);
@@ -132,14 +132,14 @@ static int plan_initrd(struct bz_load *l, const struct vmm_boot_params *p,
 }
 
 static int fill_zero_page(struct bz_load *l, const struct vmm_boot_params *p,
-			  const struct setup_header *hdr, struct vmm_err *err)
+			  const struct setup_header *hdr, struct host_err *err)
 {
 	size_t cmdlen = strlen(p->cmdline);
 	if (cmdlen > hdr->cmdline_size)
-		return vmm_err_set(err, E2BIG,
-				   "the command line is %zu bytes; this kernel takes at "
-				   "most %u: shorten --cmdline",
-				   cmdlen, hdr->cmdline_size);
+		return host_err_set(err, E2BIG,
+				    "the command line is %zu bytes; this kernel takes at "
+				    "most %u: shorten --cmdline",
+				    cmdlen, hdr->cmdline_size);
 	/* The header as the file has it, up to its own end (the byte at 0x201 + 0x202). */
 	size_t hdr_len = 0x202 + p->kernel[0x201] - SETUP_HEADER_OFF;
 	if (hdr_len > sizeof(l->zp.hdr))
@@ -159,7 +159,7 @@ static int fill_zero_page(struct bz_load *l, const struct vmm_boot_params *p,
 }
 
 int vmm_bzimage_load(struct gmem *mem, const struct vmm_boot_params *p,
-		     struct vmm_boot_entry *entry, struct vmm_err *err)
+		     struct vmm_boot_entry *entry, struct host_err *err)
 {
 	struct setup_header hdr = {0};
 	uint64_t setup_size = 0;
@@ -168,7 +168,7 @@ int vmm_bzimage_load(struct gmem *mem, const struct vmm_boot_params *p,
 		return ret;
 	struct bz_load *l = calloc(1, sizeof(*l)); /* large, and only needed while loading */
 	if (!l)
-		return vmm_err_set(err, ENOMEM, "out of memory while loading the kernel");
+		return host_err_set(err, ENOMEM, "out of memory while loading the kernel");
 	boot_plan_init(&l->plan, p);
 	build_page_tables(l);
 	ret = boot_plan_add(&l->plan, 0, LAYOUT_LOW_DATA_END, NULL, 0, "the BIOS data area", err);

@@ -42,21 +42,21 @@ static bool in_file(const struct elf_image *img, uint64_t off, uint64_t len)
 	return off <= img->size && len <= img->size - off;
 }
 
-static int parse_headers(struct elf_image *img, struct vmm_err *err)
+static int parse_headers(struct elf_image *img, struct host_err *err)
 {
 	const uint8_t *d = img->data;
 	if (img->size < EI_NIDENT)
-		return vmm_err_set(err, ENOEXEC, "the ELF image is truncated (%zu bytes)",
-				   img->size);
+		return host_err_set(err, ENOEXEC, "the ELF image is truncated (%zu bytes)",
+				    img->size);
 	bool is64 = d[EI_CLASS] == ELFCLASS64;
 	if ((!is64 && d[EI_CLASS] != ELFCLASS32) || d[EI_DATA] != ELFDATA2LSB ||
 	    d[EI_VERSION] != EV_CURRENT)
-		return vmm_err_set(err, ENOEXEC,
-				   "the ELF image is not a little-endian ELF32/ELF64 "
-				   "file: build it for x86");
+		return host_err_set(err, ENOEXEC,
+				    "the ELF image is not a little-endian ELF32/ELF64 "
+				    "file: build it for x86");
 	size_t ehsize = is64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr);
 	if (img->size < ehsize)
-		return vmm_err_set(err, ENOEXEC, "the ELF image is truncated in its header");
+		return host_err_set(err, ENOEXEC, "the ELF image is truncated in its header");
 	Elf64_Ehdr eh;
 	if (is64) {
 		memcpy(&eh, d, sizeof(eh));
@@ -70,17 +70,17 @@ static int parse_headers(struct elf_image *img, struct vmm_err *err)
 				  .e_phnum = e32.e_phnum};
 	}
 	if (eh.e_type != ET_EXEC || (eh.e_machine != EM_X86_64 && eh.e_machine != EM_386))
-		return vmm_err_set(err, ENOEXEC,
-				   "the ELF image is not an x86 executable "
-				   "(e_type %u, e_machine %u)",
-				   eh.e_type, eh.e_machine);
+		return host_err_set(err, ENOEXEC,
+				    "the ELF image is not an x86 executable "
+				    "(e_type %u, e_machine %u)",
+				    eh.e_type, eh.e_machine);
 	size_t phsize = is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
 	if (eh.e_phentsize != phsize || eh.e_phnum == 0 || eh.e_phnum > MAX_PHDRS ||
 	    !in_file(img, eh.e_phoff, (uint64_t)eh.e_phnum * phsize))
-		return vmm_err_set(err, ENOEXEC,
-				   "the ELF image's program headers are missing, "
-				   "malformed or truncated (%u headers at 0x%" PRIx64 ")",
-				   eh.e_phnum, (uint64_t)eh.e_phoff);
+		return host_err_set(err, ENOEXEC,
+				    "the ELF image's program headers are missing, "
+				    "malformed or truncated (%u headers at 0x%" PRIx64 ")",
+				    eh.e_phnum, (uint64_t)eh.e_phoff);
 	img->nr = eh.e_phnum;
 	for (unsigned i = 0; i < img->nr; i++) {
 		const uint8_t *p = d + eh.e_phoff + (uint64_t)i * phsize;
@@ -105,17 +105,17 @@ static uint64_t align4(uint64_t v)
 }
 
 /* Finds the PHYS32_ENTRY note in the PT_NOTE segments. Returns 0 (entry set) or -errno. */
-static int find_entry(const struct elf_image *img, uint64_t *entry, struct vmm_err *err)
+static int find_entry(const struct elf_image *img, uint64_t *entry, struct host_err *err)
 {
 	for (unsigned i = 0; i < img->nr; i++) {
 		const struct phdr *ph = &img->ph[i];
 		if (ph->type != PT_NOTE)
 			continue;
 		if (!in_file(img, ph->offset, ph->filesz))
-			return vmm_err_set(err, ENOEXEC,
-					   "the ELF image is truncated: note segment "
-					   "%u lies past the end of the file",
-					   i);
+			return host_err_set(err, ENOEXEC,
+					    "the ELF image is truncated: note segment "
+					    "%u lies past the end of the file",
+					    i);
 		const uint8_t *n = img->data + ph->offset;
 		uint64_t left = ph->filesz;
 		while (left >= sizeof(Elf32_Nhdr)) {
@@ -123,10 +123,10 @@ static int find_entry(const struct elf_image *img, uint64_t *entry, struct vmm_e
 			memcpy(&nh, n, sizeof(nh));
 			uint64_t name = align4(nh.n_namesz), desc = align4(nh.n_descsz);
 			if (name + desc > left - sizeof(nh))
-				return vmm_err_set(err, ENOEXEC,
-						   "the ELF image has a malformed note "
-						   "in segment %u",
-						   i);
+				return host_err_set(err, ENOEXEC,
+						    "the ELF image has a malformed note "
+						    "in segment %u",
+						    i);
 			const uint8_t *np = n + sizeof(nh);
 			if (nh.n_type == XEN_ELFNOTE_PHYS32_ENTRY && nh.n_namesz == 4 &&
 			    memcmp(np, PVH_NOTE_NAME, 4) == 0) {
@@ -134,13 +134,13 @@ static int find_entry(const struct elf_image *img, uint64_t *entry, struct vmm_e
 				 * bits. */
 				uint64_t v = 0;
 				if (nh.n_descsz != 4 && nh.n_descsz != 8)
-					return vmm_err_set(err, ENOEXEC,
-							   "the PVH entry note has a "
-							   "%u-byte value",
-							   nh.n_descsz);
+					return host_err_set(err, ENOEXEC,
+							    "the PVH entry note has a "
+							    "%u-byte value",
+							    nh.n_descsz);
 				memcpy(&v, np + name, nh.n_descsz);
 				if (v > UINT32_MAX)
-					return vmm_err_set(
+					return host_err_set(
 						err, ENOEXEC,
 						"the PVH entry 0x%" PRIx64 " is above 4 GiB", v);
 				*entry = v;
@@ -150,14 +150,14 @@ static int find_entry(const struct elf_image *img, uint64_t *entry, struct vmm_e
 			left -= sizeof(nh) + name + desc;
 		}
 	}
-	return vmm_err_set(err, ENOEXEC,
-			   "the ELF image has no PVH entry note "
-			   "(Xen note XEN_ELFNOTE_PHYS32_ENTRY): build the kernel with PVH "
-			   "support (Linux: CONFIG_PVH) or pass a bzImage");
+	return host_err_set(err, ENOEXEC,
+			    "the ELF image has no PVH entry note "
+			    "(Xen note XEN_ELFNOTE_PHYS32_ENTRY): build the kernel with PVH "
+			    "support (Linux: CONFIG_PVH) or pass a bzImage");
 }
 
 static int plan_segments(struct boot_plan *plan, const struct elf_image *img, uint64_t entry,
-			 struct pvh_data *pd, struct vmm_err *err)
+			 struct pvh_data *pd, struct host_err *err)
 {
 	bool entry_loaded = false;
 	for (unsigned i = 0; i < img->nr; i++) {
@@ -165,11 +165,11 @@ static int plan_segments(struct boot_plan *plan, const struct elf_image *img, ui
 		if (ph->type != PT_LOAD || ph->memsz == 0)
 			continue;
 		if (ph->filesz > ph->memsz || !in_file(img, ph->offset, ph->filesz))
-			return vmm_err_set(err, ENOEXEC,
-					   "the ELF image is truncated or malformed: "
-					   "segment %u wants 0x%" PRIx64 " bytes at file "
-					   "offset 0x%" PRIx64 " of %zu",
-					   i, ph->filesz, ph->offset, img->size);
+			return host_err_set(err, ENOEXEC,
+					    "the ELF image is truncated or malformed: "
+					    "segment %u wants 0x%" PRIx64 " bytes at file "
+					    "offset 0x%" PRIx64 " of %zu",
+					    i, ph->filesz, ph->offset, img->size);
 		snprintf(pd->names[i], sizeof(pd->names[i]), "image segment %u", i);
 		int ret = boot_plan_add(plan, ph->paddr, ph->memsz, img->data + ph->offset,
 					ph->filesz, pd->names[i], err);
@@ -179,10 +179,10 @@ static int plan_segments(struct boot_plan *plan, const struct elf_image *img, ui
 			entry_loaded = true;
 	}
 	if (!entry_loaded)
-		return vmm_err_set(err, ENOEXEC,
-				   "the PVH entry 0x%" PRIx64 " is not inside any "
-				   "loaded segment of the image",
-				   entry);
+		return host_err_set(err, ENOEXEC,
+				    "the PVH entry 0x%" PRIx64 " is not inside any "
+				    "loaded segment of the image",
+				    entry);
 	return 0;
 }
 
@@ -196,14 +196,14 @@ static void fill_memmap(struct pvh_data *pd, const struct vmm_e820 *e820)
 }
 
 static int plan_boot_data(struct boot_plan *plan, const struct vmm_boot_params *p,
-			  struct pvh_data *pd, struct vmm_err *err)
+			  struct pvh_data *pd, struct host_err *err)
 {
 	size_t cmdlen = strlen(p->cmdline) + 1;
 	if (cmdlen > LAYOUT_CMDLINE_MAX)
-		return vmm_err_set(err, E2BIG,
-				   "the command line is %zu bytes; PVH guests take at "
-				   "most %llu: shorten --cmdline",
-				   cmdlen - 1, LAYOUT_CMDLINE_MAX - 1);
+		return host_err_set(err, E2BIG,
+				    "the command line is %zu bytes; PVH guests take at "
+				    "most %llu: shorten --cmdline",
+				    cmdlen - 1, LAYOUT_CMDLINE_MAX - 1);
 	pd->info.magic = HVM_START_MAGIC;
 	pd->info.version = HVM_START_VERSION;
 	pd->info.cmdline_paddr = LAYOUT_CMDLINE;
@@ -213,10 +213,10 @@ static int plan_boot_data(struct boot_plan *plan, const struct vmm_boot_params *
 	if (!ret && p->initrd) {
 		uint64_t at = boot_plan_find_top(plan, p->initrd_size, LAYOUT_MMIO_HOLE);
 		if (!at)
-			return vmm_err_set(err, ENOMEM,
-					   "the initramfs (%zu bytes) does not fit in "
-					   "guest RAM below 3 GiB: raise --memory",
-					   p->initrd_size);
+			return host_err_set(err, ENOMEM,
+					    "the initramfs (%zu bytes) does not fit in "
+					    "guest RAM below 3 GiB: raise --memory",
+					    p->initrd_size);
 		pd->mod = (struct hvm_modlist_entry){.paddr = at, .size = p->initrd_size};
 		pd->info.nr_modules = 1;
 		pd->info.modlist_paddr = LAYOUT_MODLIST;
@@ -238,7 +238,7 @@ static int plan_boot_data(struct boot_plan *plan, const struct vmm_boot_params *
 }
 
 int vmm_pvh_load(struct gmem *mem, const struct vmm_boot_params *p, struct vmm_boot_entry *entry,
-		 struct vmm_err *err)
+		 struct host_err *err)
 {
 	struct {
 		struct elf_image img;
@@ -247,7 +247,7 @@ int vmm_pvh_load(struct gmem *mem, const struct vmm_boot_params *p, struct vmm_b
 	} *l = calloc(1, sizeof(*l)); /* large, and only needed while loading */
 	uint64_t rip = 0;
 	if (!l)
-		return vmm_err_set(err, ENOMEM, "out of memory while loading the image");
+		return host_err_set(err, ENOMEM, "out of memory while loading the image");
 	l->img.data = p->kernel;
 	l->img.size = p->kernel_size;
 	boot_plan_init(&l->plan, p);

@@ -72,12 +72,12 @@ static void stop_fired(struct vmm_io *io, struct vmm_io_event *ev)
 	io->stopping = true;
 }
 
-int vmm_io_init(struct vmm_io *io, unsigned entries, struct vmm_err *err)
+int vmm_io_init(struct vmm_io *io, unsigned entries, struct host_err *err)
 {
 	memset(io, 0, sizeof(*io));
 	io->stop.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (io->stop.fd < 0)
-		return vmm_err_set(err, errno, "eventfd: %s", strerror(errno));
+		return host_err_set(err, errno, "eventfd: %s", strerror(errno));
 	io->stop.fn = stop_fired;
 	/* The ring is created disabled and enabled by the I/O thread, so SINGLE_ISSUER binds it
 	 * to that thread; DEFER_TASKRUN then runs completions only when that thread waits. Older
@@ -90,7 +90,7 @@ int vmm_io_init(struct vmm_io *io, unsigned entries, struct vmm_err *err)
 		ret = io_uring_queue_init_params(entries, &io->ring, &p);
 	}
 	if (ret < 0)
-		return vmm_err_set(
+		return host_err_set(
 			err, -ret, "io_uring_queue_init: %s%s", strerror(-ret),
 			ret == -EPERM || ret == -ENOSYS
 				? " (io_uring disabled here: sysctl kernel.io_uring_disabled)"

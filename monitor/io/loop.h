@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../err.h"
+#include "host/err.h"
 
 struct vmm_io;
 
@@ -54,7 +54,7 @@ struct vmm_io {
 	uint64_t submits, cqes, batches;
 };
 
-int vmm_io_init(struct vmm_io *io, unsigned entries, struct vmm_err *err);
+int vmm_io_init(struct vmm_io *io, unsigned entries, struct host_err *err);
 /* Before vmm_io_start: an eventfd the thread reads for as long as it runs (a queue's kick). */
 int vmm_io_add_event(struct vmm_io *io, struct vmm_io_event *ev);
 /* Starts the thread; later, vmm_io_stop ends it (from any other thread). */

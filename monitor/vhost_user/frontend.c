@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "frontend.h"
+#include "host/util.h"
 
 #include <errno.h>
 #include <linux/virtio_blk.h>
@@ -324,7 +325,7 @@ static void config_read(struct vmm_virtio_dev *d, unsigned off, uint8_t *data, u
 static void relay(struct vmm_io *io, struct vmm_io_event *ev)
 {
 	(void)io;
-	struct vu_queue *vq = (struct vu_queue *)((char *)ev - offsetof(struct vu_queue, relay));
+	struct vu_queue *vq = container_of(ev, struct vu_queue, relay);
 	struct vmm_virtio_dev *d = &vq->fe->vdev;
 	pthread_mutex_lock(&d->lock);
 	if (d->active) {
@@ -337,7 +338,7 @@ static void relay(struct vmm_io *io, struct vmm_io_event *ev)
 static void ring_error(struct vmm_io *io, struct vmm_io_event *ev)
 {
 	(void)io;
-	struct vu_queue *vq = (struct vu_queue *)((char *)ev - offsetof(struct vu_queue, error));
+	struct vu_queue *vq = container_of(ev, struct vu_queue, error);
 	struct vmm_virtio_dev *d = &vq->fe->vdev;
 	pthread_mutex_lock(&d->lock);
 	vmm_virtio_violation(d, "the vhost-user back-end found a ring broken");
@@ -397,13 +398,13 @@ static void *connection_thread(void *arg)
 
 int vu_frontend_init(struct vu_frontend *fe, const char *path, uint32_t device_id,
 		     const void *net_config, unsigned net_config_size, struct vmm_io *io,
-		     const struct gmem *mem, struct vmm_err *err)
+		     const struct gmem *mem, struct host_err *err)
 {
 	memset(fe, 0, sizeof(*fe));
 	fe->sock = fe->inflight_fd = fe->stop_fd = -1;
 	fe->mem = mem;
 	if (strlen(path) >= sizeof(fe->path))
-		return vmm_err_set(err, ENAMETOOLONG, "vhost-user=%s: socket path too long", path);
+		return host_err_set(err, ENAMETOOLONG, "vhost-user=%s: socket path too long", path);
 	memcpy(fe->path, path, strlen(path) + 1);
 	fe->ops = (struct vmm_virtio_dev_ops){
 		.name = device_id == VIRTIO_ID_BLOCK ? "vhost-user-blk" : "vhost-user-net",
@@ -426,19 +427,19 @@ int vu_frontend_init(struct vu_frontend *fe, const char *path, uint32_t device_i
 		nanosleep(&ts, NULL);
 	}
 	if (ret < 0)
-		return vmm_err_set(err, -ret,
-				   "vhost-user=%s: cannot connect: %s; start the "
-				   "back-end (ioproxy --socket %s ...) first",
-				   path, strerror(-ret), path);
+		return host_err_set(err, -ret,
+				    "vhost-user=%s: cannot connect: %s; start the "
+				    "back-end (ioproxy --socket %s ...) first",
+				    path, strerror(-ret), path);
 	fe->sock = ret;
 	ret = handshake(fe);
 	if (ret)
-		return vmm_err_set(err, -ret,
-				   "vhost-user=%s: the back-end's handshake failed: %s%s", path,
-				   strerror(-ret),
-				   ret == -ENOTSUP ? " (a block back-end must offer the CONFIG "
-						     "protocol feature)"
-						   : "");
+		return host_err_set(err, -ret,
+				    "vhost-user=%s: the back-end's handshake failed: %s%s", path,
+				    strerror(-ret),
+				    ret == -ENOTSUP ? " (a block back-end must offer the CONFIG "
+						      "protocol feature)"
+						    : "");
 	unsigned queues = 2; /* net: one queue pair */
 	if (device_id == VIRTIO_ID_BLOCK) {
 		const struct virtio_blk_config *bc = (const void *)fe->config;
@@ -457,13 +458,13 @@ int vu_frontend_init(struct vu_frontend *fe, const char *path, uint32_t device_i
 						 .fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
 		if (q->relay.fd < 0 || q->error.fd < 0 || vmm_io_add_event(io, &q->relay) ||
 		    vmm_io_add_event(io, &q->error))
-			return vmm_err_set(err, ENOSPC, "vhost-user=%s: out of event slots", path);
+			return host_err_set(err, ENOSPC, "vhost-user=%s: out of event slots", path);
 	}
 	fe->stop_fd = eventfd(0, EFD_CLOEXEC);
 	uint64_t features = fe->backend_features & (DEVICE_FEATURES | TRANSPORT_FEATURES);
 	ret = vmm_virtio_dev_init(&fe->vdev, &fe->ops, fe, features, queues, QUEUE_SIZE, io, mem);
 	if (ret)
-		return vmm_err_set(err, -ret, "vhost-user=%s: %s", path, strerror(-ret));
+		return host_err_set(err, -ret, "vhost-user=%s: %s", path, strerror(-ret));
 	/* Only what the back-end offers: the core would add its own ring features. */
 	fe->vdev.device_features =
 		features |

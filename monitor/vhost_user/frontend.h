@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../err.h"
+#include "host/err.h"
 #include "../virtio/device.h"
 #include "vhost_user.h"
 
@@ -53,7 +53,7 @@ struct vu_frontend {
  * net_config: the config space vmmon presents for a network device (MAC, status). */
 int vu_frontend_init(struct vu_frontend *fe, const char *path, uint32_t device_id,
 		     const void *net_config, unsigned net_config_size, struct vmm_io *io,
-		     const struct gmem *mem, struct vmm_err *err);
+		     const struct gmem *mem, struct host_err *err);
 /* Starts the connection thread (after the transport is set up). */
 int vu_frontend_start(struct vu_frontend *fe);
 void vu_frontend_destroy(struct vu_frontend *fe);

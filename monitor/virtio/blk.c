@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "blk.h"
+#include "host/util.h"
 
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -37,7 +38,7 @@ static struct blk_dev *to_blk(struct vmm_virtio_dev *d)
 static void publish(struct vmm_io *io, struct vmm_io_flush *f)
 {
 	(void)io;
-	struct blk_queue *bq = (struct blk_queue *)((char *)f - offsetof(struct blk_queue, flush));
+	struct blk_queue *bq = container_of(f, struct blk_queue, flush);
 	struct vmm_virtio_dev *d = &bq->blk->vdev;
 	pthread_mutex_lock(&d->lock);
 	if (d->active && bq->q->live)
@@ -266,42 +267,43 @@ static const struct vmm_virtio_dev_ops blk_ops = {
 	.kick = kick,
 };
 
-static int open_backing(struct blk_dev *b, struct vmm_err *err)
+static int open_backing(struct blk_dev *b, struct host_err *err)
 {
 	const struct vmm_disk_config *c = &b->cfg;
 	int mode = (c->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
 	b->fd = open(c->path, mode | (c->direct ? O_DIRECT : 0));
 	if (b->fd < 0)
-		return vmm_err_set(err, errno, "--disk path=%s: cannot open%s: %s", c->path,
-				   c->direct ? " with O_DIRECT" : "", strerror(errno));
+		return host_err_set(err, errno, "--disk path=%s: cannot open%s: %s", c->path,
+				    c->direct ? " with O_DIRECT" : "", strerror(errno));
 	b->fd_cached = c->direct ? open(c->path, mode) : b->fd;
 	if (b->fd_cached < 0)
-		return vmm_err_set(err, errno, "--disk path=%s: %s", c->path, strerror(errno));
+		return host_err_set(err, errno, "--disk path=%s: %s", c->path, strerror(errno));
 	struct stat st;
 	if (fstat(b->fd, &st) < 0)
-		return vmm_err_set(err, errno, "--disk path=%s: %s", c->path, strerror(errno));
+		return host_err_set(err, errno, "--disk path=%s: %s", c->path, strerror(errno));
 	uint64_t bytes = (uint64_t)st.st_size;
 	b->logical_block = BLK_SECTOR;
 	if (S_ISBLK(st.st_mode)) {
 		int lbs = BLK_SECTOR;
 		if (ioctl(b->fd, BLKGETSIZE64, &bytes) < 0 || ioctl(b->fd, BLKSSZGET, &lbs) < 0)
-			return vmm_err_set(err, errno, "--disk path=%s: cannot size the device: %s",
-					   c->path, strerror(errno));
+			return host_err_set(err, errno,
+					    "--disk path=%s: cannot size the device: %s", c->path,
+					    strerror(errno));
 		b->is_blockdev = true;
 		b->logical_block = (uint32_t)lbs;
 	} else if (!S_ISREG(st.st_mode)) {
-		return vmm_err_set(err, EINVAL,
-				   "--disk path=%s: not a regular file or block device", c->path);
+		return host_err_set(err, EINVAL,
+				    "--disk path=%s: not a regular file or block device", c->path);
 	}
 	if (bytes < BLK_SECTOR)
-		return vmm_err_set(err, EINVAL, "--disk path=%s: smaller than one 512-byte sector",
-				   c->path);
+		return host_err_set(err, EINVAL, "--disk path=%s: smaller than one 512-byte sector",
+				    c->path);
 	b->lim.capacity = bytes / BLK_SECTOR;
 	return 0;
 }
 
 int blk_dev_init(struct blk_dev *b, const struct vmm_disk_config *cfg, struct vmm_io *io,
-		 const struct gmem *mem, struct vmm_err *err)
+		 const struct gmem *mem, struct host_err *err)
 {
 	memset(b, 0, sizeof(*b));
 	b->cfg = *cfg;
@@ -335,8 +337,8 @@ int blk_dev_init(struct blk_dev *b, const struct vmm_disk_config *cfg, struct vm
 	}
 	ret = vmm_virtio_dev_init(&b->vdev, &blk_ops, b, features, queues, BLK_QUEUE_SIZE, io, mem);
 	if (ret)
-		return vmm_err_set(err, -ret, "--disk path=%s: cannot set up the device: %s",
-				   cfg->path, strerror(-ret));
+		return host_err_set(err, -ret, "--disk path=%s: cannot set up the device: %s",
+				    cfg->path, strerror(-ret));
 	return 0;
 }
 

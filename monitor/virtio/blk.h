@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "../config.h"
-#include "../err.h"
+#include "host/err.h"
 #include "blk_req.h"
 #include "device.h"
 
@@ -43,7 +43,7 @@ struct blk_dev {
 
 /* Opens the backing file and sets up the device (not yet on a transport). */
 int blk_dev_init(struct blk_dev *b, const struct vmm_disk_config *cfg, struct vmm_io *io,
-		 const struct gmem *mem, struct vmm_err *err);
+		 const struct gmem *mem, struct host_err *err);
 void blk_dev_destroy(struct blk_dev *b);
 
 #endif

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "console.h"
+#include "host/util.h"
 
 #include <linux/virtio_ids.h>
 #include <string.h>
@@ -7,8 +8,7 @@
 static void publish(struct vmm_io *io, struct vmm_io_flush *f)
 {
 	(void)io;
-	struct vcon_queue *cq =
-		(struct vcon_queue *)((char *)f - offsetof(struct vcon_queue, flush));
+	struct vcon_queue *cq = container_of(f, struct vcon_queue, flush);
 	struct vmm_virtio_dev *d = &cq->con->vdev;
 	pthread_mutex_lock(&d->lock);
 	if (d->active && cq->q->live)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "device.h"
+#include "host/util.h"
 
 #include <errno.h>
 #include <linux/virtio_config.h>
@@ -29,8 +30,7 @@ bool vmm_virtio_has_feature(const struct vmm_virtio_dev *d, unsigned bit)
 static void kicked(struct vmm_io *io, struct vmm_io_event *ev)
 {
 	(void)io;
-	struct vmm_virtio_queue *q =
-		(struct vmm_virtio_queue *)((char *)ev - offsetof(struct vmm_virtio_queue, kick));
+	struct vmm_virtio_queue *q = container_of(ev, struct vmm_virtio_queue, kick);
 	struct vmm_virtio_dev *d = q->dev;
 	pthread_mutex_lock(&d->lock);
 	q->kicks += ev->value; /* the eventfd counts kicks that arrived since the last read */
@@ -45,8 +45,7 @@ static void kicked(struct vmm_io *io, struct vmm_io_event *ev)
 static void control(struct vmm_io *io, struct vmm_io_event *ev)
 {
 	(void)io;
-	struct vmm_virtio_dev *d =
-		(struct vmm_virtio_dev *)((char *)ev - offsetof(struct vmm_virtio_dev, control));
+	struct vmm_virtio_dev *d = container_of(ev, struct vmm_virtio_dev, control);
 	pthread_mutex_lock(&d->lock);
 	if (d->resetting && d->ops->quiesce)
 		d->ops->quiesce(d);
@@ -62,14 +61,6 @@ void vmm_virtio_io_end(struct vmm_virtio_dev *d)
 {
 	if (--d->inflight == 0)
 		pthread_cond_broadcast(&d->idle);
-}
-
-static void signal_fd(int fd)
-{
-	uint64_t one = 1;
-	if (write(fd, &one, sizeof(one)) < 0) {
-		/* EAGAIN: the counter is saturated, a wakeup is pending anyway */
-	}
 }
 
 int vmm_virtio_dev_init(struct vmm_virtio_dev *d, const struct vmm_virtio_dev_ops *ops, void *priv,
@@ -158,7 +149,7 @@ static void drain(struct vmm_virtio_dev *d)
 	if (!d->inflight)
 		return;
 	d->resetting = true;
-	signal_fd(d->control.fd);
+	host_signal(d->control.fd);
 	struct timespec until;
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += RESET_DRAIN_SECONDS;
@@ -257,7 +248,7 @@ void vmm_virtio_set_status(struct vmm_virtio_dev *d, uint8_t status)
 		 * thread like any kick. */
 		for (unsigned i = 0; i < d->nr_queues; i++)
 			if (d->q[i].live)
-				signal_fd(d->q[i].kick.fd);
+				host_signal(d->q[i].kick.fd);
 	}
 }
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "net.h"
+#include "host/util.h"
 
 #include <fcntl.h>
 #include <linux/if.h>
@@ -29,7 +30,7 @@ struct net_req {
 static void publish(struct vmm_io *io, struct vmm_io_flush *f)
 {
 	(void)io;
-	struct net_vq *nq = (struct net_vq *)((char *)f - offsetof(struct net_vq, flush));
+	struct net_vq *nq = container_of(f, struct net_vq, flush);
 	struct vmm_virtio_dev *d = &nq->net->vdev;
 	pthread_mutex_lock(&d->lock);
 	if (d->active && nq->q->live)
@@ -301,39 +302,41 @@ static const struct vmm_virtio_dev_ops net_ops = {
 	.kick = kick,
 };
 
-static int open_tap(struct net_dev *n, struct vmm_err *err)
+static int open_tap(struct net_dev *n, struct host_err *err)
 {
 	for (unsigned p = 0; p < n->pairs; p++) {
 		n->fd[p] = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 		if (n->fd[p] < 0)
-			return vmm_err_set(err, errno, "--net tap=%s: cannot open /dev/net/tun: %s",
-					   n->cfg.tap, strerror(errno));
+			return host_err_set(err, errno,
+					    "--net tap=%s: cannot open /dev/net/tun: %s",
+					    n->cfg.tap, strerror(errno));
 		struct ifreq ifr = {.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR};
 		if (n->pairs > 1)
 			ifr.ifr_flags |= IFF_MULTI_QUEUE;
 		memcpy(ifr.ifr_name, n->cfg.tap, sizeof(n->cfg.tap)); /* NUL-terminated, <= 16 */
 		if (ioctl(n->fd[p], TUNSETIFF, &ifr) < 0)
-			return vmm_err_set(err, errno, "--net tap=%s: cannot attach: %s%s",
-					   n->cfg.tap, strerror(errno),
-					   errno == EPERM ? " (create it first: ip tuntap add NAME "
-							    "mode tap user $USER)"
-					   : errno == EINVAL && n->pairs > 1
-						   ? " (queues=N needs a tap made with "
-						     "multi_queue)"
-						   : "");
+			return host_err_set(err, errno, "--net tap=%s: cannot attach: %s%s",
+					    n->cfg.tap, strerror(errno),
+					    errno == EPERM
+						    ? " (create it first: ip tuntap add NAME "
+						      "mode tap user $USER)"
+					    : errno == EINVAL && n->pairs > 1
+						    ? " (queues=N needs a tap made with "
+						      "multi_queue)"
+						    : "");
 		int hdr = (int)HDR_SIZE;
 		if (ioctl(n->fd[p], TUNSETVNETHDRSZ, &hdr) < 0 ||
 		    ioctl(n->fd[p], TUNSETOFFLOAD, 0) < 0)
-			return vmm_err_set(err, errno,
-					   "--net tap=%s: cannot set the virtio-net "
-					   "header: %s",
-					   n->cfg.tap, strerror(errno));
+			return host_err_set(err, errno,
+					    "--net tap=%s: cannot set the virtio-net "
+					    "header: %s",
+					    n->cfg.tap, strerror(errno));
 	}
 	return 0;
 }
 
 int net_dev_init(struct net_dev *n, const struct vmm_net_config *cfg, unsigned index,
-		 struct vmm_io *io, const struct gmem *mem, struct vmm_err *err)
+		 struct vmm_io *io, const struct gmem *mem, struct host_err *err)
 {
 	memset(n, 0, sizeof(*n));
 	n->cfg = *cfg;
@@ -341,8 +344,8 @@ int net_dev_init(struct net_dev *n, const struct vmm_net_config *cfg, unsigned i
 	for (unsigned p = 0; p < NET_MAX_PAIRS; p++)
 		n->fd[p] = -1;
 	if (n->pairs > NET_MAX_PAIRS)
-		return vmm_err_set(err, EINVAL, "--net: queues=%u: at most %d", n->pairs,
-				   NET_MAX_PAIRS);
+		return host_err_set(err, EINVAL, "--net: queues=%u: at most %d", n->pairs,
+				    NET_MAX_PAIRS);
 	int ret = open_tap(n, err);
 	if (ret)
 		return ret;
@@ -365,7 +368,7 @@ int net_dev_init(struct net_dev *n, const struct vmm_net_config *cfg, unsigned i
 					   .flush.fn = publish};
 	ret = vmm_virtio_dev_init(&n->vdev, &net_ops, n, features, nq, NET_QUEUE_SIZE, io, mem);
 	if (ret)
-		return vmm_err_set(err, -ret, "--net tap=%s: %s", cfg->tap, strerror(-ret));
+		return host_err_set(err, -ret, "--net tap=%s: %s", cfg->tap, strerror(-ret));
 	return 0;
 }
 

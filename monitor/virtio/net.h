@@ -11,7 +11,7 @@
 #include <linux/virtio_net.h>
 
 #include "../config.h"
-#include "../err.h"
+#include "host/err.h"
 #include "device.h"
 
 #define NET_QUEUE_SIZE 256
@@ -43,7 +43,7 @@ struct net_dev {
 
 /* Attaches to (or creates) the tap and sets up the device. */
 int net_dev_init(struct net_dev *n, const struct vmm_net_config *cfg, unsigned index,
-		 struct vmm_io *io, const struct gmem *mem, struct vmm_err *err);
+		 struct vmm_io *io, const struct gmem *mem, struct host_err *err);
 void net_dev_destroy(struct net_dev *n);
 
 #endif

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "rng.h"
+#include "host/util.h"
 
 #include <linux/virtio_ids.h>
 #include <stddef.h>
@@ -12,7 +13,7 @@
 static void publish(struct vmm_io *io, struct vmm_io_flush *f)
 {
 	(void)io;
-	struct rng_dev *r = (struct rng_dev *)((char *)f - offsetof(struct rng_dev, flush));
+	struct rng_dev *r = container_of(f, struct rng_dev, flush);
 	pthread_mutex_lock(&r->vdev.lock);
 	if (r->vdev.active && r->vdev.q[0].live)
 		vmm_virtio_queue_publish(&r->vdev, &r->vdev.q[0]);

@@ -19,7 +19,7 @@ static void defaults(void **state)
 {
 	(void)state;
 	struct vmm_config c;
-	struct vmm_err e = {{0}};
+	struct host_err e = {{0}};
 	assert_int_equal(PARSE(&c, &e, "--kernel", "k.elf"), VMM_CLI_RUN);
 	assert_string_equal(c.kernel, "k.elf");
 	assert_null(c.initramfs);
@@ -34,7 +34,7 @@ static void everything(void **state)
 {
 	(void)state;
 	struct vmm_config c;
-	struct vmm_err e = {{0}};
+	struct host_err e = {{0}};
 	assert_int_equal(PARSE(&c, &e, "--kernel", "k", "--initramfs", "i", "--cmdline", "a b",
 			       "--cpus", "4", "--memory", "2G", "--serial", "file=/tmp/x",
 			       "--stats"),
@@ -59,7 +59,7 @@ static void help_and_version(void **state)
 {
 	(void)state;
 	struct vmm_config c;
-	struct vmm_err e = {{0}};
+	struct host_err e = {{0}};
 	FILE *saved = stdout;
 	stdout = fopen("/dev/null", "w");
 	assert_int_equal(PARSE(&c, &e, "--help"), VMM_CLI_DONE);
@@ -68,7 +68,7 @@ static void help_and_version(void **state)
 	stdout = saved;
 }
 
-static void expect_error(int ret, const struct vmm_err *e, const char *words)
+static void expect_error(int ret, const struct host_err *e, const char *words)
 {
 	assert_int_equal(ret, -EINVAL);
 	assert_non_null(strstr(e->msg, words));
@@ -79,7 +79,7 @@ static void errors(void **state)
 {
 	(void)state;
 	struct vmm_config c;
-	struct vmm_err e;
+	struct host_err e;
 #define ERR(words, ...)                                                                            \
 	do {                                                                                       \
 		memset(&e, 0, sizeof(e));                                                          \

@@ -19,7 +19,7 @@ static void blk_and_net(void **state)
 {
 	(void)state;
 	struct iop_config c;
-	struct iop_err e = {{0}};
+	struct host_err e = {{0}};
 	assert_int_equal(PARSE(&c, &e, "--socket", "/tmp/a.sock", "--blk",
 			       "path=d.img,readonly=on,direct=on,queues=4,serial=disk0",
 			       "--socket=/tmp/b.sock",
@@ -52,7 +52,7 @@ static void defaults_and_conventions(void **state)
 {
 	(void)state;
 	struct iop_config c;
-	struct iop_err e = {{0}};
+	struct host_err e = {{0}};
 	/* The vhost-user backend conventions: --socket-path, --blk-file, --read-only, --fd. */
 	assert_int_equal(
 		PARSE(&c, &e, "--socket-path=/tmp/x.sock", "--blk-file=/dev/null", "--read-only"),
@@ -75,7 +75,7 @@ static void actions(void **state)
 {
 	(void)state;
 	struct iop_config c;
-	struct iop_err e = {{0}};
+	struct host_err e = {{0}};
 	assert_int_equal(PARSE(&c, &e, "--help"), IOP_CLI_HELP);
 	assert_int_equal(PARSE(&c, &e, "--version"), IOP_CLI_VERSION);
 	/* --print-capabilities wins over everything, errors included (the convention). */
@@ -90,7 +90,7 @@ static void actions(void **state)
 static void one_bad(const char *want, int argc, char **argv)
 {
 	struct iop_config c;
-	struct iop_err e = {{0}};
+	struct host_err e = {{0}};
 	int ret = iop_cli_parse(argc, argv, &c, &e);
 	assert_true(ret < 0);
 	assert_null(strchr(e.msg, '\n'));

@@ -61,7 +61,7 @@ static int setup(void **state)
 		.kind = IOP_DEV_BLK, .path = f->disk, .queues = QUEUES, .listen_fd = -1};
 	int files[4];
 	unsigned nfiles = 0;
-	struct iop_err err = {{0}};
+	struct host_err err = {{0}};
 	assert_int_equal(iop_blk_create(&f->d, 0, &cfg, NULL, files, &nfiles, 4, &err), 0);
 	int sv[2];
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);

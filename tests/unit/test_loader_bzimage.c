@@ -50,7 +50,7 @@ static void make_bz(struct bz *b)
 
 static int load(struct fake_guest *g, const struct bz *b, size_t size, const char *cmdline,
 		const uint8_t *initrd, size_t initrd_size, struct vmm_boot_entry *e,
-		struct vmm_err *err)
+		struct host_err *err)
 {
 	struct vmm_boot_params p = {.kernel = b->buf,
 				    .kernel_size = size,
@@ -80,7 +80,7 @@ static void good_kernel_loads(void **state)
 	make_bz(&b);
 	static const uint8_t initrd[10000] = {9, 8, 7};
 	struct vmm_boot_entry e;
-	struct vmm_err err = {{0}};
+	struct host_err err = {{0}};
 	assert_int_equal(load(g, &b, KSIZE, "console=ttyS0", initrd, sizeof(initrd), &e, &err), 0);
 	assert_int_equal(e.mode, VMM_BOOT_LINUX64);
 	assert_int_equal(e.rip, 0x100200);
@@ -128,7 +128,7 @@ static void expect_refused(struct fake_guest *g, const struct bz *b, size_t size
 			   const char *cmdline, size_t initrd_size, int code, const char *words)
 {
 	struct vmm_boot_entry e;
-	struct vmm_err err = {{0}};
+	struct host_err err = {{0}};
 	uint8_t *initrd = initrd_size ? calloc(1, initrd_size) : NULL;
 	int ret = load(g, b, size, cmdline, initrd, initrd_size, &e, &err);
 	free(initrd);
@@ -167,7 +167,7 @@ static void truncated_files(void **state)
 	static const size_t cuts[] = {0x206, 0x250, 0x26b, 3 * 512, KSIZE - 1};
 	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
 		struct vmm_boot_entry e;
-		struct vmm_err err = {{0}};
+		struct host_err err = {{0}};
 		assert_int_not_equal(load(*state, &b, cuts[i], "", NULL, 0, &e, &err), 0);
 		assert_true(err.msg[0]);
 		assert_true(fake_guest_untouched(*state));
@@ -203,7 +203,7 @@ static void initrd_respects_addr_max(void **state)
 	b.hdr->initrd_addr_max = 0x2ffffff; /* 48 MiB - 1 */
 	static uint8_t initrd[0x100000];
 	struct vmm_boot_entry e;
-	struct vmm_err err = {{0}};
+	struct host_err err = {{0}};
 	assert_int_equal(load(g, &b, KSIZE, "", initrd, sizeof(initrd), &e, &err), 0);
 	struct boot_params zp;
 	memcpy(&zp, g->ram + LAYOUT_ZERO_PAGE, sizeof(zp));
@@ -218,7 +218,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(header_problems, setup, fake_guest_teardown),
 		cmocka_unit_test_setup_teardown(truncated_files, setup, fake_guest_teardown),
 		cmocka_unit_test_setup_teardown(limits, setup, fake_guest_teardown),
-		cmocka_unit_test_setup_teardown(initrd_respects_addr_max, setup, fake_guest_teardown),
+		cmocka_unit_test_setup_teardown(initrd_respects_addr_max, setup,
+						fake_guest_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

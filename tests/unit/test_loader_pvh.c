@@ -68,7 +68,7 @@ static void make_image(struct img *m, uint64_t entry)
 
 static int load(struct fake_guest *g, const struct img *m, const char *cmdline,
 		const uint8_t *initrd, size_t initrd_size, struct vmm_boot_entry *entry,
-		struct vmm_err *err)
+		struct host_err *err)
 {
 	struct vmm_boot_params p = {.kernel = m->buf,
 				    .kernel_size = m->size,
@@ -89,7 +89,7 @@ static void good_image_loads(void **state)
 	struct fake_guest *g = *state;
 	struct img m;
 	struct vmm_boot_entry entry;
-	struct vmm_err err = {{0}};
+	struct host_err err = {{0}};
 	make_image(&m, LOAD + 0x10);
 	static const uint8_t initrd[5000] = {1, 2, 3};
 	assert_int_equal(load(g, &m, "run=hello x=1", initrd, sizeof(initrd), &entry, &err), 0);
@@ -131,7 +131,7 @@ static void no_initrd_no_modules(void **state)
 	struct fake_guest *g = *state;
 	struct img m;
 	struct vmm_boot_entry entry;
-	struct vmm_err err = {{0}};
+	struct host_err err = {{0}};
 	make_image(&m, LOAD);
 	assert_int_equal(load(g, &m, "", NULL, 0, &entry, &err), 0);
 	struct hvm_start_info si;
@@ -145,7 +145,7 @@ static void fresh_ram_skips_zero_fill(void **state)
 	struct fake_guest *g = *state;
 	struct img m;
 	struct vmm_boot_entry entry;
-	struct vmm_err err = {{0}};
+	struct host_err err = {{0}};
 	make_image(&m, LOAD);
 	struct vmm_boot_params p = {.kernel = m.buf,
 				    .kernel_size = m.size,
@@ -189,7 +189,7 @@ static void elf32_and_8byte_note(void **state)
 	struct vmm_boot_params p = {
 		.kernel = buf, .kernel_size = sizeof(buf), .cmdline = "", .e820 = &g->e820};
 	struct vmm_boot_entry entry;
-	struct vmm_err err = {{0}};
+	struct host_err err = {{0}};
 	assert_int_equal(vmm_boot_load(&g->mem, &p, &entry, &err), 0);
 	assert_int_equal(entry.rip, 0x200004);
 	assert_int_equal(g->ram[0x200000], 0x77);
@@ -201,7 +201,7 @@ static void expect_refused(struct fake_guest *g, struct img *m, const char *cmdl
 			   size_t initrd_size, int code, const char *words)
 {
 	struct vmm_boot_entry entry;
-	struct vmm_err err = {{0}};
+	struct host_err err = {{0}};
 	uint8_t *initrd = initrd_size ? calloc(1, initrd_size) : NULL;
 	int ret = load(g, m, cmdline, initrd, initrd_size, &entry, &err);
 	free(initrd);
@@ -230,7 +230,7 @@ static void truncated_everywhere(void **state)
 		m.size = cuts[i];
 		assert_true(m.size < full);
 		struct vmm_boot_entry entry;
-		struct vmm_err err = {{0}};
+		struct host_err err = {{0}};
 		assert_int_not_equal(load(*state, &m, "", NULL, 0, &entry, &err), 0);
 		assert_true(err.msg[0] != 0);
 		assert_true(fake_guest_untouched(*state));
@@ -324,7 +324,7 @@ static void cmdline_and_initrd_limits(void **state)
 	expect_refused(*state, &m, big, 0, E2BIG, "shorten --cmdline");
 	big[LAYOUT_CMDLINE_MAX - 1] = 0; /* exactly the limit with its NUL: fits */
 	struct vmm_boot_entry entry;
-	struct vmm_err err = {{0}};
+	struct host_err err = {{0}};
 	assert_int_equal(load(*state, &m, big, NULL, 0, &entry, &err), 0);
 	free(big);
 	struct fake_guest *g = *state;

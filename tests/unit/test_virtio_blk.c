@@ -109,7 +109,7 @@ static int setup_with(void **state, bool readonly)
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, DISK_SECTORS * 512), 0);
 	close(fd);
-	struct vmm_err err = {{0}};
+	struct host_err err = {{0}};
 	if (vmm_io_init(&f->io, 256, &err)) {
 		print_message("io_uring unavailable: %s\n", err.msg);
 		return -1;
