@@ -7,34 +7,29 @@
 #include <stdint.h>
 
 #include "console.h"
+#include "host/blk.h"
+#include "host/net.h"
 
-#define VMM_MAX_DISKS  8
-#define VMM_MAX_NETS   4
-#define VMM_SERIAL_MAX 20 /* VIRTIO_BLK_ID_BYTES */
+#define VMM_MAX_DISKS 8
+#define VMM_MAX_NETS  4
 
+/* The order of the words the options accept (transport=pci|mmio). */
 enum vmm_transport { VMM_TRANSPORT_PCI, VMM_TRANSPORT_MMIO };
 
 /* --disk path=FILE[,readonly=on][,queues=N][,direct=on][,transport=pci|mmio][,serial=ID]
  * or --disk vhost-user=SOCKET[,transport=pci|mmio] */
 struct vmm_disk_config {
-	const char *path;	/* points into `owned` */
-	const char *vhost_user; /* a back-end's socket instead of path, or NULL */
-	char *owned;		/* the option's parsed copy, freed by vmm_config_free */
-	bool readonly;
-	bool direct;
-	unsigned queues;
+	struct host_blk_opts blk; /* path points into `owned`; NULL with vhost_user */
+	const char *vhost_user;	  /* a back-end's socket instead of path, or NULL */
+	char *owned;		  /* the option's parsed copy, freed by vmm_config_free */
 	enum vmm_transport transport;
-	char serial[VMM_SERIAL_MAX + 1];
 };
 
 /* --net tap=NAME[,mac=MAC][,queues=N][,transport=pci|mmio]
  * or --net vhost-user=SOCKET[,mac=MAC][,transport=pci|mmio] */
 struct vmm_net_config {
-	char tap[16];	      /* IFNAMSIZ */
+	struct host_tap_opts tap;
 	char vhost_user[108]; /* a back-end's socket instead of a tap */
-	uint8_t mac[6];
-	bool mac_set;
-	unsigned queues;
 	enum vmm_transport transport;
 };
 

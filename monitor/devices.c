@@ -178,12 +178,8 @@ static int add_nets(struct vmm_vm *vm, struct host_err *err)
 	for (unsigned i = 0; i < vm->cfg->nr_nets; i++) {
 		const struct vmm_net_config *nc = &vm->cfg->nets[i];
 		if (nc->vhost_user[0]) {
-			static const uint8_t dflt[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
-			struct virtio_net_config c = {.status = VIRTIO_NET_S_LINK_UP,
-						      .max_virtqueue_pairs = 1};
-			memcpy(c.mac, nc->mac_set ? nc->mac : dflt, 6);
-			if (!nc->mac_set)
-				c.mac[5] = (uint8_t)(c.mac[5] + i);
+			struct virtio_net_config c;
+			host_net_config(&nc->tap.mac, 1, i, &c); /* one pair over vhost-user */
 			int ret = add_vhost_user(vm, nc->vhost_user, VIRTIO_ID_NET, &c, sizeof(c),
 						 nc->transport, err);
 			if (ret)
@@ -296,7 +292,7 @@ void vmm_devices_print_stats(const struct vmm_vm *vm)
 		fprintf(stderr,
 			"vmmon: stats: I/O thread: %" PRIu64 " loops, %" PRIu64
 			" completions, %" PRIu64 " submits\n",
-			vm->devs.io.batches, vm->devs.io.cqes, vm->devs.io.submits);
+			vm->devs.io.batches, vm->devs.io.uring.cqes, vm->devs.io.uring.submits);
 }
 
 int vmm_devices_start(struct vmm_vm *vm)

@@ -13,8 +13,6 @@
 #include "host/err.h"
 #include "iop.h"
 
-#define IOP_BLK_SEG_MAX 126 /* data pieces per request the driver may use */
-
 /* Opens the backing file and makes the device. Its descriptors are appended to files[] (up
  * to max) for registration with the workers' rings. */
 int iop_blk_create(struct iop_dev **out, unsigned id, const struct iop_dev_cfg *cfg,

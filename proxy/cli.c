@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include "cli.h"
 
-#include <ctype.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "mac_addr.h"
+#include "host/opts.h"
 
 const char iop_cli_usage[] =
 	"usage: ioproxy --socket PATH --blk path=FILE[,readonly=on][,direct=on][,queues=N]"
@@ -23,78 +23,62 @@ const char iop_cli_usage[] =
 	"  --user NAME        run as this user once set up (when started as root)\n"
 	"  --print-capabilities, --help, --version\n";
 
-static int number(const char *opt, const char *val, unsigned long lo, unsigned long hi,
-		  unsigned *out, struct host_err *err)
-{
-	char *end;
-	errno = 0;
-	unsigned long n = strtoul(val, &end, 10);
-	if (!isdigit((unsigned char)*val) || *end || errno || n < lo || n > hi)
-		return host_err_set(err, EINVAL, "%s%s%s: give a number from %lu to %lu", opt,
-				    opt[strlen(opt) - 1] == '=' ? "" : " ", val, lo, hi);
-	*out = (unsigned)n;
-	return 0;
-}
+enum {
+	OPT_SOCKET = 256,
+	OPT_FD,
+	OPT_BLK,
+	OPT_NET,
+	OPT_BLK_FILE,
+	OPT_READ_ONLY,
+	OPT_POLL,
+	OPT_THREADS,
+	OPT_USER,
+	OPT_NO_SECCOMP,
+	OPT_CAPS,
+	OPT_HELP,
+	OPT_VERSION,
+};
 
-static int on_off(const char *opt, const char *key, const char *val, bool *out,
-		  struct host_err *err)
-{
-	if (!strcmp(val, "on") || !strcmp(val, "true"))
-		*out = true;
-	else if (!strcmp(val, "off") || !strcmp(val, "false"))
-		*out = false;
-	else
-		return host_err_set(err, EINVAL, "%s: %s=%s: use on or off", opt, key, val);
-	return 0;
-}
+static const struct option options[] = {
+	{"socket", required_argument, NULL, OPT_SOCKET},
+	{"socket-path", required_argument, NULL, OPT_SOCKET},
+	{"fd", required_argument, NULL, OPT_FD},
+	{"blk", required_argument, NULL, OPT_BLK},
+	{"net", required_argument, NULL, OPT_NET},
+	{"blk-file", required_argument, NULL, OPT_BLK_FILE},
+	{"read-only", no_argument, NULL, OPT_READ_ONLY},
+	{"poll", optional_argument, NULL, OPT_POLL},
+	{"threads", required_argument, NULL, OPT_THREADS},
+	{"user", required_argument, NULL, OPT_USER},
+	{"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
+	{"print-capabilities", no_argument, NULL, OPT_CAPS},
+	{"help", no_argument, NULL, OPT_HELP},
+	{"version", no_argument, NULL, OPT_VERSION},
+	{0},
+};
 
-static int blk_pair(struct iop_dev_cfg *d, const char *key, const char *val, struct host_err *err)
-{
-	if (!strcmp(key, "path"))
-		d->path = val;
-	else if (!strcmp(key, "readonly"))
-		return on_off("--blk", key, val, &d->readonly, err);
-	else if (!strcmp(key, "direct"))
-		return on_off("--blk", key, val, &d->direct, err);
-	else if (!strcmp(key, "queues"))
-		return number("--blk queues=", val, 1, IOP_CLI_MAX_QUEUES, &d->queues, err);
-	else if (!strcmp(key, "serial")) {
-		if (strlen(val) > IOP_SERIAL_MAX)
-			return host_err_set(err, EINVAL, "--blk: serial=%s: at most %d characters",
-					    val, IOP_SERIAL_MAX);
-		memcpy(d->serial, val, strlen(val) + 1);
-	} else
-		return host_err_set(err, EINVAL,
-				    "--blk: unknown key '%s' (known: path, readonly, direct, "
-				    "queues, serial)",
-				    key);
-	return 0;
-}
+static const struct host_opt_key blk_keys[] = {
+	HOST_BLK_OPT_KEYS(struct iop_dev_cfg, blk),
+	{0},
+};
 
-static int net_pair(struct iop_dev_cfg *d, const char *key, const char *val, struct host_err *err)
-{
-	if (!strcmp(key, "tap")) {
-		if (strlen(val) >= sizeof(d->tap))
-			return host_err_set(err, EINVAL,
-					    "--net: tap=%s: interface names have at most 15 "
-					    "characters",
-					    val);
-		memcpy(d->tap, val, strlen(val) + 1);
-	} else if (!strcmp(key, "queues")) {
-		return number("--net queues=", val, 1, IOP_CLI_MAX_QUEUES / 2, &d->queues, err);
-	} else if (!strcmp(key, "mac")) {
-		if (mac_addr_parse(val, d->mac))
-			return host_err_set(err, EINVAL, "--net: mac=%s: give a unicast address",
-					    val);
-		d->mac_set = true;
-	} else {
-		return host_err_set(err, EINVAL,
-				    "--net: unknown key '%s' (known: tap, queues, mac)", key);
-	}
-	return 0;
-}
+static const struct host_opt_key net_keys[] = {
+	HOST_TAP_OPT_KEYS(struct iop_dev_cfg, net),
+	{0},
+};
 
-/* "k=v,k=v" into d; the values point into a copy kept in cfg->owned. */
+/* Sockets as given, paired with the devices in order at the end. */
+struct parse {
+	struct iop_config *cfg;
+	struct {
+		const char *path;
+		int fd;
+	} sock[IOP_MAX_DEVICES];
+	unsigned nsock;
+	bool read_only;
+};
+
+/* "k=v,k=v" into a new device; the values point into a copy kept in cfg->owned. */
 static int device(struct iop_config *cfg, enum iop_dev_kind kind, const char *arg,
 		  struct host_err *err)
 {
@@ -107,84 +91,106 @@ static int device(struct iop_config *cfg, enum iop_dev_kind kind, const char *ar
 		return host_err_set(err, ENOMEM, "out of memory");
 	cfg->owned[cfg->ndev++] = copy;
 	d->kind = kind;
-	d->queues = 1;
-	char *save = NULL;
-	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(tok, '=');
-		if (!eq || eq == tok || !eq[1])
-			return host_err_set(err, EINVAL, "%s %s: '%s' is not key=value", opt, arg,
-					    tok);
-		*eq = 0;
-		int ret = kind == IOP_DEV_BLK ? blk_pair(d, tok, eq + 1, err)
-					      : net_pair(d, tok, eq + 1, err);
-		if (ret)
-			return ret;
-	}
-	if (kind == IOP_DEV_BLK && !d->path)
+	d->blk.queues = d->net.queues = 1;
+	int ret =
+		host_opts_parse(opt, arg, copy, kind == IOP_DEV_BLK ? blk_keys : net_keys, d, err);
+	if (ret)
+		return ret;
+	if (kind == IOP_DEV_BLK && !d->blk.path)
 		return host_err_set(err, EINVAL, "--blk %s: no path=FILE given", arg);
-	if (kind == IOP_DEV_NET && !d->tap[0])
+	if (kind == IOP_DEV_NET && !d->net.name[0])
 		return host_err_set(err, EINVAL, "--net %s: no tap=NAME given", arg);
 	return 0;
 }
 
-struct sock_spec {
-	const char *path;
-	int fd;
-};
-
-static int add_socket(struct sock_spec *s, unsigned *n, const char *path, int fd,
-		      struct host_err *err)
+static int add_socket(struct parse *p, const char *path, int fd, struct host_err *err)
 {
-	if (*n == IOP_MAX_DEVICES)
+	if (p->nsock == IOP_MAX_DEVICES)
 		return host_err_set(err, EINVAL, "at most %d sockets", IOP_MAX_DEVICES);
-	for (unsigned i = 0; path && i < *n; i++)
-		if (s[i].path && !strcmp(s[i].path, path))
+	if (path && !*path)
+		return host_err_set(err, EINVAL, "--socket: empty path");
+	for (unsigned i = 0; path && i < p->nsock; i++)
+		if (p->sock[i].path && !strcmp(p->sock[i].path, path))
 			return host_err_set(err, EINVAL, "--socket %s given twice", path);
 	if (path && strlen(path) >= 108) /* sizeof(sun_path) */
 		return host_err_set(err, ENAMETOOLONG, "--socket %s: the path is too long", path);
-	s[(*n)++] = (struct sock_spec){.path = path, .fd = fd};
+	p->sock[p->nsock].path = path;
+	p->sock[p->nsock++].fd = fd;
 	return 0;
 }
 
-/* Splits "--opt=value" / "--opt value"; returns the value or NULL (and an error). */
-static const char *value(int argc, char **argv, int *i, const char *opt, const char *eq,
-			 struct host_err *err)
+static int blk_file(struct iop_config *cfg, const char *path, struct host_err *err)
 {
-	if (eq)
-		return eq + 1;
-	if (*i + 1 >= argc) {
-		host_err_set(err, EINVAL, "%s needs a value", opt);
-		return NULL;
-	}
-	return argv[++*i];
+	if (!*path || strchr(path, ','))
+		return host_err_set(err, EINVAL, "--blk-file %s: give a plain path (no commas)",
+				    path);
+	char spec[PATH_MAX + 8];
+	snprintf(spec, sizeof(spec), "path=%s", path);
+	return device(cfg, IOP_DEV_BLK, spec, err);
 }
 
-static int finish(struct iop_config *cfg, struct sock_spec *s, unsigned nsock, bool read_only,
-		  struct host_err *err)
+static int parse_option(struct parse *p, int opt, const char *arg, struct host_err *err)
 {
+	struct iop_config *cfg = p->cfg;
+	unsigned fd;
+	int ret;
+	switch (opt) {
+	case OPT_SOCKET:
+		return add_socket(p, arg, -1, err);
+	case OPT_FD:
+		ret = host_opt_number("--fd", arg, 0, INT_MAX, &fd, err);
+		return ret ? ret : add_socket(p, NULL, (int)fd, err);
+	case OPT_BLK:
+	case OPT_NET:
+		return device(cfg, opt == OPT_BLK ? IOP_DEV_BLK : IOP_DEV_NET, arg, err);
+	case OPT_BLK_FILE:
+		return blk_file(cfg, arg, err);
+	case OPT_READ_ONLY:
+		p->read_only = true;
+		return 0;
+	case OPT_POLL:
+		cfg->poll = true;
+		cfg->poll_us = IOP_DEFAULT_POLL_US;
+		return arg ? host_opt_number("--poll", arg, 0, IOP_MAX_POLL_US, &cfg->poll_us, err)
+			   : 0;
+	case OPT_THREADS:
+		return host_opt_number("--threads", arg, 1, IOP_MAX_THREADS, &cfg->threads, err);
+	case OPT_USER:
+		if (!*arg)
+			return host_err_set(err, EINVAL, "--user: empty name");
+		cfg->user = arg;
+		return 0;
+	case OPT_NO_SECCOMP:
+		cfg->seccomp = false;
+		return 0;
+	}
+	return host_err_set(err, EINVAL, "unhandled option");
+}
+
+/* Sockets and devices pair up in order. */
+static int finish(struct parse *p, struct host_err *err)
+{
+	struct iop_config *cfg = p->cfg;
 	if (cfg->ndev == 0)
+		return host_err_set(
+			err, EINVAL,
+			"no device: give --socket PATH with --blk or --net (see --help)");
+	if (p->nsock != cfg->ndev)
 		return host_err_set(err, EINVAL,
-				    "no device: give --socket PATH with --blk or --net "
-				    "(see --help)");
-	if (nsock != cfg->ndev)
-		return host_err_set(err, EINVAL,
-				    "%u device(s) but %u socket(s): give one socket "
-				    "per device",
-				    cfg->ndev, nsock);
+				    "%u device(s) but %u socket(s): give one socket per device",
+				    cfg->ndev, p->nsock);
 	for (unsigned i = 0; i < cfg->ndev; i++) {
-		cfg->dev[i].socket = s[i].path;
-		cfg->dev[i].listen_fd = s[i].fd;
-		if (read_only && cfg->dev[i].kind == IOP_DEV_BLK)
-			cfg->dev[i].readonly = true;
+		cfg->dev[i].socket = p->sock[i].path;
+		cfg->dev[i].listen_fd = p->sock[i].fd;
+		if (p->read_only && cfg->dev[i].kind == IOP_DEV_BLK)
+			cfg->dev[i].blk.readonly = true;
 	}
 	return IOP_CLI_RUN;
 }
 
 int iop_cli_parse(int argc, char **argv, struct iop_config *cfg, struct host_err *err)
 {
-	struct sock_spec socks[IOP_MAX_DEVICES];
-	unsigned nsock = 0;
-	bool read_only = false;
+	struct parse p = {.cfg = cfg};
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->threads = 1;
 	cfg->seccomp = true;
@@ -194,74 +200,32 @@ int iop_cli_parse(int argc, char **argv, struct iop_config *cfg, struct host_err
 				cfg->caps_net |= strncmp(argv[k], "--net", 5) == 0;
 			return IOP_CLI_CAPABILITIES;
 		}
-	for (int i = 1; i < argc; i++) {
-		char opt[32];
-		const char *a = argv[i], *eq = strchr(a, '=');
-		size_t len = eq ? (size_t)(eq - a) : strlen(a);
-		if (len >= sizeof(opt) || strncmp(a, "--", 2) != 0)
-			return host_err_set(err, EINVAL, "unexpected argument '%s' (see --help)",
-					    a);
-		memcpy(opt, a, len);
-		opt[len] = 0;
-		const char *v = NULL;
-		int ret = 0;
-		if (!strcmp(opt, "--help") || !strcmp(opt, "--version")) {
-			return opt[2] == 'h' ? IOP_CLI_HELP : IOP_CLI_VERSION;
-		} else if (!strcmp(opt, "--socket") || !strcmp(opt, "--socket-path")) {
-			if (!(v = value(argc, argv, &i, opt, eq, err)))
-				return -EINVAL;
-			if (!*v)
-				return host_err_set(err, EINVAL, "%s: empty path", opt);
-			ret = add_socket(socks, &nsock, v, -1, err);
-		} else if (!strcmp(opt, "--fd")) {
-			unsigned fd = 0;
-			if (!(v = value(argc, argv, &i, opt, eq, err)))
-				return -EINVAL;
-			ret = number("--fd", v, 0, INT_MAX, &fd, err);
-			if (!ret)
-				ret = add_socket(socks, &nsock, NULL, (int)fd, err);
-		} else if (!strcmp(opt, "--blk") || !strcmp(opt, "--net")) {
-			if (!(v = value(argc, argv, &i, opt, eq, err)))
-				return -EINVAL;
-			ret = device(cfg, opt[2] == 'b' ? IOP_DEV_BLK : IOP_DEV_NET, v, err);
-		} else if (!strcmp(opt, "--blk-file")) {
-			if (!(v = value(argc, argv, &i, opt, eq, err)))
-				return -EINVAL;
-			if (!*v || strchr(v, ','))
-				return host_err_set(err, EINVAL,
-						    "--blk-file %s: give a plain path "
-						    "(no commas)",
-						    v);
-			char spec[PATH_MAX + 8];
-			snprintf(spec, sizeof(spec), "path=%s", v);
-			ret = device(cfg, IOP_DEV_BLK, spec, err);
-		} else if (!strcmp(opt, "--read-only") && !eq) {
-			read_only = true;
-		} else if (!strcmp(opt, "--poll")) {
-			cfg->poll = true;
-			cfg->poll_us = IOP_DEFAULT_POLL_US;
-			if (eq)
-				ret = number("--poll", eq + 1, 0, IOP_MAX_POLL_US, &cfg->poll_us,
-					     err);
-		} else if (!strcmp(opt, "--threads")) {
-			if (!(v = value(argc, argv, &i, opt, eq, err)))
-				return -EINVAL;
-			ret = number("--threads", v, 1, IOP_MAX_THREADS, &cfg->threads, err);
-		} else if (!strcmp(opt, "--user")) {
-			if (!(v = value(argc, argv, &i, opt, eq, err)))
-				return -EINVAL;
-			if (!*v)
-				return host_err_set(err, EINVAL, "--user: empty name");
-			cfg->user = v;
-		} else if (!strcmp(opt, "--no-seccomp") && !eq) {
-			cfg->seccomp = false;
-		} else {
+	opterr = 0; /* our own one-line messages */
+	optind = 0; /* glibc: 0 also resets getopt's state, so parsing can repeat */
+	int opt;
+	/* "+": stop at the first non-option instead of reordering argv. */
+	while ((opt = getopt_long(argc, argv, "+:", options, NULL)) != -1) {
+		const char *a = argv[optind - 1];
+		switch (opt) {
+		case OPT_HELP:
+			return IOP_CLI_HELP;
+		case OPT_VERSION:
+			return IOP_CLI_VERSION;
+		case ':':
+			return host_err_set(err, EINVAL, "%s needs a value (see --help)", a);
+		case '?':
 			return host_err_set(err, EINVAL, "unknown option '%s' (see --help)", a);
+		default: {
+			int ret = parse_option(&p, opt, optarg, err);
+			if (ret)
+				return ret;
 		}
-		if (ret)
-			return ret;
+		}
 	}
-	return finish(cfg, socks, nsock, read_only, err);
+	if (optind < argc)
+		return host_err_set(err, EINVAL, "unexpected argument '%s' (see --help)",
+				    argv[optind]);
+	return finish(&p, err);
 }
 
 void iop_cli_free(struct iop_config *cfg)

@@ -13,12 +13,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "host/blk.h"
 #include "host/err.h"
+#include "host/net.h"
 
 #define IOP_MAX_DEVICES	    16
 #define IOP_MAX_THREADS	    64
-#define IOP_CLI_MAX_QUEUES  16
-#define IOP_SERIAL_MAX	    20 /* VIRTIO_BLK_ID_BYTES */
 #define IOP_DEFAULT_POLL_US 100
 #define IOP_MAX_POLL_US	    1000000
 
@@ -26,18 +26,10 @@ enum iop_dev_kind { IOP_DEV_BLK, IOP_DEV_NET };
 
 struct iop_dev_cfg {
 	enum iop_dev_kind kind;
-	const char *socket; /* path to listen on, or NULL with listen_fd >= 0 */
-	int listen_fd;	    /* --fd: an already listening socket, else -1 */
-	/* blk */
-	const char *path;
-	bool readonly, direct;
-	char serial[IOP_SERIAL_MAX + 1];
-	/* blk: queues; net: queue pairs */
-	unsigned queues;
-	/* net */
-	char tap[16];
-	uint8_t mac[6];
-	bool mac_set;
+	const char *socket;	  /* path to listen on, or NULL with listen_fd >= 0 */
+	int listen_fd;		  /* --fd: an already listening socket, else -1 */
+	struct host_blk_opts blk; /* path points into the config's owned copy */
+	struct host_tap_opts net;
 };
 
 enum iop_cli_action { IOP_CLI_RUN, IOP_CLI_HELP, IOP_CLI_VERSION, IOP_CLI_CAPABILITIES };

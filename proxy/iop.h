@@ -10,8 +10,10 @@
 #define IOPROXY_IOP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
+#include "host/uring.h"
 #include "host/util.h"
 #include "inflight.h"
 #include "mem.h"
@@ -22,11 +24,6 @@
 struct iop_worker;
 struct iop_queue;
 struct iop_dev;
-
-/* A completion target: an io_uring CQE's user_data points at one of these. */
-struct iop_op {
-	void (*fn)(struct iop_worker *w, struct iop_op *op, int res);
-};
 
 struct iop_dev_ops {
 	const char *name;
@@ -44,9 +41,17 @@ struct iop_dev_ops {
 	/* Worker: take what the ring has and prepare I/O. Returns 1 when the ring is empty, 0
 	 * when the device's request slots ran out first, -EIO when the ring is broken. */
 	int (*queue_run)(struct iop_worker *w, struct iop_queue *q);
+	/* Worker: q's requests in the kernel (a stop waits for them). */
+	unsigned (*queue_busy)(const struct iop_queue *q);
+	/* Worker: q leaves buffers in its ring until some of its I/O completes (no free request
+	 * slot; a receive chain posted), so buffers there are no reason to stay awake or to
+	 * expect a kick. */
+	bool (*queue_blocked)(const struct iop_queue *q);
 	/* Worker, while q stops: cancel I/O that would never complete by itself (posted
 	 * receives). Optional. */
 	void (*queue_cancel)(struct iop_worker *w, struct iop_queue *q);
+	/* Worker: the model's counters for q, one line without a newline (SIGUSR1). */
+	void (*queue_stats)(const struct iop_queue *q, char *buf, size_t len);
 	/* Control thread: the front-end enabled or disabled q (SET_VRING_ENABLE). Optional. */
 	void (*queue_enable)(struct iop_queue *q, bool on);
 	void (*destroy)(struct iop_dev *d);
@@ -68,15 +73,15 @@ struct iop_queue {
 
 	/* The worker's, while started. */
 	struct vq vq;
-	struct iop_op kick_op;
+	struct host_op kick_op;
 	uint64_t kick_val;
 	bool kicked;   /* run the ring on the next loop */
 	bool stalled;  /* the device ran out of slots with work waiting */
 	bool dirty;    /* completions pushed, not yet published */
 	bool stopping; /* draining for a stop */
 	bool err_signalled;
-	bool polled;  /* no kick fd (or it failed): the ring is looked at every loop */
-	unsigned ops; /* io_uring operations in flight for this queue (kick read included) */
+	bool polled;	  /* no kick fd (or it failed): the ring is looked at every loop */
+	bool kick_posted; /* the kick eventfd's read is on the ring */
 	void *stop_cmd;
 	bool on_worker;
 

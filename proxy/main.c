@@ -83,7 +83,7 @@ static int setup(struct ioproxy *p, struct host_err *err)
 	int ret = make_devices(p, err);
 	bool net_admin = false;
 	for (unsigned i = 0; i < p->cfg.ndev; i++)
-		net_admin |= p->cfg.dev[i].kind == IOP_DEV_NET && p->cfg.dev[i].queues > 1;
+		net_admin |= p->cfg.dev[i].kind == IOP_DEV_NET && p->cfg.dev[i].net.queues > 1;
 	if (!ret)
 		ret = iop_security_drop(p->cfg.user, net_admin, err);
 	if (!ret)
@@ -133,7 +133,8 @@ int main(int argc, char **argv)
 	}
 	for (unsigned i = 0; i < p.ndev; i++)
 		fprintf(stderr, "ioproxy: %s: serving %s on %s (%u queue%s)\n", p.dev[i]->name,
-			p.cfg.dev[i].kind == IOP_DEV_BLK ? p.cfg.dev[i].path : p.cfg.dev[i].tap,
+			p.cfg.dev[i].kind == IOP_DEV_BLK ? p.cfg.dev[i].blk.path
+							 : p.cfg.dev[i].net.name,
 			p.cfg.dev[i].socket ? p.cfg.dev[i].socket : "the given fd", p.dev[i]->nq,
 			p.dev[i]->nq == 1 ? "" : "s");
 	ret = iop_server_run(p.dev, p.ndev, p.sigfd);

@@ -16,92 +16,40 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef IORING_SETUP_SINGLE_ISSUER
-#define IORING_SETUP_SINGLE_ISSUER (1U << 12)
-#endif
-#ifndef IORING_SETUP_DEFER_TASKRUN
-#define IORING_SETUP_DEFER_TASKRUN (1U << 13)
-#endif
-
-struct io_uring_sqe *iop_worker_sqe(struct iop_worker *w, struct iop_op *op)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
-	while (!sqe) {
-		/* Full: hand what is prepared to the kernel and take a fresh slot. */
-		io_uring_submit(&w->ring);
-		w->submits++;
-		sqe = io_uring_get_sqe(&w->ring);
-	}
-	io_uring_sqe_set_data(sqe, op);
-	return sqe;
-}
-
-void iop_worker_sqe_file(const struct iop_worker *w, struct io_uring_sqe *sqe, int fd, int slot)
-{
-	if (w->fixed_files && slot >= 0) {
-		sqe->fd = slot;
-		sqe->flags |= IOSQE_FIXED_FILE;
-	} else {
-		sqe->fd = fd;
-	}
-}
-
-int iop_worker_buf_index(const struct iop_worker *w, unsigned first, unsigned n, const void *p,
-			 uint64_t len)
-{
-	const uint8_t *b = p;
-	for (unsigned i = first; w->fixed_bufs && i < first + n && i < IOP_MAX_BUFS; i++)
-		if (w->buf[i].len && b >= w->buf[i].base &&
-		    (uint64_t)(b - w->buf[i].base) <= w->buf[i].len &&
-		    len <= w->buf[i].len - (uint64_t)(b - w->buf[i].base))
-			return (int)i;
-	return -1;
-}
-
 void iop_worker_set_buffers(struct iop_worker *w, unsigned first, const struct iop_mem *m)
 {
-	if (!w->fixed_bufs || first + VHOST_USER_MEM_REGIONS > IOP_MAX_BUFS)
+	if (!w->uring.fixed_bufs)
 		return;
 	struct iovec iov[VHOST_USER_MEM_REGIONS] = {{0}};
 	for (unsigned i = 0; i < m->nr; i++)
 		iov[i] = (struct iovec){.iov_base = m->r[i].map, .iov_len = m->r[i].map_len};
-	int ret = io_uring_register_buffers_update_tag(&w->ring, first, iov, NULL,
-						       VHOST_USER_MEM_REGIONS);
-	for (unsigned i = 0; i < VHOST_USER_MEM_REGIONS; i++) {
-		bool ok = ret > 0 && i < (unsigned)ret;
-		w->buf[first + i].base = ok ? iov[i].iov_base : NULL;
-		w->buf[first + i].len = ok ? iov[i].iov_len : 0;
-	}
-	if (ret < 0) {
-		/* Clear what may have been taken before the failure, then go on without. */
-		struct iovec none[VHOST_USER_MEM_REGIONS] = {{0}};
-		io_uring_register_buffers_update_tag(&w->ring, first, none, NULL,
-						     VHOST_USER_MEM_REGIONS);
-		if (!w->bufs_warned)
-			fprintf(stderr,
-				"ioproxy: worker %u: guest memory cannot be registered with "
-				"io_uring (%s): requests use readv/writev\n",
-				w->id, strerror(-ret));
+	int ret = host_uring_buffers_set(&w->uring, first, iov, VHOST_USER_MEM_REGIONS);
+	if (ret < 0 && !w->bufs_warned) {
+		fprintf(stderr,
+			"ioproxy: worker %u: guest memory cannot be registered with io_uring (%s): "
+			"requests use readv/writev\n",
+			w->id, strerror(-ret));
 		w->bufs_warned = true;
 	}
 }
 
 /* ------------------------------------------------------------------ kicks and commands ---- */
 
-static void kick_done(struct iop_worker *w, struct iop_op *op, int res);
+static void kick_done(struct host_uring *u, struct host_op *op, int res);
 
 void iop_worker_arm_kick(struct iop_worker *w, struct iop_queue *q)
 {
 	q->kick_op.fn = kick_done;
-	struct io_uring_sqe *sqe = iop_worker_sqe(w, &q->kick_op);
+	struct io_uring_sqe *sqe = host_uring_sqe(&w->uring, &q->kick_op);
 	io_uring_prep_read(sqe, q->kick_fd, &q->kick_val, sizeof(q->kick_val), 0);
-	q->ops++;
+	q->kick_posted = true;
 }
 
-static void kick_done(struct iop_worker *w, struct iop_op *op, int res)
+static void kick_done(struct host_uring *u, struct host_op *op, int res)
 {
+	struct iop_worker *w = iop_worker_of(u);
 	struct iop_queue *q = container_of(op, struct iop_queue, kick_op);
-	q->ops--;
+	q->kick_posted = false;
 	if (q->stopping)
 		return;
 	if (res == (int)sizeof(q->kick_val)) {
@@ -122,9 +70,10 @@ static void kick_done(struct iop_worker *w, struct iop_op *op, int res)
 
 static void arm_bell(struct iop_worker *w);
 
-static void bell_done(struct iop_worker *w, struct iop_op *op, int res)
+static void bell_done(struct host_uring *u, struct host_op *op, int res)
 {
 	(void)op;
+	struct iop_worker *w = iop_worker_of(u);
 	if (w->exit)
 		return;
 	if (res == (int)sizeof(w->bell_val) || res == -EAGAIN || res == -EINTR) {
@@ -141,7 +90,7 @@ static void bell_done(struct iop_worker *w, struct iop_op *op, int res)
 static void arm_bell(struct iop_worker *w)
 {
 	w->bell_op.fn = bell_done;
-	struct io_uring_sqe *sqe = iop_worker_sqe(w, &w->bell_op);
+	struct io_uring_sqe *sqe = host_uring_sqe(&w->uring, &w->bell_op);
 	io_uring_prep_read(sqe, w->bell_fd, &w->bell_val, sizeof(w->bell_val), 0);
 }
 
@@ -200,18 +149,7 @@ static uint64_t run_queues(struct iop_worker *w)
 
 static unsigned reap(struct iop_worker *w)
 {
-	struct io_uring_cqe *cqe;
-	unsigned head, n = 0;
-	io_uring_for_each_cqe(&w->ring, head, cqe)
-	{
-		struct iop_op *op = io_uring_cqe_get_data(cqe);
-		n++;
-		if (op)
-			op->fn(w, op, cqe->res);
-	}
-	io_uring_cq_advance(&w->ring, n);
-	w->cqes += n;
-	return n;
+	return host_uring_reap(&w->uring);
 }
 
 void iop_worker_publish(struct iop_worker *w)
@@ -236,42 +174,69 @@ static bool wait_events(struct iop_worker *w, long timeout_ns)
 	struct __kernel_timespec ts = {.tv_sec = timeout_ns / 1000000000,
 				       .tv_nsec = timeout_ns % 1000000000};
 	struct io_uring_cqe *cqe;
-	int ret = io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
+	int ret = io_uring_submit_and_wait_timeout(&w->uring.ring, &cqe, 1, &ts, NULL);
 	if (ret == -ETIME) {
 		ret = 0;
 		timed_out = true;
 	}
-	w->submits++;
+	w->uring.submits++;
 	if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
 		fprintf(stderr, "ioproxy: worker %u: io_uring_enter: %s\n", w->id, strerror(-ret));
 	return !timed_out;
 }
 
+static bool blocked(const struct iop_queue *q)
+{
+	return q->dev->ops->queue_blocked(q);
+}
+
+/* A ring served on kicks (not polled, not stopping, enabled) with buffers the device would
+ * take now. */
+static bool waits_for_kick(struct iop_queue *q)
+{
+	return !q->stopping && !q->polled && q->enabled && !q->vq.broken && !blocked(q) &&
+	       vq_has_work(&q->vq);
+}
+
 static bool rings_have_work(struct iop_worker *w)
 {
 	for (unsigned i = 0; i < w->nq; i++)
-		if (!w->q[i]->stopping && !w->q[i]->polled && vq_has_work(&w->q[i]->vq))
+		if (waits_for_kick(w->q[i]))
 			return true;
 	return false;
 }
 
-/* Polling went idle: kicks back on, one more look, then sleep until something arrives. A ring
- * with work when the bounded sleep ends had its buffer published while kicks were on; if its
- * kick does not follow within the grace time either, the kick was lost: counted (SIGUSR1 and
- * the exit show it) and the ring served anyway. (A driver without a full barrier between
- * publishing its index and reading whether a kick is wanted would lose kicks this way.) */
+/* A wait that nothing ended, with kicks on, found a ring with work. Its kick may still be on
+ * the way, so wait the grace time more; if nothing comes, the kick was lost: counted (SIGUSR1
+ * and the exit show it) and the ring served anyway. (A driver without a full barrier between
+ * publishing its index and reading whether a kick is wanted would lose kicks this way.) A
+ * queue blocked on its own I/O is not waiting for a kick. */
+static void catch_lost_kicks(struct iop_worker *w)
+{
+	if (!rings_have_work(w) || wait_events(w, KICK_GRACE_NS) || !rings_have_work(w))
+		return;
+	w->lost_kicks++;
+	for (unsigned i = 0; i < w->nq; i++)
+		if (waits_for_kick(w->q[i]))
+			w->q[i]->kicked = true;
+}
+
+/* Polling went idle: kicks back on, one more look, then sleep until something arrives (a
+ * bounded sleep, with lost kicks caught). */
 static void poll_sleep(struct iop_worker *w)
 {
 	bool work = false;
-	for (unsigned i = 0; i < w->nq; i++)
-		if (!w->q[i]->stopping && !w->q[i]->vq.broken)
-			work |= vq_notify_enable(&w->q[i]->vq, true);
+	for (unsigned i = 0; i < w->nq; i++) {
+		struct iop_queue *q = w->q[i];
+		/* A blocked queue's buffers wait for its I/O, whose completion wakes the sleep. */
+		if (!q->stopping && !q->vq.broken && vq_notify_enable(&q->vq, true) && !blocked(q))
+			work = true;
+	}
 	w->notify_off = false;
 	if (!work && !atomic_load(&w->has_cmds)) {
 		w->sleeps++;
-		if (!wait_events(w, WAIT_BOUND_NS) && rings_have_work(w) &&
-		    !wait_events(w, KICK_GRACE_NS) && rings_have_work(w))
-			w->lost_kicks++;
+		if (!wait_events(w, WAIT_BOUND_NS))
+			catch_lost_kicks(w);
 		reap(w);
 	}
 	for (unsigned i = 0; i < w->nq; i++) {
@@ -295,13 +260,16 @@ static void loop(struct iop_worker *w)
 		iop_worker_publish(
 			w); /* what completed without I/O (errors, GET_ID), before any wait */
 		if (!w->cfg.poll) {
-			if (!wait_events(w, WAIT_BOUND_NS) && atomic_load(&w->has_cmds))
-				w->lost_bells++;
+			if (!wait_events(w, WAIT_BOUND_NS)) {
+				if (atomic_load(&w->has_cmds))
+					w->lost_bells++;
+				catch_lost_kicks(w);
+			}
 			reap(w);
 		} else {
-			if (io_uring_sq_ready(&w->ring)) {
-				io_uring_submit(&w->ring);
-				w->submits++;
+			if (io_uring_sq_ready(&w->uring.ring)) {
+				io_uring_submit(&w->uring.ring);
+				w->uring.submits++;
 			}
 			unsigned got = reap(w);
 			uint64_t now = host_now_ns();
@@ -323,27 +291,16 @@ static void exit_fn(struct iop_worker *w, void *arg)
 	w->exit = true;
 }
 
+/* On the thread, so that SINGLE_ISSUER binds the ring to it. DEFER_TASKRUN only in event
+ * mode: with --poll completions must show up in the CQ while the thread spins. */
 static int ring_setup(struct iop_worker *w)
 {
-	struct io_uring_params p = {.flags = IORING_SETUP_SINGLE_ISSUER};
-	if (!w->cfg.poll)
-		p.flags |= IORING_SETUP_DEFER_TASKRUN;
-	int ret = io_uring_queue_init_params(IOP_RING_ENTRIES, &w->ring, &p);
-	if (ret == -EINVAL && (p.flags & IORING_SETUP_DEFER_TASKRUN)) { /* before 6.1 */
-		p = (struct io_uring_params){.flags = IORING_SETUP_SINGLE_ISSUER};
-		ret = io_uring_queue_init_params(IOP_RING_ENTRIES, &w->ring, &p);
-	}
-	if (ret == -EINVAL) { /* before 6.0: a plain ring */
-		p = (struct io_uring_params){0};
-		ret = io_uring_queue_init_params(IOP_RING_ENTRIES, &w->ring, &p);
-	}
-	if (ret < 0)
+	int ret = host_uring_init(&w->uring, IOP_RING_ENTRIES, w->cfg.poll ? 0 : HOST_URING_DEFER,
+				  &w->setup_msg);
+	if (ret)
 		return ret;
-	w->setup_flags = p.flags;
-	if (w->cfg.nfiles)
-		w->fixed_files =
-			io_uring_register_files(&w->ring, w->cfg.files, w->cfg.nfiles) == 0;
-	w->fixed_bufs = io_uring_register_buffers_sparse(&w->ring, IOP_MAX_BUFS) == 0;
+	host_uring_register_files(&w->uring, w->cfg.files, w->cfg.nfiles);
+	host_uring_buffers_init(&w->uring);
 	return 0;
 }
 
@@ -373,7 +330,7 @@ static void *worker_main(void *arg)
 			"ioproxy: worker %u: %llu lost doorbell(s): commands found after a wait "
 			"nothing woke\n",
 			w->id, (unsigned long long)w->lost_bells);
-	io_uring_queue_exit(&w->ring);
+	host_uring_exit(&w->uring);
 	return NULL;
 }
 

@@ -27,7 +27,6 @@
 
 #define IOP_WORKER_MAX_QUEUES 128
 #define IOP_MAX_FILES	      64
-#define IOP_MAX_BUFS	      128 /* IOP devices x VHOST_USER_MEM_REGIONS */
 #define IOP_RING_ENTRIES      1024
 
 struct iop_cmd;
@@ -43,13 +42,8 @@ struct iop_worker {
 	unsigned id;
 	pthread_t thread;
 	bool running;
-	struct io_uring ring;
-	unsigned setup_flags;
-	bool fixed_files, fixed_bufs, bufs_warned;
-	struct {
-		uint8_t *base;
-		uint64_t len;
-	} buf[IOP_MAX_BUFS];
+	struct host_uring uring; /* made on the thread; completions find w by container_of */
+	bool bufs_warned;
 
 	/* Commands from the control thread. */
 	pthread_mutex_t lock;
@@ -57,10 +51,11 @@ struct iop_worker {
 	struct iop_cmd *cmds;
 	atomic_bool has_cmds;
 	int bell_fd;
-	struct iop_op bell_op;
+	struct host_op bell_op;
 	uint64_t bell_val;
 	bool setup_done;
 	int setup_err;
+	struct host_err setup_msg;
 
 	struct iop_queue *q[IOP_WORKER_MAX_QUEUES];
 	unsigned nq;
@@ -69,7 +64,7 @@ struct iop_worker {
 	bool notify_off;       /* polling: the driver's kicks are turned off */
 	unsigned polled_rings; /* queues without a kick fd: checked every loop */
 
-	uint64_t submits, cqes, loops, sleeps, lost_kicks, lost_bells;
+	uint64_t loops, sleeps, lost_kicks, lost_bells;
 };
 
 /* Starts the thread and waits until its ring is set up. */
@@ -89,12 +84,10 @@ void iop_worker_dump(struct iop_worker *w);
  * through iop_worker_run). An empty table clears them. */
 void iop_worker_set_buffers(struct iop_worker *w, unsigned first, const struct iop_mem *m);
 
-/* Worker thread. An SQE tagged with op (submitting first if the SQ is full). */
-struct io_uring_sqe *iop_worker_sqe(struct iop_worker *w, struct iop_op *op);
-/* The registered buffer of slots [first, first + n) holding [p, p + len), or -1. */
-int iop_worker_buf_index(const struct iop_worker *w, unsigned first, unsigned n, const void *p,
-			 uint64_t len);
-/* Points sqe at a file: its registered slot where files are registered, else fd. */
-void iop_worker_sqe_file(const struct iop_worker *w, struct io_uring_sqe *sqe, int fd, int slot);
+/* The worker whose ring ran a completion. */
+static inline struct iop_worker *iop_worker_of(struct host_uring *u)
+{
+	return container_of(u, struct iop_worker, uring);
+}
 
 #endif

@@ -67,7 +67,6 @@ static void start_fn(struct iop_worker *w, struct iop_cmd *c)
 	w->q[w->nq++] = q;
 	q->on_worker = true;
 	q->stopping = q->kicked = q->stalled = q->dirty = q->err_signalled = false;
-	q->ops = 0;
 	q->polled = q->kick_fd < 0;
 	if (q->polled)
 		w->polled_rings++;
@@ -80,7 +79,7 @@ static void start_fn(struct iop_worker *w, struct iop_cmd *c)
 
 static void cancel_kick(struct iop_worker *w, struct iop_queue *q)
 {
-	struct io_uring_sqe *sqe = iop_worker_sqe(w, NULL);
+	struct io_uring_sqe *sqe = host_uring_sqe(&w->uring, NULL);
 	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&q->kick_op, 0);
 }
 
@@ -127,7 +126,7 @@ void iop_worker_finish_stops(struct iop_worker *w)
 			i++;
 			continue;
 		}
-		if (q->ops) {
+		if (q->kick_posted || q->dev->ops->queue_busy(q)) {
 			if (q->dev->ops->queue_cancel)
 				q->dev->ops->queue_cancel(w, q);
 			i++;
@@ -148,8 +147,8 @@ static void dump_fn(struct iop_worker *w, void *arg)
 	fprintf(stderr,
 		"ioproxy: worker %u: %u queue(s), %llu loops, %llu submits, %llu cqes, "
 		"%llu sleeps, %llu lost kicks, %llu lost doorbells%s\n",
-		w->id, w->nq, (unsigned long long)w->loops, (unsigned long long)w->submits,
-		(unsigned long long)w->cqes, (unsigned long long)w->sleeps,
+		w->id, w->nq, (unsigned long long)w->loops, (unsigned long long)w->uring.submits,
+		(unsigned long long)w->uring.cqes, (unsigned long long)w->sleeps,
 		(unsigned long long)w->lost_kicks, (unsigned long long)w->lost_bells,
 		w->notify_off ? ", polling" : "");
 	for (unsigned i = 0; i < w->nq; i++) {
@@ -158,14 +157,18 @@ static void dump_fn(struct iop_worker *w, void *arg)
 		uint16_t event = 0;
 		if (!q->vq.cfg.packed)
 			memcpy(&event, &q->vq.used->ring[q->num], sizeof(event));
+		char model[160] = "";
+		if (q->dev->ops->queue_stats)
+			q->dev->ops->queue_stats(q, model, sizeof(model));
 		fprintf(stderr,
 			"ioproxy: %s: queue %u: %llu kicks, %llu calls, %llu chains (%llu bad, %llu "
-			"duplicate), %u ops in flight, enabled %d, avail %u, taken %u, used %u, event %u\n",
+			"duplicate), %u requests in flight, enabled %d, avail %u, taken %u, used %u, "
+			"event %u; %s\n",
 			q->dev->name, q->index, (unsigned long long)q->kicks,
 			(unsigned long long)q->calls, (unsigned long long)q->chains,
-			(unsigned long long)q->bad_chains, (unsigned long long)q->dup_heads, q->ops,
-			q->enabled, avail, vq_get_base(&q->vq),
-			q->vq.cfg.packed ? q->vq.used_pos : q->vq.used_idx, event);
+			(unsigned long long)q->bad_chains, (unsigned long long)q->dup_heads,
+			q->dev->ops->queue_busy(q), q->enabled, avail, vq_get_base(&q->vq),
+			q->vq.cfg.packed ? q->vq.used_pos : q->vq.used_idx, event, model);
 	}
 }
 

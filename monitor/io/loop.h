@@ -9,19 +9,15 @@
 #ifndef VMMON_IO_LOOP_H
 #define VMMON_IO_LOOP_H
 
-#include <liburing.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "host/err.h"
+#include "host/uring.h"
+#include "host/util.h"
 
 struct vmm_io;
-
-/* A completion target: the CQE's user_data points at one of these. */
-struct vmm_io_cb {
-	void (*fn)(struct vmm_io *io, struct vmm_io_cb *cb, int res);
-};
 
 /* A per-batch hook; queued at most once per batch. */
 struct vmm_io_flush {
@@ -32,7 +28,7 @@ struct vmm_io_flush {
 
 /* An eventfd read forever through the ring: fn runs on every signal. */
 struct vmm_io_event {
-	struct vmm_io_cb cb;
+	struct host_op op;
 	void (*fn)(struct vmm_io *io, struct vmm_io_event *ev);
 	int fd;
 	uint64_t value;
@@ -41,17 +37,15 @@ struct vmm_io_event {
 #define VMM_IO_MAX_EVENTS 256
 
 struct vmm_io {
-	struct io_uring ring;
+	struct host_uring uring; /* completions run with the owning vmm_io at container_of */
 	struct vmm_io_event *events[VMM_IO_MAX_EVENTS]; /* armed when the thread starts */
 	unsigned nr_events;
-	bool ring_ready;
 	pthread_t thread;
 	bool started;
 	bool stopping;
 	struct vmm_io_event stop;
 	struct vmm_io_flush *flush_head;
-	unsigned setup_flags; /* what io_uring_queue_init accepted, for --stats */
-	uint64_t submits, cqes, batches;
+	uint64_t batches;
 };
 
 int vmm_io_init(struct vmm_io *io, unsigned entries, struct host_err *err);
@@ -62,8 +56,11 @@ int vmm_io_start(struct vmm_io *io);
 void vmm_io_stop(struct vmm_io *io);
 void vmm_io_destroy(struct vmm_io *io);
 
-/* From the I/O thread only: an SQE (submitting first if the ring is full), tagged with cb. */
-struct io_uring_sqe *vmm_io_sqe(struct vmm_io *io, struct vmm_io_cb *cb);
+/* The vmm_io whose ring ran a completion. */
+static inline struct vmm_io *vmm_io_of(struct host_uring *u)
+{
+	return container_of(u, struct vmm_io, uring);
+}
 /* From the I/O thread: arms an eventfd reader (again after each signal). */
 void vmm_io_event_arm(struct vmm_io *io, struct vmm_io_event *ev);
 /* From the I/O thread: runs f once after the current batch of completions. */

@@ -26,9 +26,10 @@ static unsigned to_iov(const struct vq_chain *c, unsigned from, unsigned to, str
 static void post_rx(struct vmm_virtio_dev *d);
 static void send_tx(struct vmm_virtio_dev *d);
 
-static void io_done(struct vmm_io *io, struct vmm_io_cb *cb, int res)
+static void io_done(struct host_uring *u, struct host_op *op, int res)
 {
-	struct vcon_req *r = (struct vcon_req *)cb;
+	struct vmm_io *io = vmm_io_of(u);
+	struct vcon_req *r = container_of(op, struct vcon_req, op);
 	struct vcon_queue *cq = r->vq;
 	struct vcon_dev *c = cq->con;
 	struct vmm_virtio_dev *d = &c->vdev;
@@ -37,7 +38,7 @@ static void io_done(struct vmm_io *io, struct vmm_io_cb *cb, int res)
 	cq->inflight--;
 	if (r->generation != d->generation || res == -ECANCELED) {
 		if (d->resetting && cq->inflight && cq == &c->rx)
-			io_uring_prep_cancel_fd(vmm_io_sqe(io, NULL), c->in_fd,
+			io_uring_prep_cancel_fd(host_uring_sqe(&io->uring, NULL), c->in_fd,
 						IORING_ASYNC_CANCEL_ALL);
 		goto out;
 	}
@@ -92,7 +93,7 @@ static void post_rx(struct vmm_virtio_dev *d)
 		struct vcon_req *r = &cq->req[0];
 		if (reject(d, cq, r, r->chain.err || r->chain.write_len == 0 || r->chain.nread))
 			continue;
-		struct io_uring_sqe *sqe = vmm_io_sqe(d->io, &r->cb);
+		struct io_uring_sqe *sqe = host_uring_sqe(&d->io->uring, &r->op);
 		io_uring_prep_readv(sqe, c->in_fd, r->iov,
 				    to_iov(&r->chain, 0, r->chain.nseg, r->iov), (uint64_t)-1);
 		cq->inflight++;
@@ -112,7 +113,7 @@ static void send_tx(struct vmm_virtio_dev *d)
 		struct vcon_req *r = &cq->req[i];
 		if (reject(d, cq, r, r->chain.err || r->chain.write_len || c->out_fd < 0))
 			continue;
-		struct io_uring_sqe *sqe = vmm_io_sqe(d->io, &r->cb);
+		struct io_uring_sqe *sqe = host_uring_sqe(&d->io->uring, &r->op);
 		io_uring_prep_writev(sqe, c->out_fd, r->iov,
 				     to_iov(&r->chain, 0, r->chain.nread, r->iov), (uint64_t)-1);
 		if (prev)
@@ -136,7 +137,8 @@ static void quiesce(struct vmm_virtio_dev *d)
 {
 	struct vcon_dev *c = d->priv;
 	if (c->rx.inflight) /* a read of stdin may never complete by itself */
-		io_uring_prep_cancel_fd(vmm_io_sqe(d->io, NULL), c->in_fd, IORING_ASYNC_CANCEL_ALL);
+		io_uring_prep_cancel_fd(host_uring_sqe(&d->io->uring, NULL), c->in_fd,
+					IORING_ASYNC_CANCEL_ALL);
 }
 
 static void config_read(struct vmm_virtio_dev *d, unsigned off, uint8_t *data, unsigned len)
@@ -165,7 +167,7 @@ int vcon_dev_init(struct vcon_dev *c, int in_fd, int out_fd, struct vmm_io *io,
 	for (unsigned i = 0; i < 2; i++) {
 		*qs[i] = (struct vcon_queue){.con = c, .q = &c->vdev.q[i], .flush.fn = publish};
 		for (unsigned k = 0; k < VCON_TX_BATCH; k++)
-			qs[i]->req[k] = (struct vcon_req){.cb.fn = io_done, .vq = qs[i]};
+			qs[i]->req[k] = (struct vcon_req){.op.fn = io_done, .vq = qs[i]};
 	}
 	return vmm_virtio_dev_init(&c->vdev, &vcon_ops, c, 0, 2, VCON_QUEUE_SIZE, io, mem);
 }

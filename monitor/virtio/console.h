@@ -20,7 +20,7 @@ struct vcon_dev;
 struct vcon_queue;
 
 struct vcon_req {
-	struct vmm_io_cb cb;
+	struct host_op op;
 	struct vcon_queue *vq;
 	uint32_t generation;
 	struct vq_chain chain;

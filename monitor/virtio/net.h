@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * virtio-net (virtio 1.2, 5.1) on a host tap device with the virtio-net header (IFF_VNET_HDR):
- * frames pass between the guest's buffers and the tap through io_uring on vmmon's I/O thread.
- * Receive reads stay posted in hard-linked chains, so frames land in arrival order; several
- * queue pairs use a multi-queue tap and the control queue.
+ * virtio-net (virtio 1.2, 5.1) served on vmmon's I/O thread: the device, its queues and the
+ * control queue over the shared net engine (rings/host/net.h), which owns the tap and the
+ * frame I/O. Several queue pairs use a multi-queue tap and the control queue.
  */
 #ifndef VMMON_VIRTIO_NET_H
 #define VMMON_VIRTIO_NET_H
@@ -11,34 +10,25 @@
 #include <linux/virtio_net.h>
 
 #include "../config.h"
-#include "host/err.h"
 #include "device.h"
+#include "host/err.h"
+#include "host/net.h"
 
 #define NET_QUEUE_SIZE 256
-#define NET_MAX_PAIRS  8
-
-struct net_req;
 
 struct net_vq {
 	struct net_dev *net;
 	struct vmm_virtio_queue *q;
-	int fd; /* this pair's tap queue */
-	bool rx;
+	struct host_net_queue eq;
 	struct vmm_io_flush flush;
-	struct net_req *slots;
-	unsigned *free;
-	unsigned nfree;
-	unsigned inflight;
 };
 
 struct net_dev {
 	struct vmm_virtio_dev vdev;
 	struct vmm_net_config cfg;
-	unsigned pairs;
-	int fd[NET_MAX_PAIRS];
+	struct host_tap tap;
 	struct virtio_net_config config;
-	struct net_vq vq[2 * NET_MAX_PAIRS];
-	uint64_t rx_frames, tx_frames, dropped, bad_chains;
+	struct net_vq vq[2 * HOST_NET_MAX_PAIRS];
 };
 
 /* Attaches to (or creates) the tap and sets up the device. */

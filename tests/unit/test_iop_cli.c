@@ -29,17 +29,17 @@ static void blk_and_net(void **state)
 	assert_int_equal(c.ndev, 2);
 	assert_int_equal(c.dev[0].kind, IOP_DEV_BLK);
 	assert_string_equal(c.dev[0].socket, "/tmp/a.sock");
-	assert_string_equal(c.dev[0].path, "d.img");
-	assert_true(c.dev[0].readonly && c.dev[0].direct);
-	assert_int_equal(c.dev[0].queues, 4);
-	assert_string_equal(c.dev[0].serial, "disk0");
+	assert_string_equal(c.dev[0].blk.path, "d.img");
+	assert_true(c.dev[0].blk.readonly && c.dev[0].blk.direct);
+	assert_int_equal(c.dev[0].blk.queues, 4);
+	assert_string_equal(c.dev[0].blk.serial, "disk0");
 	assert_int_equal(c.dev[0].listen_fd, -1);
 	assert_int_equal(c.dev[1].kind, IOP_DEV_NET);
 	assert_string_equal(c.dev[1].socket, "/tmp/b.sock");
-	assert_string_equal(c.dev[1].tap, "tap0");
-	assert_int_equal(c.dev[1].queues, 2);
-	assert_true(c.dev[1].mac_set);
-	assert_int_equal(c.dev[1].mac[5], 7);
+	assert_string_equal(c.dev[1].net.name, "tap0");
+	assert_int_equal(c.dev[1].net.queues, 2);
+	assert_true(c.dev[1].net.mac.set);
+	assert_int_equal(c.dev[1].net.mac.addr[5], 7);
 	assert_true(c.poll);
 	assert_int_equal(c.poll_us, 50);
 	assert_int_equal(c.threads, 2);
@@ -58,9 +58,9 @@ static void defaults_and_conventions(void **state)
 		PARSE(&c, &e, "--socket-path=/tmp/x.sock", "--blk-file=/dev/null", "--read-only"),
 		IOP_CLI_RUN);
 	assert_int_equal(c.ndev, 1);
-	assert_string_equal(c.dev[0].path, "/dev/null");
-	assert_true(c.dev[0].readonly);
-	assert_int_equal(c.dev[0].queues, 1);
+	assert_string_equal(c.dev[0].blk.path, "/dev/null");
+	assert_true(c.dev[0].blk.readonly);
+	assert_int_equal(c.dev[0].blk.queues, 1);
 	assert_int_equal(c.threads, 1);
 	assert_false(c.poll);
 	iop_cli_free(&c);

@@ -58,7 +58,7 @@ static int setup(void **state)
 	assert_int_equal(ftruncate(fd, DISK_MIB << 20), 0);
 	close(fd);
 	struct iop_dev_cfg cfg = {
-		.kind = IOP_DEV_BLK, .path = f->disk, .queues = QUEUES, .listen_fd = -1};
+		.kind = IOP_DEV_BLK, .blk = {.path = f->disk, .queues = QUEUES}, .listen_fd = -1};
 	int files[4];
 	unsigned nfiles = 0;
 	struct host_err err = {{0}};
@@ -464,7 +464,7 @@ static void config(void **state)
 	assert_int_equal(c.capacity, (DISK_MIB << 20) / 512);
 	assert_int_equal(c.num_queues, QUEUES);
 	assert_int_equal(c.blk_size, 512);
-	assert_int_equal(c.seg_max, IOP_BLK_SEG_MAX);
+	assert_int_equal(c.seg_max, HOST_BLK_SEG_MAX);
 	/* Past the end, more than the payload holds, a size the header does not cover. */
 	p.config.offset = 8;
 	assert_int_equal(serve(f, VHOST_USER_GET_CONFIG, V, &p, 12 + p.config.size, NULL, 0), 0);

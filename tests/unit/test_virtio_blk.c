@@ -114,8 +114,8 @@ static int setup_with(void **state, bool readonly)
 		print_message("io_uring unavailable: %s\n", err.msg);
 		return -1;
 	}
-	struct vmm_disk_config cfg = {.path = f->path, .readonly = readonly, .queues = 1};
-	strcpy(cfg.serial, "unit-disk");
+	struct vmm_disk_config cfg = {.blk = {.path = f->path, .readonly = readonly, .queues = 1}};
+	strcpy(cfg.blk.serial, "unit-disk");
 	assert_int_equal(blk_dev_init(&f->blk, &cfg, &f->io, &f->mem, &err), 0);
 	f->blk.vdev.tops = &fake_transport;
 	assert_int_equal(vmm_io_start(&f->io), 0);

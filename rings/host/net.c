@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: MIT */
+#include "net.h"
+
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define MAX_SEG	 64
+#define RX_LINK	 16 /* reads posted per hard-linked chain */
+#define TX_BATCH 32
+#define MIN_RX	 (HOST_NET_HDR_LEN + 1514) /* header and a full Ethernet frame without FCS */
+
+/* ------------------------------------------------------------ the tap ----------------------- */
+
+static int attach_one(struct host_tap *t, unsigned p, struct host_err *err)
+{
+	const struct host_tap_opts *o = &t->opts;
+	t->fd[p] = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	if (t->fd[p] < 0)
+		return host_err_set(err, errno, "%s tap=%s: cannot open /dev/net/tun: %s",
+				    t->opt_name, o->name, strerror(errno));
+	struct ifreq ifr = {.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR};
+	if (t->pairs > 1)
+		ifr.ifr_flags |= IFF_MULTI_QUEUE;
+	memcpy(ifr.ifr_name, o->name, sizeof(o->name)); /* NUL-terminated, <= 16 */
+	if (ioctl(t->fd[p], TUNSETIFF, &ifr) < 0)
+		return host_err_set(err, errno, "%s tap=%s: cannot attach: %s%s", t->opt_name,
+				    o->name, strerror(errno),
+				    errno == EPERM
+					    ? " (create it first: ip tuntap add NAME mode tap "
+					      "user $USER)"
+				    : errno == EINVAL && t->pairs > 1
+					    ? " (queues=N needs a tap made with multi_queue)"
+					    : "");
+	int hdr = (int)HOST_NET_HDR_LEN;
+	if (ioctl(t->fd[p], TUNSETVNETHDRSZ, &hdr) < 0 || ioctl(t->fd[p], TUNSETOFFLOAD, 0) < 0)
+		return host_err_set(err, errno, "%s tap=%s: cannot set the virtio-net header: %s",
+				    t->opt_name, o->name, strerror(errno));
+	if (t->pairs > 1)
+		host_tap_attach(t, p, false);
+	return 0;
+}
+
+int host_tap_open(struct host_tap *t, const char *opt_name, const struct host_tap_opts *o,
+		  struct host_err *err)
+{
+	memset(t, 0, sizeof(*t));
+	t->opts = *o;
+	t->opt_name = opt_name;
+	t->pairs = o->queues ? o->queues : 1;
+	for (unsigned p = 0; p < HOST_NET_MAX_PAIRS; p++)
+		t->fd[p] = -1;
+	if (t->pairs > HOST_NET_MAX_PAIRS)
+		return host_err_set(err, EINVAL, "%s: queues=%u: at most %d", opt_name, t->pairs,
+				    HOST_NET_MAX_PAIRS);
+	for (unsigned p = 0; p < t->pairs; p++) {
+		int ret = attach_one(t, p, err);
+		if (ret) {
+			host_tap_close(t);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+void host_tap_close(struct host_tap *t)
+{
+	for (unsigned p = 0; p < HOST_NET_MAX_PAIRS; p++) {
+		if (t->fd[p] >= 0)
+			close(t->fd[p]);
+		t->fd[p] = -1;
+	}
+}
+
+int host_tap_attach(struct host_tap *t, unsigned pair, bool on)
+{
+	if (pair >= t->pairs || t->pairs < 2)
+		return 0; /* a single-queue tap is always attached */
+	struct ifreq ifr = {.ifr_flags = on ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE};
+	if (ioctl(t->fd[pair], TUNSETQUEUE, &ifr) < 0 && errno != EINVAL)
+		return -errno; /* EINVAL: already in that state */
+	return 0;
+}
+
+int host_tap_set_hdr_len(struct host_tap *t, unsigned pair, unsigned len)
+{
+	int hdr = (int)len;
+	if (pair >= t->pairs || ioctl(t->fd[pair], TUNSETVNETHDRSZ, &hdr) < 0)
+		return pair >= t->pairs ? -EINVAL : -errno;
+	return 0;
+}
+
+void host_net_config(const struct host_mac *mac, unsigned pairs, unsigned index,
+		     struct virtio_net_config *c)
+{
+	/* Without mac=, QEMU's convention: 52:54:00:12:34:56, the last byte counting devices. */
+	static const uint8_t dflt[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+	memset(c, 0, sizeof(*c));
+	memcpy(c->mac, mac->set ? mac->addr : dflt, 6);
+	if (!mac->set)
+		c->mac[5] = (uint8_t)(c->mac[5] + index);
+	c->status = VIRTIO_NET_S_LINK_UP;
+	c->max_virtqueue_pairs = (uint16_t)pairs;
+}
+
+/* ------------------------------------------------------------ a queue ----------------------- */
+
+struct host_net_req {
+	struct host_op op;
+	struct host_net_queue *q;
+	unsigned index;
+	bool posted;
+	struct vq_chain chain;
+	struct vq_seg seg[MAX_SEG];
+	struct iovec iov[MAX_SEG];
+};
+
+/* The tap fills the 10-byte legacy header; num_buffers (virtio 1.x) is the device's: 1. */
+static void set_num_buffers(const struct vq_chain *c)
+{
+	uint16_t one = 1;
+	unsigned off = offsetof(struct virtio_net_hdr_v1, num_buffers);
+	for (unsigned i = c->nread, at = 0; i < c->nseg; at += c->seg[i].len, i++)
+		for (unsigned k = 0; k < sizeof(one); k++)
+			if (off + k >= at && off + k < at + c->seg[i].len)
+				c->seg[i].hva[off + k - at] = ((uint8_t *)&one)[k];
+}
+
+static void cancel_posted(struct host_net_queue *q, struct host_uring *u)
+{
+	for (unsigned i = 0; i < q->num; i++) {
+		if (!q->slots[i].posted)
+			continue;
+		/* No completion target: nothing to account for if the queue goes first. */
+		struct io_uring_sqe *sqe = host_uring_sqe(u, NULL);
+		io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&q->slots[i].op, 0);
+	}
+}
+
+static void io_done(struct host_uring *u, struct host_op *op, int res)
+{
+	struct host_net_req *r = container_of(op, struct host_net_req, op);
+	struct host_net_queue *q = r->q;
+	q->posted--;
+	r->posted = false;
+	if (res > 0) {
+		q->frames++;
+		if (q->rx && q->hdr_len == HOST_NET_HDR_LEN)
+			set_num_buffers(&r->chain);
+	} else if (res != -ECANCELED) {
+		q->dropped++;
+	}
+	/* The next read of a hard-linked chain started as this one ended: cancel it too. */
+	if (q->cancelling && q->posted)
+		cancel_posted(q, u);
+	q->free[q->nfree++] = r->index;
+	/* Last: the caller may tear the queue down once its count of requests says so. */
+	q->ops->complete(q, &r->chain, q->rx && res > 0 ? (uint32_t)res : 0, true);
+}
+
+int host_net_queue_init(struct host_net_queue *q, int fd, bool rx, unsigned num, unsigned hdr_len,
+			const struct host_net_queue_ops *ops, void *priv)
+{
+	*q = (struct host_net_queue){
+		.fd = fd, .rx = rx, .hdr_len = hdr_len, .ops = ops, .priv = priv, .num = num};
+	q->slots = calloc(num, sizeof(*q->slots));
+	q->free = calloc(num, sizeof(*q->free));
+	if (!q->slots || !q->free) {
+		host_net_queue_destroy(q);
+		return -ENOMEM;
+	}
+	for (unsigned k = 0; k < num; k++) {
+		q->slots[k] = (struct host_net_req){.op.fn = io_done, .q = q, .index = k};
+		q->free[k] = num - 1 - k;
+	}
+	q->nfree = num;
+	return 0;
+}
+
+void host_net_queue_destroy(struct host_net_queue *q)
+{
+	free(q->slots);
+	free(q->free);
+	q->slots = NULL;
+	q->free = NULL;
+	q->nfree = q->num = q->posted = 0;
+}
+
+unsigned host_net_queue_busy(const struct host_net_queue *q)
+{
+	return q->posted;
+}
+
+bool host_net_queue_wants_run(const struct host_net_queue *q)
+{
+	if (q->cancelling || !q->num)
+		return false;
+	return q->rx ? !q->posted : q->stalled && q->nfree;
+}
+
+void host_net_queue_cancel(struct host_net_queue *q, struct host_uring *u)
+{
+	if (q->cancelling || !q->posted)
+		return;
+	q->cancelling = true;
+	cancel_posted(q, u);
+}
+
+/* Takes up to n chains into free slots; returns how many, or -EIO. */
+static int take(struct host_net_queue *q, struct host_net_req **out, unsigned n)
+{
+	struct vq_chain c[TX_BATCH > RX_LINK ? TX_BATCH : RX_LINK];
+	if (n > q->nfree)
+		n = q->nfree;
+	for (unsigned i = 0; i < n; i++) {
+		out[i] = &q->slots[q->free[q->nfree - 1 - i]];
+		c[i] = (struct vq_chain){.seg = out[i]->seg, .max_seg = MAX_SEG};
+	}
+	int got = n ? q->ops->pop(q, c, n) : 0;
+	if (got < 0 || (unsigned)got > n)
+		return -EIO;
+	q->nfree -= (unsigned)got;
+	for (int i = 0; i < got; i++)
+		out[i]->chain = c[i];
+	return got;
+}
+
+static bool usable(const struct host_net_queue *q, const struct vq_chain *c)
+{
+	if (c->err)
+		return false;
+	if (q->rx)
+		return !c->nread && c->write_len >= MIN_RX;
+	return !c->write_len && c->read_len > q->hdr_len;
+}
+
+/* Queues a read or write of r, hard-linked after *prev so the tap sees them in order. */
+static void post(struct host_net_queue *q, struct host_uring *u, struct host_net_req *r,
+		 struct io_uring_sqe **prev)
+{
+	const struct vq_chain *c = &r->chain;
+	for (unsigned i = 0; i < c->nseg; i++)
+		r->iov[i] = (struct iovec){.iov_base = c->seg[i].hva, .iov_len = c->seg[i].len};
+	struct io_uring_sqe *sqe = host_uring_sqe(u, &r->op);
+	if (q->rx)
+		io_uring_prep_readv(sqe, q->fd, r->iov, c->nseg, 0);
+	else
+		io_uring_prep_writev(sqe, q->fd, r->iov, c->nseg, 0);
+	if (*prev)
+		(*prev)->flags |= IOSQE_IO_HARDLINK; /* a short read does not break the chain */
+	*prev = sqe;
+	r->posted = true;
+	q->posted++;
+}
+
+int host_net_queue_run(struct host_net_queue *q, struct host_uring *u)
+{
+	struct host_net_req *r[TX_BATCH > RX_LINK ? TX_BATCH : RX_LINK];
+	unsigned want = q->rx ? RX_LINK : TX_BATCH;
+	q->stalled = false;
+	if (q->cancelling || (q->rx && q->posted))
+		return 0; /* the posted chain must run out first */
+	for (;;) {
+		int got = take(q, r, want);
+		if (got < 0)
+			return -EIO;
+		struct io_uring_sqe *prev = NULL;
+		for (int i = 0; i < got; i++) {
+			if (usable(q, &r[i]->chain)) {
+				post(q, u, r[i], &prev);
+				continue;
+			}
+			q->bad++; /* not a usable buffer: handed back empty */
+			q->free[q->nfree++] = r[i]->index;
+			q->ops->complete(q, &r[i]->chain, 0, false);
+		}
+		if (q->rx && q->posted)
+			return 0;
+		if ((unsigned)got < want) {
+			q->stalled = !q->nfree;
+			return q->nfree ? 1 : 0;
+		}
+	}
+}

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The net engine: a host tap (one file descriptor per queue pair, with the virtio-net header,
+ * IFF_VNET_HDR) and the frame I/O on it, run on an io_uring its caller owns. vmmon's
+ * virtio-net, ioproxy's virtio-net and the PCnet model are front ends over it; nothing else
+ * opens or touches a tap.
+ *
+ * A host_net_queue is one direction of one pair over a virtio ring. Receive reads stay posted
+ * in a hard-linked chain (each starts when the one before completes, so frames fill buffers in
+ * arrival order; a short read, which every frame is, does not break the chain); a new chain is
+ * posted once the last one has run out. Transmits are hard-linked writes in ring order. Every
+ * chain taken gets exactly one completion, with the bytes written (a received frame) or 0.
+ */
+#ifndef HOST_NET_H
+#define HOST_NET_H
+
+#include <linux/virtio_net.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "err.h"
+#include "opts.h"
+#include "uring.h"
+#include "virtq.h"
+
+#define HOST_NET_MAX_PAIRS 8
+#define HOST_NET_HDR_LEN   sizeof(struct virtio_net_hdr_v1) /* virtio 1.x: 12 bytes */
+
+/* What the command line says about a tap (vmmon --net, ioproxy --net). */
+struct host_tap_opts {
+	char name[16];	 /* IFNAMSIZ */
+	unsigned queues; /* queue pairs */
+	struct host_mac mac;
+};
+
+/* The keys of struct host_tap_opts, for a host_opt_key table over struct T whose member m
+ * holds them. */
+#define HOST_TAP_OPT_KEYS(T, m)                                                                    \
+	{"tap", host_opt_strbuf, offsetof(T, m.name), 0, 15, NULL},                                \
+		{"queues", host_opt_uint, offsetof(T, m.queues), 1, HOST_NET_MAX_PAIRS, NULL},     \
+	{                                                                                          \
+		"mac", host_opt_mac, offsetof(T, m.mac), 0, 0, NULL                                \
+	}
+
+struct host_tap {
+	struct host_tap_opts opts;
+	const char *opt_name; /* "--net": for messages */
+	unsigned pairs;
+	int fd[HOST_NET_MAX_PAIRS]; /* one tap queue per pair, -1 when unset */
+};
+
+/* Attaches to the tap, one queue per pair (a multi-queue tap for more than one), with the
+ * 12-byte virtio-net header and no offloads. With several pairs every queue starts detached:
+ * the caller attaches the pairs the driver uses. */
+int host_tap_open(struct host_tap *t, const char *opt_name, const struct host_tap_opts *o,
+		  struct host_err *err);
+void host_tap_close(struct host_tap *t);
+/* Attaches (on) or detaches a pair's tap queue: the kernel spreads host frames over attached
+ * queues, so a pair nobody serves must be detached or it swallows them. 0 or -errno. */
+int host_tap_attach(struct host_tap *t, unsigned pair, bool on);
+/* The header length the tap reads and writes for a pair: 12 (virtio 1.x) or 10 (legacy). */
+int host_tap_set_hdr_len(struct host_tap *t, unsigned pair, unsigned len);
+/* The virtio-net config space: the MAC (given, or QEMU's 52:54:00:12:34:56 plus `index`, the
+ * device's number), link up, the pair count. */
+void host_net_config(const struct host_mac *mac, unsigned pairs, unsigned index,
+		     struct virtio_net_config *c);
+
+/* ---- one direction of one pair over a virtio ring ---- */
+
+struct host_net_queue;
+struct host_net_req;
+
+struct host_net_queue_ops {
+	/* Takes up to n chains (vq_pop_batch's contract): how many, or -EIO (ring broken). */
+	int (*pop)(struct host_net_queue *q, struct vq_chain *c, unsigned n);
+	/* Chain c is done with `len` bytes written into it. from_ring: from a completion on the
+	 * ring (else from within host_net_queue_run, whose caller's locks are held). Its slot
+	 * is already free; c stays valid until this returns as long as it does not run the
+	 * queue itself (run it after the batch instead: see host_net_queue_wants_run). */
+	void (*complete)(struct host_net_queue *q, const struct vq_chain *c, uint32_t len,
+			 bool from_ring);
+};
+
+struct host_net_queue {
+	int fd;
+	bool rx;
+	unsigned hdr_len;
+	const struct host_net_queue_ops *ops;
+	void *priv; /* the caller's */
+	struct host_net_req *slots;
+	unsigned *free;
+	unsigned nfree, num;
+	unsigned posted; /* reads or writes in the kernel */
+	bool stalled;	 /* transmit: slots ran out with the ring not drained */
+	bool cancelling;
+	uint64_t frames, dropped, bad;
+};
+
+/* num slots (the ring's size); hdr_len as set on the tap. 0 or -ENOMEM. */
+int host_net_queue_init(struct host_net_queue *q, int fd, bool rx, unsigned num, unsigned hdr_len,
+			const struct host_net_queue_ops *ops, void *priv);
+void host_net_queue_destroy(struct host_net_queue *q);
+/* Takes chains and posts their I/O on ring u. Returns 1 when the ring ran empty, 0 when the
+ * queue must wait for its I/O first (a posted receive chain, or no free slot), -EIO when the
+ * ring broke. */
+int host_net_queue_run(struct host_net_queue *q, struct host_uring *u);
+/* After a batch of completions: true if running the queue now would take more (the receive
+ * chain ran out, or transmit slots were the limit). */
+bool host_net_queue_wants_run(const struct host_net_queue *q);
+/* Stopping: posted receives complete only when a frame arrives, so they are cancelled (and a
+ * hard-linked read that starts meanwhile is cancelled when it does). Cancelled chains
+ * complete with length 0. */
+void host_net_queue_cancel(struct host_net_queue *q, struct host_uring *u);
+/* Requests in the kernel. */
+unsigned host_net_queue_busy(const struct host_net_queue *q);
+
+#endif
