@@ -127,11 +127,6 @@ union vhost_user_payload {
 	struct vhost_user_inflight inflight;
 };
 
-struct vhost_user_msg {
-	struct vhost_user_header hdr;
-	union vhost_user_payload payload;
-} __attribute__((packed));
-
 /* ---- Inflight I/O tracking (INFLIGHT_SHMFD): one region per queue, in queue order. The
  * back-end allocates and interprets the buffer; the front-end only keeps it and hands it back.
  * Natural alignment, as QEMU's definitions. ---- */

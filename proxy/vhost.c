@@ -17,7 +17,7 @@
 enum fd_rule { FDS_NONE, FDS_ONE, FDS_VRING, FDS_REGIONS };
 enum idx_rule { IDX_NONE, IDX_STATE, IDX_ADDR, IDX_U64 };
 
-typedef int (*handler_fn)(struct iop_dev *d, struct iop_msg *m, struct iop_reply *r);
+typedef int (*handler_fn)(struct iop_dev *d, struct host_vu_msg *m, struct iop_reply *r);
 
 struct request {
 	const char *name;
@@ -44,13 +44,13 @@ static int reply_u64(struct iop_reply *r, uint64_t v)
 	return 0;
 }
 
-static int get_features(struct iop_dev *d, struct iop_msg *m, struct iop_reply *r)
+static int get_features(struct iop_dev *d, struct host_vu_msg *m, struct iop_reply *r)
 {
 	(void)m;
 	return reply_u64(r, d->ops->features(d) | F_PROTOCOL);
 }
 
-static int set_features(struct iop_dev *d, struct iop_msg *m, struct iop_reply *r)
+static int set_features(struct iop_dev *d, struct host_vu_msg *m, struct iop_reply *r)
 {
 	(void)r;
 	uint64_t f = m->p.u64;
@@ -63,13 +63,13 @@ static int set_features(struct iop_dev *d, struct iop_msg *m, struct iop_reply *
 	return 0;
 }
 
-static int set_owner(struct iop_dev *d, struct iop_msg *m, struct iop_reply *r)
+static int set_owner(struct iop_dev *d, struct host_vu_msg *m, struct iop_reply *r)
 {
 	(void)d, (void)m, (void)r;
 	return 0;
 }
 
-static int reset_owner(struct iop_dev *d, struct iop_msg *m, struct iop_reply *r)
+static int reset_owner(struct iop_dev *d, struct host_vu_msg *m, struct iop_reply *r)
 {
 	(void)m, (void)r;
 	/* Deprecated; the spec recommends ignoring it or disabling the rings: they stop. */
@@ -77,13 +77,13 @@ static int reset_owner(struct iop_dev *d, struct iop_msg *m, struct iop_reply *r
 	return 0;
 }
 
-static int get_protocol_features(struct iop_dev *d, struct iop_msg *m, struct iop_reply *r)
+static int get_protocol_features(struct iop_dev *d, struct host_vu_msg *m, struct iop_reply *r)
 {
 	(void)m;
 	return reply_u64(r, iop_vhost_protocol_features(d));
 }
 
-static int set_protocol_features(struct iop_dev *d, struct iop_msg *m, struct iop_reply *r)
+static int set_protocol_features(struct iop_dev *d, struct host_vu_msg *m, struct iop_reply *r)
 {
 	(void)r;
 	if (m->p.u64 & ~iop_vhost_protocol_features(d))
@@ -92,7 +92,7 @@ static int set_protocol_features(struct iop_dev *d, struct iop_msg *m, struct io
 	return 0;
 }
 
-static int get_queue_num(struct iop_dev *d, struct iop_msg *m, struct iop_reply *r)
+static int get_queue_num(struct iop_dev *d, struct host_vu_msg *m, struct iop_reply *r)
 {
 	(void)m;
 	return reply_u64(r, d->ops->queue_num(d));
@@ -100,7 +100,7 @@ static int get_queue_num(struct iop_dev *d, struct iop_msg *m, struct iop_reply 
 
 /* GET_CONFIG: the reply repeats offset/size/flags with the bytes; an error is an empty
  * reply (the spec's convention). */
-static int get_config(struct iop_dev *d, struct iop_msg *m, struct iop_reply *r)
+static int get_config(struct iop_dev *d, struct host_vu_msg *m, struct iop_reply *r)
 {
 	const struct vhost_user_config *c = &m->p.config;
 	int ret = d->ops->get_config(d, c->offset, r->p.config.payload, c->size);
@@ -113,7 +113,7 @@ static int get_config(struct iop_dev *d, struct iop_msg *m, struct iop_reply *r)
 	return 0;
 }
 
-static int set_config(struct iop_dev *d, struct iop_msg *m, struct iop_reply *r)
+static int set_config(struct iop_dev *d, struct host_vu_msg *m, struct iop_reply *r)
 {
 	(void)r;
 	const struct vhost_user_config *c = &m->p.config;
@@ -147,7 +147,7 @@ static uint64_t inflight_bytes(const struct iop_dev *d, uint16_t nq, uint16_t qs
 
 /* GET_INFLIGHT_FD: a fresh, formatted region each time (the front-end asks again after a
  * VM reset); the previous one is dropped. */
-static int get_inflight_fd(struct iop_dev *d, struct iop_msg *m, struct iop_reply *r)
+static int get_inflight_fd(struct iop_dev *d, struct host_vu_msg *m, struct iop_reply *r)
 {
 	const struct vhost_user_inflight *in = &m->p.inflight;
 	uint64_t size = inflight_bytes(d, in->num_queues, in->queue_size);
@@ -184,7 +184,7 @@ static int get_inflight_fd(struct iop_dev *d, struct iop_msg *m, struct iop_repl
 }
 
 /* SET_INFLIGHT_FD: the region comes back (after a reconnect, with what was in flight). */
-static int set_inflight_fd(struct iop_dev *d, struct iop_msg *m, struct iop_reply *r)
+static int set_inflight_fd(struct iop_dev *d, struct host_vu_msg *m, struct iop_reply *r)
 {
 	(void)r;
 	const struct vhost_user_inflight *in = &m->p.inflight;
@@ -240,7 +240,7 @@ static const struct request requests[VHOST_USER_MAX] = {
 };
 
 /* Every check a message passes before its handler runs. Returns 0 or -errno. */
-static int validate(const struct iop_dev *d, const struct request *req, const struct iop_msg *m)
+static int validate(const struct iop_dev *d, const struct request *req, const struct host_vu_msg *m)
 {
 	const struct vhost_user_header *h = &m->hdr;
 	if ((h->flags & VHOST_USER_VERSION_MASK) != VHOST_USER_VERSION ||
@@ -291,11 +291,11 @@ static int validate(const struct iop_dev *d, const struct request *req, const st
 	return idx < d->nq ? 0 : -ERANGE;
 }
 
-static int send_reply(struct iop_dev *d, const struct iop_msg *m, struct iop_reply *r)
+static int send_reply(struct iop_dev *d, const struct host_vu_msg *m, struct iop_reply *r)
 {
 	r->hdr.request = m->hdr.request;
 	r->hdr.flags = VHOST_USER_VERSION | VHOST_USER_REPLY_MASK;
-	int ret = iop_msg_send(d->conn_fd, &r->hdr, &r->p, r->fd >= 0 ? &r->fd : NULL,
+	int ret = host_vu_send(d->conn_fd, &r->hdr, &r->p, r->fd >= 0 ? &r->fd : NULL,
 			       r->fd >= 0 ? 1 : 0);
 	if (r->fd >= 0)
 		close(r->fd);
@@ -308,7 +308,7 @@ static const char *req_name(uint32_t code)
 	return code < VHOST_USER_MAX && requests[code].name ? requests[code].name : "unknown";
 }
 
-int iop_vhost_dispatch(struct iop_dev *d, struct iop_msg *m)
+int iop_vhost_dispatch(struct iop_dev *d, struct host_vu_msg *m)
 {
 	uint32_t code = m->hdr.request;
 	const struct request *req = code < VHOST_USER_MAX ? &requests[code] : NULL;
@@ -318,7 +318,7 @@ int iop_vhost_dispatch(struct iop_dev *d, struct iop_msg *m)
 	d->msgs++;
 	if (!ret)
 		ret = req->handler(d, m, &r);
-	iop_msg_close_fds(m); /* handlers keep what they take by setting it to -1 */
+	host_vu_close_fds(m); /* handlers keep what they take by setting it to -1 */
 	if (ret) {
 		d->refused++;
 		fprintf(stderr, "ioproxy: %s: %s (%u) refused: %s\n", d->name, req_name(code), code,
@@ -345,8 +345,8 @@ int iop_vhost_dispatch(struct iop_dev *d, struct iop_msg *m)
 
 int iop_vhost_serve(struct iop_dev *d)
 {
-	struct iop_msg m;
-	int ret = iop_msg_recv(d->conn_fd, &m);
+	struct host_vu_msg m;
+	int ret = host_vu_recv(d->conn_fd, &m, HOST_VU_MSG_TIMEOUT_MS);
 	if (ret == -EMSGSIZE || ret == -EBADMSG || ret == -ETIMEDOUT) {
 		d->refused++;
 		fprintf(stderr, "ioproxy: %s: malformed message (%s): closing the connection\n",

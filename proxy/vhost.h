@@ -12,7 +12,7 @@
 #define IOPROXY_VHOST_H
 
 #include "iop.h"
-#include "msg.h"
+#include "host/vhost_msg.h"
 
 struct iop_reply {
 	struct vhost_user_header hdr;
@@ -24,7 +24,7 @@ struct iop_reply {
  * must be closed (the peer left, or the stream can no longer be trusted). */
 int iop_vhost_serve(struct iop_dev *d);
 /* Serves a received message (and closes its fds). Returns 0 or -errno as iop_vhost_serve. */
-int iop_vhost_dispatch(struct iop_dev *d, struct iop_msg *m);
+int iop_vhost_dispatch(struct iop_dev *d, struct host_vu_msg *m);
 /* The front-end went away: rings stopped with their in-flight I/O drained, memory unmapped,
  * fds closed, the negotiated state forgotten. The device itself stays for the next one. */
 void iop_vhost_disconnect(struct iop_dev *d);
@@ -32,13 +32,13 @@ void iop_vhost_disconnect(struct iop_dev *d);
 uint64_t iop_vhost_protocol_features(const struct iop_dev *d);
 
 /* vring.c: the ring requests and the memory table. */
-int iop_vring_set_mem_table(struct iop_dev *d, struct iop_msg *m, struct iop_reply *r);
-int iop_vring_set_num(struct iop_dev *d, struct iop_msg *m, struct iop_reply *r);
-int iop_vring_set_addr(struct iop_dev *d, struct iop_msg *m, struct iop_reply *r);
-int iop_vring_set_base(struct iop_dev *d, struct iop_msg *m, struct iop_reply *r);
-int iop_vring_get_base(struct iop_dev *d, struct iop_msg *m, struct iop_reply *r);
-int iop_vring_set_fd(struct iop_dev *d, struct iop_msg *m, struct iop_reply *r);
-int iop_vring_set_enable(struct iop_dev *d, struct iop_msg *m, struct iop_reply *r);
+int iop_vring_set_mem_table(struct iop_dev *d, struct host_vu_msg *m, struct iop_reply *r);
+int iop_vring_set_num(struct iop_dev *d, struct host_vu_msg *m, struct iop_reply *r);
+int iop_vring_set_addr(struct iop_dev *d, struct host_vu_msg *m, struct iop_reply *r);
+int iop_vring_set_base(struct iop_dev *d, struct host_vu_msg *m, struct iop_reply *r);
+int iop_vring_get_base(struct iop_dev *d, struct host_vu_msg *m, struct iop_reply *r);
+int iop_vring_set_fd(struct iop_dev *d, struct host_vu_msg *m, struct iop_reply *r);
+int iop_vring_set_enable(struct iop_dev *d, struct host_vu_msg *m, struct iop_reply *r);
 /* Stops every started ring, draining it; what the front-end set is kept. */
 void iop_vring_stop_all(struct iop_dev *d);
 /* Forgets every ring's configuration and closes its fds (rings stopped). */

@@ -114,7 +114,7 @@ void iop_vring_sync_buffers(struct iop_dev *d)
 			iop_worker_run(&d->pool->w[i], set_buffers_fn, d);
 }
 
-int iop_vring_set_mem_table(struct iop_dev *d, struct iop_msg *m, struct iop_reply *r)
+int iop_vring_set_mem_table(struct iop_dev *d, struct host_vu_msg *m, struct iop_reply *r)
 {
 	(void)r;
 	bool was[IOP_MAX_QUEUES] = {0};
@@ -132,7 +132,7 @@ int iop_vring_set_mem_table(struct iop_dev *d, struct iop_msg *m, struct iop_rep
 	return ret;
 }
 
-int iop_vring_set_num(struct iop_dev *d, struct iop_msg *m, struct iop_reply *r)
+int iop_vring_set_num(struct iop_dev *d, struct host_vu_msg *m, struct iop_reply *r)
 {
 	(void)r;
 	struct iop_queue *q = &d->q[m->p.state.index];
@@ -145,7 +145,7 @@ int iop_vring_set_num(struct iop_dev *d, struct iop_msg *m, struct iop_reply *r)
 	return 0;
 }
 
-int iop_vring_set_addr(struct iop_dev *d, struct iop_msg *m, struct iop_reply *r)
+int iop_vring_set_addr(struct iop_dev *d, struct host_vu_msg *m, struct iop_reply *r)
 {
 	(void)r;
 	const struct vhost_vring_addr *a = &m->p.addr;
@@ -159,7 +159,7 @@ int iop_vring_set_addr(struct iop_dev *d, struct iop_msg *m, struct iop_reply *r
 	return 0;
 }
 
-int iop_vring_set_base(struct iop_dev *d, struct iop_msg *m, struct iop_reply *r)
+int iop_vring_set_base(struct iop_dev *d, struct host_vu_msg *m, struct iop_reply *r)
 {
 	(void)r;
 	struct iop_queue *q = &d->q[m->p.state.index];
@@ -169,7 +169,7 @@ int iop_vring_set_base(struct iop_dev *d, struct iop_msg *m, struct iop_reply *r
 	return 0;
 }
 
-int iop_vring_get_base(struct iop_dev *d, struct iop_msg *m, struct iop_reply *r)
+int iop_vring_get_base(struct iop_dev *d, struct host_vu_msg *m, struct iop_reply *r)
 {
 	struct iop_queue *q = &d->q[m->p.state.index];
 	stop(q);
@@ -208,7 +208,7 @@ static void replace_fd(struct iop_queue *q, int *slot, int fd)
 	close_fd(&s.fd);
 }
 
-int iop_vring_set_fd(struct iop_dev *d, struct iop_msg *m, struct iop_reply *r)
+int iop_vring_set_fd(struct iop_dev *d, struct host_vu_msg *m, struct iop_reply *r)
 {
 	(void)r;
 	struct iop_queue *q = &d->q[m->p.u64 & VHOST_USER_VRING_IDX_MASK];
@@ -246,7 +246,7 @@ static void enable_fn(struct iop_worker *w, void *arg)
 	e->q->kicked = true;
 }
 
-int iop_vring_set_enable(struct iop_dev *d, struct iop_msg *m, struct iop_reply *r)
+int iop_vring_set_enable(struct iop_dev *d, struct host_vu_msg *m, struct iop_reply *r)
 {
 	(void)r;
 	struct iop_queue *q = &d->q[m->p.state.index];

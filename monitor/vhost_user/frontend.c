@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "msg.h"
+#include "host/vhost_msg.h"
 
 #define QUEUE_SIZE 256
 /* The block config up to write_zeroes_may_unmap: what every back-end knows (QEMU 7.2's struct
@@ -47,25 +47,28 @@ static int request(struct vu_frontend *fe, uint32_t req, const void *payload, ui
 		   const int *fds, unsigned nfds)
 {
 	bool ack = has_protocol(fe, VHOST_USER_PROTOCOL_F_REPLY_ACK);
-	int ret = vu_send(fe->sock, req, ack ? VHOST_USER_NEED_REPLY_MASK : 0, payload, size, fds,
-			  nfds);
+	int ret = host_vu_request(fe->sock, req, ack ? VHOST_USER_NEED_REPLY_MASK : 0, payload,
+				  size, fds, nfds);
 	if (ret || !ack)
 		return ret;
-	struct vhost_user_msg reply;
-	ret = vu_recv(fe->sock, &reply, NULL, NULL);
+	struct host_vu_msg reply;
+	ret = host_vu_recv(fe->sock, &reply, HOST_VU_REPLY_TIMEOUT_MS);
+	host_vu_close_fds(&reply); /* an ack carries none */
 	if (!ret && (reply.hdr.request != req || reply.hdr.size != sizeof(uint64_t)))
 		ret = -EPROTO;
-	return ret ? ret : reply.payload.u64 ? -EIO : 0;
+	return ret ? ret : reply.p.u64 ? -EIO : 0;
 }
 
 static int get_u64(struct vu_frontend *fe, uint32_t req, uint64_t *out)
 {
-	struct vhost_user_msg reply;
-	int ret = vu_call(fe->sock, req, NULL, 0, &reply, NULL, NULL);
+	struct host_vu_msg reply;
+	int ret = host_vu_call(fe->sock, req, NULL, 0, &reply);
+	if (!ret)
+		host_vu_close_fds(&reply);
 	if (!ret && reply.hdr.size != sizeof(uint64_t))
 		ret = -EPROTO;
 	if (!ret)
-		*out = reply.payload.u64;
+		*out = reply.p.u64;
 	return ret;
 }
 
@@ -100,8 +103,8 @@ static int handshake(struct vu_frontend *fe)
 		if (ret)
 			return ret;
 		uint64_t want = theirs & WANTED_PROTOCOL;
-		ret = vu_send(fe->sock, VHOST_USER_SET_PROTOCOL_FEATURES, 0, &want, sizeof(want),
-			      NULL, 0);
+		ret = host_vu_request(fe->sock, VHOST_USER_SET_PROTOCOL_FEATURES, 0, &want,
+				      sizeof(want), NULL, 0);
 		if (ret)
 			return ret;
 		fe->protocol_features = want;
@@ -112,13 +115,15 @@ static int handshake(struct vu_frontend *fe)
 	if (!has_protocol(fe, VHOST_USER_PROTOCOL_F_CONFIG))
 		return -ENOTSUP; /* a block device's capacity comes from the back-end */
 	struct vhost_user_config cfg = {.size = BLK_CONFIG_SIZE};
-	struct vhost_user_msg reply;
+	struct host_vu_msg reply;
 	uint32_t size = (uint32_t)offsetof(struct vhost_user_config, payload) + cfg.size;
-	ret = vu_call(fe->sock, VHOST_USER_GET_CONFIG, &cfg, size, &reply, NULL, NULL);
+	ret = host_vu_call(fe->sock, VHOST_USER_GET_CONFIG, &cfg, size, &reply);
+	if (!ret)
+		host_vu_close_fds(&reply);
 	if (!ret && reply.hdr.size != size)
 		ret = -EPROTO;
 	if (!ret)
-		memcpy(fe->config, reply.payload.config.payload, cfg.size);
+		memcpy(fe->config, reply.p.config.payload, cfg.size);
 	return ret;
 }
 
@@ -149,20 +154,17 @@ static int send_inflight(struct vu_frontend *fe)
 	if (fe->inflight_fd < 0) {
 		struct vhost_user_inflight req = {.num_queues = (uint16_t)fe->vdev.nr_queues,
 						  .queue_size = QUEUE_SIZE};
-		struct vhost_user_msg reply;
-		int fd = -1;
-		unsigned nfds = 1;
-		int ret = vu_call(fe->sock, VHOST_USER_GET_INFLIGHT_FD, &req, sizeof(req), &reply,
-				  &fd, &nfds);
-		if (!ret && (nfds != 1 || reply.hdr.size != sizeof(req)))
+		struct host_vu_msg reply;
+		int ret = host_vu_call(fe->sock, VHOST_USER_GET_INFLIGHT_FD, &req, sizeof(req),
+				       &reply);
+		if (!ret && (reply.nfds != 1 || reply.hdr.size != sizeof(req)))
 			ret = -EPROTO;
 		if (ret) {
-			if (nfds == 1 && fd >= 0)
-				close(fd);
+			host_vu_close_fds(&reply);
 			return ret;
 		}
-		fe->inflight_fd = fd;
-		fe->inflight = reply.payload.inflight;
+		fe->inflight_fd = reply.fds[0];
+		fe->inflight = reply.p.inflight;
 	}
 	return request(fe, VHOST_USER_SET_INFLIGHT_FD, &fe->inflight, sizeof(fe->inflight),
 		       &fe->inflight_fd, 1);
@@ -279,9 +281,11 @@ static void reset(struct vmm_virtio_dev *d)
 		if (!d->q[i].live)
 			continue;
 		struct vhost_vring_state st = {.index = i};
-		struct vhost_user_msg reply;
-		int ret = vu_call(fe->sock, VHOST_USER_GET_VRING_BASE, &st, sizeof(st), &reply,
-				  NULL, NULL);
+		struct host_vu_msg reply;
+		int ret =
+			host_vu_call(fe->sock, VHOST_USER_GET_VRING_BASE, &st, sizeof(st), &reply);
+		if (!ret)
+			host_vu_close_fds(&reply);
 		if (ret) {
 			disconnected(fe, strerror(-ret));
 			return;

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* vmmon's vhost-user message layer: framing, fds in SCM_RIGHTS, and refusal of malformed
- * replies (bad version, a size beyond the payload union, truncation, EOF). */
+/* The vhost-user message layer both ends share (rings/host/vhost_msg.c): framing, fds in
+ * SCM_RIGHTS, and refusal of what a hostile peer sends: a size beyond the payload union, fds
+ * the kernel had to cut off (MSG_CTRUNC), a message whose rest never comes (timeout), a
+ * truncated message, and replies that are not replies. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -11,9 +13,11 @@
 #include <cmocka.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "vhost_user/msg.h"
+#include "host/util.h"
+#include "host/vhost_msg.h"
 
 static int sp[2];
 
@@ -31,89 +35,182 @@ static int teardown(void **state)
 	return 0;
 }
 
+static void send_raw(const void *buf, size_t len)
+{
+	assert_int_equal(write(sp[0], buf, len), (ssize_t)len);
+}
+
+/* Counts the open descriptors of this process. */
+static unsigned open_fds(void)
+{
+	unsigned n = 0;
+	for (int fd = 0; fd < 1024; fd++)
+		n += fcntl(fd, F_GETFD) >= 0;
+	return n;
+}
+
 static void round_trip_with_fds(void **state)
 {
 	(void)state;
 	int p[2];
 	assert_int_equal(pipe(p), 0);
 	struct vhost_vring_state st = {.index = 3, .num = 256};
-	assert_int_equal(vu_send(sp[0], VHOST_USER_SET_VRING_NUM, VHOST_USER_NEED_REPLY_MASK, &st,
-				 sizeof(st), p, 2),
+	assert_int_equal(host_vu_request(sp[0], VHOST_USER_SET_VRING_NUM,
+					 VHOST_USER_NEED_REPLY_MASK, &st, sizeof(st), p, 2),
 			 0);
-	struct vhost_user_msg m;
-	int fds[4] = {-1, -1, -1, -1};
-	unsigned nfds = 4;
-	assert_int_equal(vu_recv(sp[1], &m, fds, &nfds), 0);
+	struct host_vu_msg m;
+	memset(&m, 0xff, sizeof(m));
+	assert_int_equal(host_vu_recv(sp[1], &m, 1000), 0);
 	assert_int_equal(m.hdr.request, VHOST_USER_SET_VRING_NUM);
 	assert_int_equal(m.hdr.flags, VHOST_USER_VERSION | VHOST_USER_NEED_REPLY_MASK);
 	assert_int_equal(m.hdr.size, sizeof(st));
-	assert_int_equal(m.payload.state.index, 3);
-	assert_int_equal(m.payload.state.num, 256);
-	assert_int_equal(nfds, 2);
+	assert_int_equal(m.p.state.index, 3);
+	assert_int_equal(m.p.state.num, 256);
+	/* what the header did not claim reads as zeros, not as the 0xff left there */
+	assert_int_equal(m.p.memory.regions[0].guest_phys_addr, 0);
+	assert_int_equal(m.nfds, 2);
 	/* the fds are live copies: what goes into the write end comes out of the read end */
-	assert_int_equal(write(fds[1], "x", 1), 1);
+	assert_int_equal(write(m.fds[1], "x", 1), 1);
 	char c;
 	assert_int_equal(read(p[0], &c, 1), 1);
-	for (int i = 0; i < 2; i++) {
-		close(fds[i]);
-		close(p[i]);
-	}
-}
-
-static void unwanted_fds_are_closed(void **state)
-{
-	(void)state;
-	int p[2];
-	assert_int_equal(pipe(p), 0);
-	uint64_t v = 7;
-	assert_int_equal(vu_send(sp[0], VHOST_USER_GET_FEATURES, VHOST_USER_REPLY_MASK, &v,
-				 sizeof(v), p, 1),
-			 0);
+	host_vu_close_fds(&m);
+	assert_int_equal(m.nfds, 0);
 	close(p[0]);
-	struct vhost_user_msg m;
-	assert_int_equal(vu_recv(sp[1], &m, NULL, NULL), 0);
-	assert_int_equal(m.payload.u64, 7);
-	/* the received copy was closed: the pipe has no reader left */
+	/* the received read end was closed too: the pipe has no reader left */
 	assert_int_equal(write(p[1], "x", 1), -1);
 	assert_int_equal(errno, EPIPE);
 	close(p[1]);
 }
 
-static void send_raw(const void *buf, size_t len)
-{
-	assert_int_equal(write(sp[0], buf, len), (ssize_t)len);
-}
-
-static void malformed(void **state)
+static void oversized_and_truncated(void **state)
 {
 	(void)state;
-	struct vhost_user_msg m;
-	struct vhost_user_header h = {.request = 1, .flags = 2 /* version 2 */, .size = 0};
-	send_raw(&h, sizeof(h));
-	assert_int_equal(vu_recv(sp[1], &m, NULL, NULL), -EPROTO);
-	h = (struct vhost_user_header){.request = 1, .flags = 1, .size = 0x10000};
-	send_raw(&h, sizeof(h)); /* claims more than any payload */
-	assert_int_equal(vu_recv(sp[1], &m, NULL, NULL), -EPROTO);
-	/* a reply with a different request code is refused by vu_call */
-	h = (struct vhost_user_header){.request = 2, .flags = 1 | VHOST_USER_REPLY_MASK, .size = 8};
-	uint64_t v = 0;
-	send_raw(&h, sizeof(h));
-	send_raw(&v, sizeof(v));
-	assert_int_equal(vu_call(sp[1], VHOST_USER_GET_FEATURES, NULL, 0, &m, NULL, NULL), -EPROTO);
-	/* truncated payload, then EOF */
+	struct host_vu_msg m;
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	unsigned before = open_fds();
+	/* a size beyond the largest payload, with an fd riding along: refused, fd closed */
+	struct vhost_user_header h = {.request = 1, .flags = 1, .size = 0x10000};
+	assert_int_equal(
+		host_vu_send(sp[0],
+			     &(struct vhost_user_header){.request = 1, .flags = 1, .size = 0}, NULL,
+			     p, 1),
+		0);
+	assert_int_equal(host_vu_recv(sp[1], &m, 1000), 0); /* a whole message with its fd */
+	host_vu_close_fds(&m);
+	struct msghdr mh = {0};
+	struct iovec iov = {&h, sizeof(h)};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl = {{0}};
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = ctl.buf;
+	mh.msg_controllen = sizeof(ctl.buf);
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &p[0], sizeof(int));
+	assert_int_equal(sendmsg(sp[0], &mh, 0), (ssize_t)sizeof(h));
+	assert_int_equal(host_vu_recv(sp[1], &m, 1000), -EMSGSIZE);
+	assert_int_equal(m.nfds, 0);
+	assert_int_equal(open_fds(), before);
+	/* a payload cut short by EOF is a framing error; the next read sees the EOF */
 	h = (struct vhost_user_header){.request = 1, .flags = 1, .size = 8};
+	uint64_t v = 0;
 	send_raw(&h, sizeof(h));
 	send_raw(&v, 4);
 	shutdown(sp[0], SHUT_WR);
-	assert_int_equal(vu_recv(sp[1], &m, NULL, NULL), -ECONNRESET);
-	assert_int_equal(vu_recv(sp[1], &m, NULL, NULL), -ECONNRESET);
+	assert_int_equal(host_vu_recv(sp[1], &m, 1000), -EBADMSG);
+	assert_int_equal(host_vu_recv(sp[1], &m, 1000), -ECONNRESET);
+	close(p[0]);
+	close(p[1]);
 }
 
-static void too_many_fds(void **state)
+/* More fds than the layer has room for: the kernel cuts them off and says so (MSG_CTRUNC),
+ * which is refused with nothing left open. */
+static void truncated_fds(void **state)
 {
 	(void)state;
-	int fds[VHOST_USER_MAX_FDS + 1] = {0};
-	assert_int_equal(vu_send(sp[0], 1, 0, NULL, 0, fds, VHOST_USER_MAX_FDS + 1), -EINVAL);
+	enum { N = VHOST_USER_MAX_FDS + 4 };
+	int fds[N];
+	for (int i = 0; i < N; i++)
+		fds[i] = dup(1);
+	unsigned before = open_fds();
+	struct vhost_user_header h = {.request = VHOST_USER_SET_MEM_TABLE, .flags = 1};
+	struct iovec iov = {&h, sizeof(h)};
+	union {
+		char buf[CMSG_SPACE(sizeof(fds))];
+		struct cmsghdr align;
+	} ctl = {{0}};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = ctl.buf,
+			    .msg_controllen = sizeof(ctl.buf)};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(fds));
+	memcpy(CMSG_DATA(cm), fds, sizeof(fds));
+	assert_int_equal(sendmsg(sp[0], &mh, 0), (ssize_t)sizeof(h));
+	struct host_vu_msg m;
+	assert_int_equal(host_vu_recv(sp[1], &m, 1000), -EBADMSG);
+	assert_int_equal(open_fds(), before);
+	for (int i = 0; i < N; i++)
+		close(fds[i]);
+	/* and a sender never sends more than the limit */
+	assert_int_equal(host_vu_request(sp[0], 1, 0, NULL, 0, fds, VHOST_USER_MAX_FDS + 1),
+			 -EINVAL);
+}
+
+static void timeouts(void **state)
+{
+	(void)state;
+	struct host_vu_msg m;
+	/* nothing at all within the wait */
+	uint64_t t0 = host_now_ns();
+	assert_int_equal(host_vu_recv(sp[1], &m, 50), -ETIMEDOUT);
+	assert_true(host_now_ns() - t0 >= 40000000ull);
+	/* a header whose payload never follows: the rest must come within the message timeout */
+	struct vhost_user_header h = {.request = 1, .flags = 1, .size = 8};
+	send_raw(&h, sizeof(h));
+	t0 = host_now_ns();
+	assert_int_equal(host_vu_recv(sp[1], &m, -1), -ETIMEDOUT);
+	uint64_t waited = host_now_ns() - t0;
+	assert_true(waited >= (HOST_VU_MSG_TIMEOUT_MS - 100) * 1000000ull);
+	assert_true(waited < (HOST_VU_MSG_TIMEOUT_MS + 2000) * 1000000ull);
+}
+
+/* A front-end's call takes only a reply to its own request, in version 1. */
+static void calls(void **state)
+{
+	(void)state;
+	struct host_vu_msg m, in;
+	uint64_t v = 0x1234;
+	struct {
+		uint32_t request, flags;
+		int want;
+	} cases[] = {
+		{VHOST_USER_GET_FEATURES, 1 | VHOST_USER_REPLY_MASK, 0},
+		{VHOST_USER_GET_PROTOCOL_FEATURES, 1 | VHOST_USER_REPLY_MASK, -EPROTO},
+		{VHOST_USER_GET_FEATURES, 1, -EPROTO},			       /* not a reply */
+		{VHOST_USER_GET_FEATURES, 2 | VHOST_USER_REPLY_MASK, -EPROTO}, /* version 2 */
+	};
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct vhost_user_header h = {
+			.request = cases[i].request, .flags = cases[i].flags, .size = sizeof(v)};
+		assert_int_equal(host_vu_send(sp[0], &h, &v, NULL, 0), 0);
+		assert_int_equal(host_vu_call(sp[1], VHOST_USER_GET_FEATURES, NULL, 0, &m),
+				 cases[i].want);
+		if (!cases[i].want)
+			assert_int_equal(m.p.u64, 0x1234);
+		/* the request went out as version 1 */
+		assert_int_equal(host_vu_recv(sp[0], &in, 1000), 0);
+		assert_int_equal(in.hdr.request, VHOST_USER_GET_FEATURES);
+		assert_int_equal(in.hdr.flags, VHOST_USER_VERSION);
+	}
 }
 
 int main(void)
@@ -121,9 +218,10 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN); /* a write to a reader-less pipe must fail with EPIPE */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(round_trip_with_fds, setup, teardown),
-		cmocka_unit_test_setup_teardown(unwanted_fds_are_closed, setup, teardown),
-		cmocka_unit_test_setup_teardown(malformed, setup, teardown),
-		cmocka_unit_test_setup_teardown(too_many_fds, setup, teardown),
+		cmocka_unit_test_setup_teardown(oversized_and_truncated, setup, teardown),
+		cmocka_unit_test_setup_teardown(truncated_fds, setup, teardown),
+		cmocka_unit_test_setup_teardown(timeouts, setup, teardown),
+		cmocka_unit_test_setup_teardown(calls, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "msg.h"
+#include "vhost_msg.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-void iop_msg_close_fds(struct iop_msg *m)
+void host_vu_close_fds(struct host_vu_msg *m)
 {
 	for (unsigned i = 0; i < m->nfds; i++)
 		if (m->fds[i] >= 0)
@@ -16,17 +16,20 @@ void iop_msg_close_fds(struct iop_msg *m)
 	m->nfds = 0;
 }
 
-static int wait_readable(int sock)
+static int wait_readable(int sock, int ms)
 {
 	struct pollfd p = {.fd = sock, .events = POLLIN};
-	int n = poll(&p, 1, IOP_MSG_TIMEOUT_MS);
+	int n;
+	do
+		n = poll(&p, 1, ms);
+	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
 	return n == 0 ? -ETIMEDOUT : 0;
 }
 
-/* Takes the fds out of the control messages; returns -EBADMSG if some were cut off. */
-static int take_fds(struct msghdr *mh, struct iop_msg *m)
+/* Takes the fds out of the control messages; -EBADMSG if some were cut off. */
+static int take_fds(struct msghdr *mh, struct host_vu_msg *m)
 {
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
@@ -44,8 +47,10 @@ static int take_fds(struct msghdr *mh, struct iop_msg *m)
 	return (mh->msg_flags & MSG_CTRUNC) ? -EBADMSG : 0;
 }
 
-/* Reads exactly len bytes (fds may ride on any part); -ETIMEDOUT if they do not come. */
-static int read_full(int sock, void *buf, size_t len, struct iop_msg *m, bool first)
+/* Reads exactly len bytes (fds may ride on any part), waiting up to wait_ms for the first and
+ * HOST_VU_MSG_TIMEOUT_MS for each later piece. */
+static int read_full(int sock, void *buf, size_t len, struct host_vu_msg *m, bool first,
+		     int wait_ms)
 {
 	size_t done = 0;
 	while (done < len) {
@@ -60,7 +65,8 @@ static int read_full(int sock, void *buf, size_t len, struct iop_msg *m, bool fi
 				    .msg_controllen = sizeof(ctl.buf)};
 		ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int ret = wait_readable(sock);
+			int ret = wait_readable(sock,
+						first && !done ? wait_ms : HOST_VU_MSG_TIMEOUT_MS);
 			if (ret)
 				return ret;
 			continue;
@@ -79,20 +85,20 @@ static int read_full(int sock, void *buf, size_t len, struct iop_msg *m, bool fi
 	return 0;
 }
 
-int iop_msg_recv(int sock, struct iop_msg *m)
+int host_vu_recv(int sock, struct host_vu_msg *m, int wait_ms)
 {
 	m->nfds = 0;
-	int ret = read_full(sock, &m->hdr, sizeof(m->hdr), m, true);
+	int ret = read_full(sock, &m->hdr, sizeof(m->hdr), m, true, wait_ms);
 	if (ret) {
 		m->hdr = (struct vhost_user_header){0}; /* not a whole header: nothing to answer */
 	} else {
 		if (m->hdr.size > sizeof(m->p))
 			ret = -EMSGSIZE;
 		else if (m->hdr.size)
-			ret = read_full(sock, &m->p, m->hdr.size, m, false);
+			ret = read_full(sock, &m->p, m->hdr.size, m, false, HOST_VU_MSG_TIMEOUT_MS);
 	}
 	if (ret) {
-		iop_msg_close_fds(m);
+		host_vu_close_fds(m);
 		return ret;
 	}
 	/* Bytes the header did not claim are zero, so a short payload reads as zeros. */
@@ -100,7 +106,7 @@ int iop_msg_recv(int sock, struct iop_msg *m)
 	return 0;
 }
 
-int iop_msg_send(int sock, const struct vhost_user_header *hdr, const void *payload, const int *fds,
+int host_vu_send(int sock, const struct vhost_user_header *hdr, const void *payload, const int *fds,
 		 unsigned nfds)
 {
 	union {
@@ -110,9 +116,10 @@ int iop_msg_send(int sock, const struct vhost_user_header *hdr, const void *payl
 	struct iovec iov[2] = {{.iov_base = (void *)hdr, .iov_len = sizeof(*hdr)},
 			       {.iov_base = (void *)payload, .iov_len = hdr->size}};
 	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = hdr->size ? 2 : 1};
+	if (nfds > VHOST_USER_MAX_FDS || hdr->size > sizeof(union vhost_user_payload))
+		return -EINVAL;
 	if (nfds) {
-		if (nfds > VHOST_USER_MAX_FDS)
-			return -EINVAL;
+		memset(&ctl, 0, sizeof(ctl));
 		mh.msg_control = ctl.buf;
 		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
 		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
@@ -128,5 +135,28 @@ int iop_msg_send(int sock, const struct vhost_user_header *hdr, const void *payl
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
-	return (size_t)n == want ? 0 : -EIO; /* replies are small: a short send means trouble */
+	return (size_t)n == want ? 0 : -EIO; /* messages are small: a short send means trouble */
+}
+
+int host_vu_request(int sock, uint32_t request, uint32_t flags, const void *payload, uint32_t size,
+		    const int *fds, unsigned nfds)
+{
+	struct vhost_user_header hdr = {
+		.request = request, .flags = VHOST_USER_VERSION | flags, .size = size};
+	return host_vu_send(sock, &hdr, payload, fds, nfds);
+}
+
+int host_vu_call(int sock, uint32_t request, const void *payload, uint32_t size,
+		 struct host_vu_msg *reply)
+{
+	reply->nfds = 0;
+	int ret = host_vu_request(sock, request, 0, payload, size, NULL, 0);
+	if (!ret)
+		ret = host_vu_recv(sock, reply, HOST_VU_REPLY_TIMEOUT_MS);
+	if (!ret && (reply->hdr.request != request || !(reply->hdr.flags & VHOST_USER_REPLY_MASK) ||
+		     (reply->hdr.flags & VHOST_USER_VERSION_MASK) != VHOST_USER_VERSION)) {
+		host_vu_close_fds(reply);
+		ret = -EPROTO;
+	}
+	return ret;
 }
