@@ -46,33 +46,10 @@
 
 #include "barrier.h"
 #include "inflight.h"
+#include "packed_bits.h"
 
 #define NONE	   IOP_INFLIGHT_NONE
-#define F_AVAIL	   (1u << VRING_PACKED_DESC_F_AVAIL)
-#define F_USED	   (1u << VRING_PACKED_DESC_F_USED)
 #define KEPT_FLAGS (VRING_DESC_F_WRITE | VRING_DESC_F_INDIRECT)
-
-/* The available and used flags of a descriptor in lap `wrap` (virtio 1.2, 2.8.1). */
-static uint16_t avail_bits(bool wrap)
-{
-	return wrap ? F_AVAIL : F_USED;
-}
-
-static uint16_t used_bits(bool wrap)
-{
-	return wrap ? F_AVAIL | F_USED : 0;
-}
-
-/* Moves a ring position n (at most num) slots on. */
-static void advance(uint16_t *pos, bool *wrap, uint32_t n, uint16_t num)
-{
-	uint32_t p = *pos + n;
-	if (p >= num) {
-		p -= num;
-		*wrap = !*wrap;
-	}
-	*pos = (uint16_t)p;
-}
 
 void iop_inflight_packed_format(void *region, uint16_t num)
 {
@@ -232,7 +209,8 @@ void iop_inflight_resume_free(struct iop_inflight_resume *rs)
  * again, the available flags of the next. */
 static bool published(const struct vring_packed_desc *ring, uint16_t pos, bool wrap)
 {
-	return (VQ_READ_ONCE(ring[pos].flags) & (F_AVAIL | F_USED)) != avail_bits(wrap);
+	return (VQ_READ_ONCE(ring[pos].flags) & (VQ_F_AVAIL | VQ_F_USED)) !=
+	       vq_packed_avail_bits(wrap);
 }
 
 /* The position the driver has seen every completion before: a batch cut short is committed
@@ -317,11 +295,12 @@ static void withdraw(struct vring_packed_desc *ring, uint16_t num, uint16_t pos,
 		     uint32_t n)
 {
 	for (uint32_t k = 1; k < n; k++) {
-		advance(&pos, &wrap, 1, num);
+		vq_packed_advance(&pos, &wrap, 1, num);
 		uint16_t flags = VQ_READ_ONCE(ring[pos].flags);
-		if ((flags & (F_AVAIL | F_USED)) == used_bits(wrap))
+		if ((flags & (VQ_F_AVAIL | VQ_F_USED)) == vq_packed_used_bits(wrap))
 			VQ_WRITE_ONCE(ring[pos].flags,
-				      (uint16_t)((flags & ~(F_AVAIL | F_USED)) | avail_bits(wrap)));
+				      (uint16_t)((flags & ~(VQ_F_AVAIL | VQ_F_USED)) |
+						 vq_packed_avail_bits(wrap)));
 	}
 }
 
@@ -340,7 +319,7 @@ static void fill_resume(const struct vhost_user_inflight_packed *p, const struct
 				&p->desc[s->path[c->first + k]];
 			uint16_t flags = (uint16_t)((VQ_READ_ONCE(e->flags) & KEPT_FLAGS) |
 						    (k + 1 < c->n ? VRING_DESC_F_NEXT : 0) |
-						    avail_bits(true));
+						    vq_packed_avail_bits(true));
 			out->ring[slot++] =
 				(struct vring_packed_desc){.addr = VQ_READ_ONCE(e->addr),
 							   .len = VQ_READ_ONCE(e->len),
@@ -397,7 +376,7 @@ int iop_inflight_packed_recover(struct iop_inflight *f, struct vring_packed_desc
 	fill_resume(p, &s, out);
 	out->used_pos = out->avail_pos = pos;
 	out->used_wrap = out->avail_wrap = wrap;
-	advance(&out->avail_pos, &out->avail_wrap, s.ndesc, num);
+	vq_packed_advance(&out->avail_pos, &out->avail_wrap, s.ndesc, num);
 	f->counter = s.nchains ? s.c[s.nchains - 1].counter + 1 : 1;
 	f->used_pos = pos;
 	f->used_wrap = wrap;

@@ -101,10 +101,11 @@ int iop_queue_pop(struct iop_queue *q, struct vq_chain *c, unsigned n)
 	if (q->replay_mem) {
 		got = pop_replay(q, c, n);
 	} else {
-		uint16_t slot = q->vq.avail_pos;
+		struct vq_pos at;
+		vq_get_pos(&q->vq, &at);
 		got = vq_pop_batch(&q->vq, c, n);
 		if (q->vq.cfg.packed)
-			record(q, c, got, slot);
+			record(q, c, got, at.avail);
 	}
 	for (int k = 0; k < got; k++)
 		take(q, &c[k]);
@@ -131,13 +132,15 @@ void iop_queue_publish(struct iop_queue *q)
 		return;
 	q->dirty = false;
 	bool packed = q->vq.cfg.packed;
+	struct vq_pos at;
+	vq_get_pos(&q->vq, &at);
 	if (packed)
-		iop_inflight_packed_publishing(&q->inflight, q->vq.used_pos, q->vq.used_wrap);
+		iop_inflight_packed_publishing(&q->inflight, at.used, at.used_wrap);
 	bool notify = vq_publish(&q->vq);
 	if (packed)
 		iop_inflight_packed_batch_done(&q->inflight);
 	else
-		iop_inflight_batch_done(&q->inflight, q->vq.used_idx);
+		iop_inflight_batch_done(&q->inflight, at.used);
 	if (notify && q->call_fd >= 0) {
 		host_signal(q->call_fd);
 		q->calls++;
@@ -155,22 +158,14 @@ static int recover(struct iop_queue *q)
 	if (!heads)
 		return -ENOMEM;
 	unsigned n = iop_inflight_recover(&q->inflight, used, heads);
-	q->vq.last_avail = (uint16_t)(used + n);
-	q->vq.used_idx = q->vq.published_idx = used;
+	vq_set_pos(&q->vq, &(struct vq_pos){.avail = (uint16_t)(used + n), .used = used});
 	if (n) {
-		/* struct vring_avail: flags, idx, ring[num], used_event */
-		uint16_t *avail = calloc(num + 3u, sizeof(uint16_t));
+		void *avail = calloc(1, vq_replay_avail_size(&q->vq));
 		if (!avail) {
 			free(heads);
 			return -ENOMEM;
 		}
-		memcpy(avail + 2, heads, n * sizeof(*heads));
-		avail[1] = (uint16_t)n;
-		q->replay = q->vq;
-		q->replay.avail = (struct vring_avail *)avail;
-		q->replay.last_avail = 0;
-		q->replay.notify_enabled = false; /* never write the driver's avail_event */
-		q->replay.cfg.event_idx = false;
+		vq_replay_init_split(&q->replay, &q->vq, avail, heads, (uint16_t)n);
 		q->replay_mem = avail;
 		q->replay_n = n;
 		q->replay_done = 0;
@@ -193,10 +188,10 @@ static int recover_packed(struct iop_queue *q, uint16_t base)
 	int ret = iop_inflight_packed_recover(&q->inflight, q->vq.pdesc, base, &rs);
 	if (ret)
 		return ret;
-	q->vq.used_pos = q->vq.published_pos = rs.used_pos;
-	q->vq.used_wrap = q->vq.published_wrap = rs.used_wrap;
-	q->vq.avail_pos = rs.avail_pos;
-	q->vq.avail_wrap = rs.avail_wrap;
+	vq_set_pos(&q->vq, &(struct vq_pos){.avail = rs.avail_pos,
+					    .used = rs.used_pos,
+					    .avail_wrap = rs.avail_wrap,
+					    .used_wrap = rs.used_wrap});
 	if (vq_get_base(&q->vq) != base || rs.nchains)
 		fprintf(stderr,
 			"ioproxy: %s: queue %u: ring position from the inflight region: used %u "
@@ -205,12 +200,7 @@ static int recover_packed(struct iop_queue *q, uint16_t base)
 			rs.avail_wrap, base & 0x7fffu, base >> 15);
 	if (!rs.nchains)
 		return 0;
-	q->replay = q->vq;
-	q->replay.pdesc = rs.ring;
-	q->replay.avail_pos = 0;
-	q->replay.avail_wrap = true;
-	q->replay.notify_enabled = false; /* never write the driver's event suppression */
-	q->replay.cfg.event_idx = false;
+	vq_replay_init_packed(&q->replay, &q->vq, rs.ring);
 	q->replay_mem = rs.ring;
 	q->replay_heads = rs.heads;
 	q->replay_n = rs.nchains;

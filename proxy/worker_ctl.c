@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "barrier.h"
 #include "worker_impl.h"
 
 struct iop_cmd {
@@ -153,10 +154,12 @@ static void dump_fn(struct iop_worker *w, void *arg)
 		w->notify_off ? ", polling" : "");
 	for (unsigned i = 0; i < w->nq; i++) {
 		struct iop_queue *q = w->q[i];
-		uint16_t avail = q->vq.cfg.packed ? 0 : q->vq.avail->idx;
+		uint16_t avail = q->vq.cfg.packed ? 0 : VQ_READ_ONCE(q->vq.avail->idx);
 		uint16_t event = 0;
 		if (!q->vq.cfg.packed)
 			memcpy(&event, &q->vq.used->ring[q->num], sizeof(event));
+		struct vq_pos at;
+		vq_get_pos(&q->vq, &at);
 		char model[160] = "";
 		if (q->dev->ops->queue_stats)
 			q->dev->ops->queue_stats(q, model, sizeof(model));
@@ -167,8 +170,8 @@ static void dump_fn(struct iop_worker *w, void *arg)
 			q->dev->name, q->index, (unsigned long long)q->kicks,
 			(unsigned long long)q->calls, (unsigned long long)q->chains,
 			(unsigned long long)q->bad_chains, (unsigned long long)q->dup_heads,
-			q->dev->ops->queue_busy(q), q->enabled, avail, vq_get_base(&q->vq),
-			q->vq.cfg.packed ? q->vq.used_pos : q->vq.used_idx, event, model);
+			q->dev->ops->queue_busy(q), q->enabled, avail, at.avail, at.used, event,
+			model);
 	}
 }
 

@@ -15,45 +15,11 @@
 #include <string.h>
 
 #include "barrier.h"
+#include "packed_bits.h"
 #include "virtq_impl.h"
 
-#define F_AVAIL	  (1u << VRING_PACKED_DESC_F_AVAIL)
-#define F_USED	  (1u << VRING_PACKED_DESC_F_USED)
 #define WRAP_BIT  (1u << VRING_PACKED_EVENT_F_WRAP_CTR)
 #define EVENT_MSK 0x3u /* desc_event_flags; the other 14 bits are reserved */
-
-/* An available descriptor of lap `wrap` has AVAIL == wrap and USED != wrap; a used one has
- * both equal to the device's counter (2.8.1). */
-static uint16_t avail_bits(bool wrap)
-{
-	return wrap ? F_AVAIL : F_USED;
-}
-
-static uint16_t used_bits(bool wrap)
-{
-	return wrap ? F_AVAIL | F_USED : 0;
-}
-
-static bool is_avail(uint16_t flags, bool wrap)
-{
-	return (flags & (F_AVAIL | F_USED)) == avail_bits(wrap);
-}
-
-static bool is_used(uint16_t flags, bool wrap)
-{
-	return (flags & (F_AVAIL | F_USED)) == used_bits(wrap);
-}
-
-/* Moves a position n (at most num) slots on, flipping the wrap counter past the end. */
-static void advance(uint16_t *pos, bool *wrap, uint16_t n, uint16_t num)
-{
-	uint32_t p = (uint32_t)*pos + n;
-	if (p >= num) {
-		p -= num;
-		*wrap = !*wrap;
-	}
-	*pos = (uint16_t)p;
-}
 
 static uint16_t off_wrap(uint16_t pos, bool wrap)
 {
@@ -194,7 +160,7 @@ static void pop_chain(struct vq *q, struct vq_chain *c, uint16_t flags)
 	for (;;) {
 		d = read_desc(&q->pdesc[q->avail_pos], flags);
 		c->ndesc++;
-		advance(&q->avail_pos, &q->avail_wrap, 1, num);
+		vq_packed_advance(&q->avail_pos, &q->avail_wrap, 1, num);
 		if (!err)
 			err = check_desc(q, c, &d, &total);
 		if (!(d.flags & VRING_DESC_F_NEXT))
@@ -206,7 +172,7 @@ static void pop_chain(struct vq *q, struct vq_chain *c, uint16_t flags)
 		/* The driver wrote the whole list before making its first descriptor available
 		 * (2.8.6), so the acquire in vq_packed_pop_batch covers these flags too. */
 		flags = VQ_READ_ONCE(q->pdesc[q->avail_pos].flags);
-		if (!is_avail(flags, q->avail_wrap)) {
+		if (!vq_packed_is_avail(flags, q->avail_wrap)) {
 			err = err ? err : VQ_ERR_NEXT; /* the list's next slot was never filled */
 			break;
 		}
@@ -225,7 +191,7 @@ int vq_packed_pop_batch(struct vq *q, struct vq_chain *c, unsigned n)
 		/* Acquire pairs with the driver's release of the list's first flags: the rest of
 		 * the list, written before, is visible once they are. */
 		uint16_t flags = vq_load_acquire(&q->pdesc[q->avail_pos].flags);
-		if (!is_avail(flags, q->avail_wrap))
+		if (!vq_packed_is_avail(flags, q->avail_wrap))
 			break;
 		pop_chain(q, &c[k], flags);
 	}
@@ -239,7 +205,7 @@ void vq_packed_push(struct vq *q, const struct vq_chain *c, uint32_t written)
 {
 	struct vring_packed_desc *d = &q->pdesc[q->used_pos];
 	/* In a used descriptor WRITE says whether len means anything (2.8.3, 2.8.4). */
-	uint16_t flags = used_bits(q->used_wrap) | (written ? VRING_DESC_F_WRITE : 0);
+	uint16_t flags = vq_packed_used_bits(q->used_wrap) | (written ? VRING_DESC_F_WRITE : 0);
 	VQ_WRITE_ONCE(d->id, c->id);
 	VQ_WRITE_ONCE(d->len, written);
 	if (q->pending++ == 0) {
@@ -251,7 +217,7 @@ void vq_packed_push(struct vq *q, const struct vq_chain *c, uint32_t written)
 		VQ_WRITE_ONCE(d->flags, flags);
 	}
 	/* The device skips the list's other slots; the driver skips them by the id (2.8.6). */
-	advance(&q->used_pos, &q->used_wrap, c->ndesc, q->cfg.num);
+	vq_packed_advance(&q->used_pos, &q->used_wrap, c->ndesc, q->cfg.num);
 }
 
 bool vq_packed_publish(struct vq *q)
@@ -275,7 +241,7 @@ bool vq_packed_publish(struct vq *q)
 bool vq_packed_has_work(struct vq *q)
 {
 	/* Acquire as in vq_packed_pop_batch. */
-	return is_avail(vq_load_acquire(&q->pdesc[q->avail_pos].flags), q->avail_wrap);
+	return vq_packed_is_avail(vq_load_acquire(&q->pdesc[q->avail_pos].flags), q->avail_wrap);
 }
 
 bool vq_packed_notify_enable(struct vq *q, bool on)
@@ -314,13 +280,13 @@ static uint16_t put_desc(struct vq_drv *q, const struct vq_sg *sg, uint16_t f, u
 			 bool first)
 {
 	struct vring_packed_desc *d = &q->pdesc[q->next_avail];
-	uint16_t flags = (uint16_t)(f | avail_bits(q->avail_wrap));
+	uint16_t flags = (uint16_t)(f | vq_packed_avail_bits(q->avail_wrap));
 	d->addr = sg->addr;
 	d->len = sg->len;
 	d->id = id; /* in every descriptor, though only the last one's counts */
 	if (!first)
 		VQ_WRITE_ONCE(d->flags, flags);
-	advance(&q->next_avail, &q->avail_wrap, 1, q->cfg.num);
+	vq_packed_advance(&q->next_avail, &q->avail_wrap, 1, q->cfg.num);
 	return flags;
 }
 
@@ -393,13 +359,13 @@ static bool next_used(struct vq_drv *q, struct vring_packed_desc *u)
 		/* Acquire pairs with the device's release in vq_publish: id, len, the batch's
 		 * other used descriptors and what the device wrote into the buffers. */
 		u->flags = vq_load_acquire(&d->flags);
-		if (!is_used(u->flags, q->used_wrap))
+		if (!vq_packed_is_used(u->flags, q->used_wrap))
 			return false;
 		u->id = VQ_READ_ONCE(d->id);
 		u->len = VQ_READ_ONCE(d->len);
 		if (u->id < q->cfg.num && q->slot[u->id].token)
 			return true;
-		advance(&q->next_used, &q->used_wrap, 1, q->cfg.num);
+		vq_packed_advance(&q->next_used, &q->used_wrap, 1, q->cfg.num);
 	}
 }
 
@@ -420,7 +386,7 @@ void *vq_drv_packed_get(struct vq_drv *q, uint32_t *len)
 	}
 	uint16_t ndesc = q->slot[u.id].ndesc;
 	void *token = q->slot[u.id].token;
-	advance(&q->next_used, &q->used_wrap, ndesc, q->cfg.num);
+	vq_packed_advance(&q->next_used, &q->used_wrap, ndesc, q->cfg.num);
 	q->slot[u.id].token = NULL;
 	q->slot[u.id].next = q->free_head;
 	q->free_head = u.id;
@@ -445,5 +411,5 @@ bool vq_drv_packed_intr_enable(struct vq_drv *q, bool on)
 	/* The event store before re-reading the ring (pairs with the device's barrier between
 	 * publishing and reading the driver's event). */
 	vq_mb();
-	return !is_used(vq_load_acquire(&q->pdesc[q->next_used].flags), q->used_wrap);
+	return !vq_packed_is_used(vq_load_acquire(&q->pdesc[q->next_used].flags), q->used_wrap);
 }

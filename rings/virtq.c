@@ -178,6 +178,67 @@ void vq_set_base(struct vq *q, uint16_t base)
 	q->last_avail = q->used_idx = q->published_idx = base;
 }
 
+void vq_get_pos(const struct vq *q, struct vq_pos *p)
+{
+	if (q->cfg.packed)
+		*p = (struct vq_pos){.avail = q->avail_pos,
+				     .used = q->used_pos,
+				     .avail_wrap = q->avail_wrap,
+				     .used_wrap = q->used_wrap};
+	else
+		*p = (struct vq_pos){.avail = q->last_avail, .used = q->used_idx};
+}
+
+void vq_set_pos(struct vq *q, const struct vq_pos *p)
+{
+	if (q->cfg.packed) {
+		q->avail_pos = p->avail;
+		q->avail_wrap = p->avail_wrap;
+		q->used_pos = q->published_pos = p->used;
+		q->used_wrap = q->published_wrap = p->used_wrap;
+		q->pending = 0;
+		return;
+	}
+	q->last_avail = p->avail;
+	q->used_idx = q->published_idx = p->used;
+}
+
+uint64_t vq_replay_avail_size(const struct vq *q)
+{
+	return 6ull + 2ull * q->cfg.num; /* flags, idx, ring[num], used_event */
+}
+
+/* What both layouts share: the driver's ring is only read, its event areas never written. */
+static void replay_init(struct vq *replay, const struct vq *q)
+{
+	*replay = *q;
+	replay->notify_enabled = false;
+	replay->cfg.event_idx = false;
+	replay->bad_chains = 0;
+}
+
+void vq_replay_init_split(struct vq *replay, const struct vq *q, void *avail, const uint16_t *heads,
+			  uint16_t n)
+{
+	replay_init(replay, q);
+	struct vring_avail *a = avail;
+	if (n > q->cfg.num)
+		n = q->cfg.num;
+	memset(a, 0, vq_replay_avail_size(q));
+	memcpy(a->ring, heads, n * sizeof(*heads));
+	a->idx = n;
+	replay->avail = a;
+	replay->last_avail = 0;
+}
+
+void vq_replay_init_packed(struct vq *replay, const struct vq *q, struct vring_packed_desc *ring)
+{
+	replay_init(replay, q);
+	replay->pdesc = ring;
+	replay->avail_pos = 0;
+	replay->avail_wrap = true;
+}
+
 /* ------------------------------------------------------------------ driver side ------------- */
 
 uint64_t vq_drv_mem_size(const struct vq_config *cfg)

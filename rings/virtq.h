@@ -141,6 +141,30 @@ bool vq_has_work(struct vq *q);
 uint16_t vq_get_base(const struct vq *q);
 void vq_set_base(struct vq *q, uint16_t base);
 
+/* Where the device is, in full: the next chain it takes (split: an avail index; packed: a slot
+ * and its wrap counter) and where its next used entry goes (split: a used index; packed: a
+ * slot and its wrap counter). What a back-end that died recovers (vhost-user inflight). */
+struct vq_pos {
+	uint16_t avail, used;
+	bool avail_wrap, used_wrap; /* packed only */
+};
+
+void vq_get_pos(const struct vq *q, struct vq_pos *p);
+/* Moves the device to p with nothing pushed and unpublished. */
+void vq_set_pos(struct vq *q, const struct vq_pos *p);
+
+/* A replay queue hands out, oldest first, chains that were in flight when a back-end died, read
+ * and checked like any other; each is completed on the queue it belongs to (vq_push on q, not
+ * on the replay). It never writes the driver's event areas, and q is not changed.
+ *   split:  heads[0..n) index q's descriptor table; `avail` is the caller's memory of
+ *           vq_replay_avail_size(q) bytes, the replay's private available ring.
+ *   packed: `ring` is the caller's packed ring of q's size holding copies of the chains'
+ *           descriptors, lists back to back from slot 0, available in the first lap. */
+uint64_t vq_replay_avail_size(const struct vq *q);
+void vq_replay_init_split(struct vq *replay, const struct vq *q, void *avail, const uint16_t *heads,
+			  uint16_t n);
+void vq_replay_init_packed(struct vq *replay, const struct vq *q, struct vring_packed_desc *ring);
+
 /* ---------------------------------------------------------------- driver side ---------------- */
 
 /* A piece of a buffer the driver hands over: guest-physical address and length. */

@@ -326,15 +326,11 @@ static void pq_start(struct pq *q, uint16_t base)
 	assert_int_equal(vq_init(&q->dev, &q->mem, &q->drv.cfg), 0);
 	iop_inflight_packed_attach(&q->f, q->region, PNUM);
 	assert_int_equal(iop_inflight_packed_recover(&q->f, q->dev.pdesc, base, &q->rs), 0);
-	q->dev.used_pos = q->dev.published_pos = q->rs.used_pos;
-	q->dev.used_wrap = q->dev.published_wrap = q->rs.used_wrap;
-	q->dev.avail_pos = q->rs.avail_pos;
-	q->dev.avail_wrap = q->rs.avail_wrap;
-	q->replay = q->dev;
-	q->replay.pdesc = q->rs.ring;
-	q->replay.avail_pos = 0;
-	q->replay.avail_wrap = true;
-	q->replay.notify_enabled = false;
+	vq_set_pos(&q->dev, &(struct vq_pos){.avail = q->rs.avail_pos,
+					     .used = q->rs.used_pos,
+					     .avail_wrap = q->rs.avail_wrap,
+					     .used_wrap = q->rs.used_wrap});
+	vq_replay_init_packed(&q->replay, &q->dev, q->rs.ring);
 	q->replay_done = 0;
 }
 

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "packed_bits.h"
 #include "virtq.h"
 
 #define A_SIZE	    (4ull << 20)
@@ -497,6 +498,98 @@ static void handover(void **state)
 	}
 }
 
+/* A back-end dies with chains in flight; a new device struct takes the position it had
+ * (vq_set_pos) and a replay queue hands the in-flight chains out again, oldest first, checked
+ * like new ones, before the ring's new chains; the driver gets every request back once. */
+static void crash_replay(void **state)
+{
+	struct env *e = *state;
+	enum { NUM = 8, N = 5 };
+	open_queue(e, NUM);
+	for (unsigned i = 0; i < 13; i++) { /* single-slot buffers: 13 taken, 13 used */
+		assert_int_equal(req_submit(e, req_new(e, 1, 0, 3)), 0);
+		vq_drv_kick_prepare(&e->drv);
+		assert_int_equal(vq_pop(&e->dev, e->chain), 1);
+		vq_push(&e->dev, e->chain, serve(e, e->chain));
+		vq_publish(&e->dev);
+		assert_non_null(reap(e));
+	}
+	struct vq_pos pos;
+	vq_get_pos(&e->dev, &pos);
+	if (e->t->packed) /* slot 13 % 8 = 5 in the second lap, whose counter is 0 */
+		assert_true(pos.avail == 5 && pos.used == 5 && !pos.avail_wrap && !pos.used_wrap);
+	else
+		assert_true(pos.avail == 13 && pos.used == 13);
+
+	struct req *sent[N];
+	for (unsigned i = 0; i < N; i++) { /* 1 + i % 2 readable pieces: packed lists of 1-2 */
+		sent[i] = req_new(e, 1 + i % 2, 0, 3);
+		assert_int_equal(req_submit(e, sent[i]), 0);
+	}
+	vq_drv_kick_prepare(&e->drv);
+	/* What a back-end records as it takes chains: packed, a copy of each list's slots (the
+	 * used entries written later overwrite them). */
+	struct vring_packed_desc copy[N][2];
+	uint16_t slot = pos.avail;
+	assert_int_equal(vq_pop_batch(&e->dev, e->chain, N), N);
+	for (unsigned k = 0; e->t->packed && k < N; k++)
+		for (unsigned j = 0; j < e->chain[k].ndesc; j++, slot = (slot + 1) % NUM)
+			copy[k][j] = e->dev.pdesc[slot];
+	vq_push(&e->dev, &e->chain[1], serve(e, &e->chain[1]));
+	vq_push(&e->dev, &e->chain[3], serve(e, &e->chain[3]));
+	vq_publish(&e->dev);
+	assert_ptr_equal(reap(e), sent[1]);
+	assert_ptr_equal(reap(e), sent[3]);
+	vq_get_pos(&e->dev, &pos); /* the position the dead back-end leaves */
+
+	/* The new back-end: the position, and chains 0, 2, 4 to replay. */
+	struct vq next, replay;
+	assert_int_equal(vq_init(&next, &e->mem, &e->drv.cfg), 0);
+	vq_set_pos(&next, &pos);
+	struct vq_pos again;
+	vq_get_pos(&next, &again);
+	assert_memory_equal(&again, &pos, sizeof(pos));
+	uint16_t avail[64];
+	assert_true(vq_replay_avail_size(&next) <= sizeof(avail));
+	uint16_t heads[3] = {e->chain[0].id, e->chain[2].id, e->chain[4].id};
+	struct vring_packed_desc ring[NUM] = {{0}};
+	unsigned used_slots = 0;
+	for (unsigned k = 0; e->t->packed && k < N; k += 2)
+		for (unsigned j = 0; j < e->chain[k].ndesc; j++) {
+			struct vring_packed_desc d = copy[k][j];
+			d.flags = (uint16_t)((d.flags & ~(VQ_F_AVAIL | VQ_F_USED)) |
+					     vq_packed_avail_bits(true));
+			ring[used_slots++] = d;
+		}
+	if (e->t->packed)
+		vq_replay_init_packed(&replay, &next, ring);
+	else
+		vq_replay_init_split(&replay, &next, avail, heads, 3);
+	struct vq_chain c[4];
+	for (unsigned k = 0; k < 4; k++)
+		c[k] = (struct vq_chain){.max_seg = MAX_SEG, .seg = e->seg[k]};
+	assert_int_equal(vq_pop_batch(&replay, c, 4), 3);
+	for (unsigned k = 0; k < 3; k++) {
+		assert_int_equal(c[k].id, heads[k]);
+		vq_push(&next, &c[k], serve(e, &c[k])); /* on the real queue */
+	}
+	assert_false(vq_has_work(&next)); /* the ring itself has nothing new */
+	vq_publish(&next);
+	assert_ptr_equal(reap(e), sent[0]);
+	assert_ptr_equal(reap(e), sent[2]);
+	assert_ptr_equal(reap(e), sent[4]);
+	assert_null(vq_drv_get(&e->drv, NULL));
+	for (unsigned i = 0; i < 40; i++) { /* and the ring goes on across more laps */
+		assert_int_equal(req_submit(e, req_new(e, 1 + i % 2, i % 3, 3)), 0);
+		vq_drv_kick_prepare(&e->drv);
+		assert_int_equal(vq_pop(&next, e->chain), 1);
+		vq_push(&next, e->chain, serve(e, e->chain));
+		vq_publish(&next);
+		assert_non_null(reap(e));
+	}
+	assert_int_equal(next.bad_chains + replay.bad_chains, 0);
+}
+
 static int init_with(struct env *e, uint16_t num, uint64_t desc, uint64_t driver, uint64_t device)
 {
 	struct vq q;
@@ -666,6 +759,7 @@ static const struct {
 	{"event_index_exact", event_index_exact, BOTH},
 	{"interrupt_suppression", interrupt_suppression, BOTH},
 	{"handover", handover, BOTH},
+	{"crash_replay", crash_replay, BOTH},
 	{"init_refusals", init_refusals, BOTH},
 	{"spanning_regions", spanning_regions, BOTH},
 	{"push_clamps", push_clamps, BOTH},
