@@ -4,36 +4,27 @@
  * qemu-storage-daemon). The guest sees an ordinary device on vmmon's transport; at DRIVER_OK
  * vmmon hands the back-end the guest's RAM (memfd regions), each queue's ring addresses, the
  * queue's ioeventfd as its kick fd and the queue's MSI-X irqfd as its call fd, so requests and
- * completions never pass through vmmon's userspace. If the back-end dies, a connection thread
- * waits for it to return, replays the setup and hands back the inflight region, and the
- * guest's I/O goes on.
+ * completions never pass through vmmon's userspace. The session with the back-end (socket,
+ * handshake, reconnects) is session.c; this is the virtio device on top of it.
  */
 #ifndef VMMON_VHOST_USER_FRONTEND_H
 #define VMMON_VHOST_USER_FRONTEND_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "host/err.h"
 #include "../virtio/device.h"
-#include "vhost_user.h"
+#include "host/err.h"
+#include "session.h"
 
 #define VU_MAX_QUEUES 16
 
 struct vu_frontend {
 	struct vmm_virtio_dev vdev;
 	struct vmm_virtio_dev_ops ops; /* per instance: the device type comes from the back-end */
-	char path[108];
+	struct vu_session s;
 	const struct gmem *mem;
-
-	int sock;     /* -1 while the back-end is away */
-	bool started; /* the back-end has the rings */
-	uint64_t backend_features, protocol_features;
-	uint8_t config[VHOST_USER_CONFIG_MAX];
-
-	int inflight_fd;
-	struct vhost_user_inflight inflight;
+	uint8_t config[VHOST_USER_CONFIG_MAX]; /* what the guest reads */
 
 	struct vu_queue {
 		struct vu_frontend *fe;
@@ -41,20 +32,15 @@ struct vu_frontend {
 		struct vmm_io_event relay; /* back-end's call, when the transport has no irqfd */
 		struct vmm_io_event error; /* SET_VRING_ERR: the back-end found the ring broken */
 	} q[VU_MAX_QUEUES];
-
-	pthread_t thread;
-	bool thread_started;
-	int stop_fd; /* wakes the connection thread to end */
-	uint64_t connects;
 };
 
 /* Connects to path (waiting up to a few seconds for the back-end to appear), learns the
- * device's type, features, configuration and queues. device_id: VIRTIO_ID_BLOCK or _NET.
+ * device's features, configuration and queues. device_id: VIRTIO_ID_BLOCK or _NET.
  * net_config: the config space vmmon presents for a network device (MAC, status). */
 int vu_frontend_init(struct vu_frontend *fe, const char *path, uint32_t device_id,
 		     const void *net_config, unsigned net_config_size, struct vmm_io *io,
 		     const struct gmem *mem, struct host_err *err);
-/* Starts the connection thread (after the transport is set up). */
+/* Starts watching the connection (after the transport is set up). */
 int vu_frontend_start(struct vu_frontend *fe);
 void vu_frontend_destroy(struct vu_frontend *fe);
 
