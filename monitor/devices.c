@@ -46,12 +46,12 @@ static int plug_pci(struct vmm_vm *vm, struct vmm_virtio_slot *s, struct host_er
 	if (ret)
 		return host_err_set(err, -ret, "%s: PCI setup failed: %s", s->vdev->ops->name,
 				    strerror(-ret));
-	int slot = pci_host_add(&vm->plat.pci, &s->pci->pci, -1);
+	int slot = pci_host_add(&vm->plat.pci, &s->pci->regs.pci, -1);
 	if (slot < 0)
 		return host_err_set(err, -slot, "no free PCI slot for %s", s->vdev->ops->name);
 	/* The INTx pin depends on the slot, known only now. */
-	s->pci->intx.gsi = vmm_pci_intx_pin((unsigned)slot);
-	s->pci->pci.cfg[PCI_INTERRUPT_LINE] = (uint8_t)s->pci->intx.gsi;
+	s->pci->regs.intx.gsi = vmm_pci_intx_pin((unsigned)slot);
+	s->pci->regs.pci.cfg[PCI_INTERRUPT_LINE] = (uint8_t)s->pci->regs.intx.gsi;
 	return 0;
 }
 

@@ -2,11 +2,17 @@
 #include "stats.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <linux/kvm.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
+
+#include "devices.h"
+#include "vcpu.h"
+#include "vm.h"
 
 int vmm_kvm_stats_open(struct vmm_kvm_stats *s, int vcpu_fd)
 {
@@ -55,4 +61,66 @@ uint64_t vmm_kvm_stat(const struct vmm_kvm_stats *s, const char *name)
 		return v;
 	}
 	return 0;
+}
+
+/* ------------------------------------------------------------ the --stats report ------------ */
+
+/* One "Key:   N kB" line of /proc/self/status, or 0. */
+static uint64_t status_kib(const char *text, const char *key)
+{
+	const char *p = strstr(text, key);
+	return p ? strtoull(p + strlen(key), NULL, 10) : 0;
+}
+
+/* Resident memory: guest RAM is the memfd's pages (RssShmem); the rest is vmmon's own. */
+static void print_memory(void)
+{
+	char buf[4096];
+	FILE *f = fopen("/proc/self/status", "r");
+	if (!f)
+		return;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	uint64_t anon = status_kib(buf, "\nRssAnon:"), file = status_kib(buf, "\nRssFile:");
+	fprintf(stderr,
+		"vmmon: stats: memory: guest RAM touched %" PRIu64 " KiB; vmmon %" PRIu64
+		" KiB (anon %" PRIu64 ", file %" PRIu64 "); peak rss %" PRIu64 " KiB\n",
+		status_kib(buf, "\nRssShmem:"), anon + file, anon, file,
+		status_kib(buf, "\nVmHWM:"));
+}
+
+void vmm_stats_print(const struct vmm_vm *vm)
+{
+	uint64_t io = 0, mmio = 0;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		const struct vmm_vcpu_stats *s = &vm->vcpus[i].stats;
+		fprintf(stderr,
+			"vmmon: stats: vcpu %u: %" PRIu64 " KVM_RUN returns, %" PRIu64
+			" pio, %" PRIu64 " mmio, %" PRIu64 " other\n",
+			i, (uint64_t)s->runs, (uint64_t)s->io, (uint64_t)s->mmio,
+			(uint64_t)s->other);
+		io += s->io;
+		mmio += s->mmio;
+	}
+	fprintf(stderr,
+		"vmmon: stats: userspace exits: %" PRIu64 " pio + %" PRIu64 " mmio; unhandled "
+		"accesses: %" PRIu64 " pio, %" PRIu64 " mmio\n",
+		io, mmio, (uint64_t)vm->pio.unhandled, (uint64_t)vm->mmio.unhandled);
+	fprintf(stderr, "vmmon: stats: first guest exit at CLOCK_MONOTONIC %" PRIu64 " ns\n",
+		vm->vcpus[0].stats.first_exit_ns);
+	/* KVM's own count, summed over vCPUs: userspace exits are io_exits + mmio_exits. */
+	static const char *const kvm[] = {"exits",	    "io_exits",	  "mmio_exits",
+					  "signal_exits",   "halt_exits", "irq_injections",
+					  "insn_emulation", "halt_wakeup"};
+	fprintf(stderr, "vmmon: stats: kvm:");
+	for (size_t k = 0; k < sizeof(kvm) / sizeof(kvm[0]); k++) {
+		uint64_t sum = 0;
+		for (unsigned i = 0; i < vm->nr_vcpus; i++)
+			sum += vmm_kvm_stat(&vm->vcpus[i].kvm_stats, kvm[k]);
+		fprintf(stderr, " %s %" PRIu64, kvm[k], sum);
+	}
+	fprintf(stderr, "\n");
+	vmm_devices_print_stats(vm);
+	print_memory();
 }

@@ -19,6 +19,7 @@
 #include "file.h"
 #include "layout.h"
 #include "platform.h"
+#include "stats.h"
 #include "vcpu.h"
 
 /* Where KVM on Intel keeps the real-mode TSS and identity map: the top of the 32-bit hole,
@@ -229,66 +230,6 @@ static bool pump_input(struct vmm_vm *vm)
 	return true;
 }
 
-/* One "Key:   N kB" line of /proc/self/status, or 0. */
-static uint64_t status_kib(const char *text, const char *key)
-{
-	const char *p = strstr(text, key);
-	return p ? strtoull(p + strlen(key), NULL, 10) : 0;
-}
-
-/* Resident memory: guest RAM is the memfd's pages (RssShmem); the rest is vmmon's own. */
-static void print_memory(void)
-{
-	char buf[4096];
-	FILE *f = fopen("/proc/self/status", "r");
-	if (!f)
-		return;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	uint64_t anon = status_kib(buf, "\nRssAnon:"), file = status_kib(buf, "\nRssFile:");
-	fprintf(stderr,
-		"vmmon: stats: memory: guest RAM touched %" PRIu64 " KiB; vmmon %" PRIu64
-		" KiB (anon %" PRIu64 ", file %" PRIu64 "); peak rss %" PRIu64 " KiB\n",
-		status_kib(buf, "\nRssShmem:"), anon + file, anon, file,
-		status_kib(buf, "\nVmHWM:"));
-}
-
-static void print_stats(const struct vmm_vm *vm)
-{
-	uint64_t io = 0, mmio = 0;
-	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-		const struct vmm_vcpu_stats *s = &vm->vcpus[i].stats;
-		fprintf(stderr,
-			"vmmon: stats: vcpu %u: %" PRIu64 " KVM_RUN returns, %" PRIu64
-			" pio, %" PRIu64 " mmio, %" PRIu64 " other\n",
-			i, (uint64_t)s->runs, (uint64_t)s->io, (uint64_t)s->mmio,
-			(uint64_t)s->other);
-		io += s->io;
-		mmio += s->mmio;
-	}
-	fprintf(stderr,
-		"vmmon: stats: userspace exits: %" PRIu64 " pio + %" PRIu64 " mmio; unhandled "
-		"accesses: %" PRIu64 " pio, %" PRIu64 " mmio\n",
-		io, mmio, (uint64_t)vm->pio.unhandled, (uint64_t)vm->mmio.unhandled);
-	fprintf(stderr, "vmmon: stats: first guest exit at CLOCK_MONOTONIC %" PRIu64 " ns\n",
-		vm->vcpus[0].stats.first_exit_ns);
-	/* KVM's own count, summed over vCPUs: userspace exits are io_exits + mmio_exits. */
-	static const char *const kvm[] = {"exits",	    "io_exits",	  "mmio_exits",
-					  "signal_exits",   "halt_exits", "irq_injections",
-					  "insn_emulation", "halt_wakeup"};
-	fprintf(stderr, "vmmon: stats: kvm:");
-	for (size_t k = 0; k < sizeof(kvm) / sizeof(kvm[0]); k++) {
-		uint64_t sum = 0;
-		for (unsigned i = 0; i < vm->nr_vcpus; i++)
-			sum += vmm_kvm_stat(&vm->vcpus[i].kvm_stats, kvm[k]);
-		fprintf(stderr, " %s %" PRIu64, kvm[k], sum);
-	}
-	fprintf(stderr, "\n");
-	vmm_devices_print_stats(vm);
-	print_memory();
-}
-
 /* The main thread: waits for the end while feeding stdin to the UART. */
 static void main_loop(struct vmm_vm *vm, int sig_fd)
 {
@@ -362,7 +303,7 @@ int vmm_vm_run(struct vmm_vm *vm)
 	vmm_devices_stop(vm);
 	close(sig_fd);
 	if (vm->cfg->stats)
-		print_stats(vm);
+		vmm_stats_print(vm);
 	return vm->exit_status;
 }
 

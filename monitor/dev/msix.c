@@ -8,18 +8,18 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-int msix_init(struct msix *m, unsigned nvec, int vm_fd, struct vmm_irq_routes *routes)
+int msix_init(struct msix *m, unsigned nvec, const struct msix_ops *ops, void *ops_ctx)
 {
 	memset(m, 0, sizeof(*m));
 	if (nvec == 0 || nvec > MSIX_MAX_VECTORS)
 		return -EINVAL;
 	m->nvec = nvec;
-	m->vm_fd = vm_fd;
-	m->routes = routes;
+	m->ops = ops;
+	m->ops_ctx = ops_ctx;
 	for (unsigned v = 0; v < nvec; v++)
 		m->vec[v] = (struct msix_vector){.ctrl = PCI_MSIX_ENTRY_CTRL_MASKBIT, .efd = -1};
 	for (unsigned v = 0; v < nvec; v++) {
-		m->vec[v].gsi = vmm_irq_route_msi_alloc(routes);
+		m->vec[v].gsi = ops->gsi_alloc(ops_ctx);
 		m->vec[v].efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (m->vec[v].gsi < 0 || m->vec[v].efd < 0)
 			return m->vec[v].gsi < 0 ? m->vec[v].gsi : -errno;
@@ -31,7 +31,7 @@ void msix_destroy(struct msix *m)
 {
 	for (unsigned v = 0; v < m->nvec; v++) {
 		if (m->vec[v].attached)
-			vmm_irqfd(m->vm_fd, m->vec[v].efd, (unsigned)m->vec[v].gsi, false);
+			m->ops->irqfd(m->ops_ctx, m->vec[v].efd, (unsigned)m->vec[v].gsi, false);
 		if (m->vec[v].efd >= 0)
 			close(m->vec[v].efd);
 	}
@@ -44,10 +44,10 @@ static void update(struct msix *m, unsigned v)
 	struct msix_vector *e = &m->vec[v];
 	bool live = m->enabled && !m->masked && !(e->ctrl & PCI_MSIX_ENTRY_CTRL_MASKBIT);
 	uint64_t addr = (uint64_t)e->addr_hi << 32 | e->addr_lo;
-	if (live && vmm_irq_route_msi_set(m->routes, (unsigned)e->gsi, true, addr, e->data))
+	if (live && m->ops->route_set(m->ops_ctx, (unsigned)e->gsi, addr, e->data))
 		m->errors++;
 	if (live != e->attached) {
-		if (vmm_irqfd(m->vm_fd, e->efd, (unsigned)e->gsi, live))
+		if (m->ops->irqfd(m->ops_ctx, e->efd, (unsigned)e->gsi, live))
 			m->errors++;
 		else
 			e->attached = live;
@@ -101,9 +101,12 @@ static bool pending(const struct msix_vector *e)
 
 void msix_pba_read(struct msix *m, uint64_t off, uint8_t *data, unsigned len)
 {
-	memset(data, 0, len);
-	if (off + len > MSIX_PBA_SIZE(m->nvec))
+	if (off + len > MSIX_PBA_SIZE(m->nvec)) {
+		memset(data, 0xff, len);
+		m->errors++;
 		return;
+	}
+	memset(data, 0, len);
 	for (unsigned i = 0; i < len * 8; i++) {
 		unsigned v = (unsigned)(off * 8) + i;
 		if (v < m->nvec && pending(&m->vec[v]))

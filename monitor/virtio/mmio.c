@@ -11,6 +11,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "../irq_route.h"
+
 static struct vmm_virtio_queue *selected(struct vmm_virtio_mmio *m)
 {
 	return m->queue_select < m->dev->nr_queues ? &m->dev->q[m->queue_select] : NULL;

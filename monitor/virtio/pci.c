@@ -3,287 +3,48 @@
 
 #include <errno.h>
 #include <linux/kvm.h>
-#include <linux/virtio_ids.h>
-#include <linux/virtio_pci.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <unistd.h>
 
-#define VIRTIO_PCI_VENDOR      0x1af4
-#define VIRTIO_PCI_DEVICE_BASE 0x1040 /* modern device IDs: 0x1040 + the virtio ID */
-#define VIRTIO_PCI_SUBSYS      0x0040 /* any subsystem ID >= 0x40 (spec 4.1.2.1) */
-#define VIRTIO_PCI_REVISION    1
+#include "../irq_route.h"
+#include "host/util.h"
 
-/* Capability list in config space. */
-#define CAP_COMMON  0x40
-#define CAP_NOTIFY  0x50
-#define CAP_ISR	    0x64
-#define CAP_DEVCFG  0x74
-#define CAP_PCICFG  0x84
-#define CAP_MSIX    0x98
-#define PCICFG_DATA (CAP_PCICFG + 16)
-#define ISR_QUEUE   0x1 /* ISR bit 0: a used buffer (spec 4.1.4.5) */
-
-static uint32_t rd(const uint8_t *p, unsigned len)
+static struct vmm_virtio_pci *of(struct vmm_vpci *regs)
 {
-	uint32_t v = 0;
-	memcpy(&v, p, len);
-	return v;
+	return container_of(regs, struct vmm_virtio_pci, regs);
 }
 
-static void wr(uint8_t *p, unsigned len, uint32_t v)
-{
-	memcpy(p, &v, len);
-}
-
-static uint32_t class_of(uint32_t device_id)
-{
-	switch (device_id) {
-	case VIRTIO_ID_BLOCK:
-		return 0x018000; /* mass storage, other */
-	case VIRTIO_ID_NET:
-		return 0x020000; /* ethernet */
-	case VIRTIO_ID_CONSOLE:
-		return 0x078000; /* communication, other */
-	default:
-		return 0x00ff00; /* unclassified */
-	}
-}
-
-/* ------------------------------------------------------------ common configuration ---------- */
-
-static struct vmm_virtio_queue *selected(struct vmm_virtio_pci *vp)
-{
-	return vp->queue_select < vp->dev->nr_queues ? &vp->dev->q[vp->queue_select] : NULL;
-}
-
-static void common_read(struct vmm_virtio_pci *vp, unsigned off, uint8_t *data, unsigned len)
-{
-	struct vmm_virtio_dev *d = vp->dev;
-	struct vmm_virtio_queue *q = selected(vp);
-	struct virtio_pci_common_cfg c = {
-		.device_feature_select = vp->dfselect,
-		.device_feature = vmm_virtio_device_features(d, vp->dfselect),
-		.guest_feature_select = vp->gfselect,
-		.guest_feature = vp->gfselect < 2
-					 ? (uint32_t)(d->driver_features >> (32 * vp->gfselect))
-					 : 0,
-		.msix_config = d->config_vector,
-		.num_queues = (uint16_t)d->nr_queues,
-		.device_status = d->status,
-		.config_generation = d->config_generation,
-		.queue_select = vp->queue_select,
-		.queue_size = q ? q->size : 0,
-		.queue_msix_vector = q ? q->vector : VMM_VIRTIO_NO_VECTOR,
-		.queue_enable = q && q->enabled,
-		.queue_notify_off = vp->queue_select,
-		.queue_desc_lo = q ? (uint32_t)q->desc : 0,
-		.queue_desc_hi = q ? (uint32_t)(q->desc >> 32) : 0,
-		.queue_avail_lo = q ? (uint32_t)q->driver : 0,
-		.queue_avail_hi = q ? (uint32_t)(q->driver >> 32) : 0,
-		.queue_used_lo = q ? (uint32_t)q->device : 0,
-		.queue_used_hi = q ? (uint32_t)(q->device >> 32) : 0,
-	};
-	if (off + len <= sizeof(c))
-		memcpy(data, (uint8_t *)&c + off, len);
-	else
-		memset(data, 0, len);
-}
-
-static uint16_t vector_or_none(struct vmm_virtio_pci *vp, uint32_t v)
-{
-	/* A vector the device lacks reads back as NO_VECTOR: the driver sees the refusal. */
-	return v < vp->msix.nvec ? (uint16_t)v : VMM_VIRTIO_NO_VECTOR;
-}
-
-/* Sets the low or high half (or all) of a 64-bit queue address. */
-static void set_addr(uint64_t *addr, unsigned half_off, unsigned len, const uint8_t *data)
-{
-	uint64_t v = 0;
-	memcpy(&v, data, len);
-	if (len == 8)
-		*addr = v;
-	else if (half_off == 0)
-		*addr = (*addr & 0xffffffff00000000ull) | (uint32_t)v;
-	else
-		*addr = (*addr & 0xffffffffull) | v << 32;
-}
-
-static void queue_write(struct vmm_virtio_pci *vp, unsigned off, const uint8_t *data, unsigned len)
-{
-	struct vmm_virtio_dev *d = vp->dev;
-	struct vmm_virtio_queue *q = selected(vp);
-	uint32_t val = len <= 4 ? rd(data, len) : 0;
-	if (!q) {
-		vmm_virtio_violation(d, "queue register written with no queue selected");
-		return;
-	}
-	if (off == VIRTIO_PCI_COMMON_Q_MSIX) {
-		uint16_t old = q->vector;
-		q->vector = vector_or_none(vp, val);
-		if (q->vector != old && q->live && d->ops->queue_irq_changed)
-			d->ops->queue_irq_changed(d, q);
-		return;
-	}
-	if (!vmm_virtio_queue_setup_allowed(d) || q->enabled) {
-		vmm_virtio_violation(d,
-				     "queue configured outside the setup window or while enabled");
-		return;
-	}
-	switch (off) {
-	case VIRTIO_PCI_COMMON_Q_SIZE:
-		q->size = (uint16_t)val;
-		break;
-	case VIRTIO_PCI_COMMON_Q_ENABLE:
-		if (val == 1)
-			vmm_virtio_queue_enable(d, q);
-		break;
-	case VIRTIO_PCI_COMMON_Q_DESCLO:
-	case VIRTIO_PCI_COMMON_Q_DESCHI:
-		set_addr(&q->desc, off - VIRTIO_PCI_COMMON_Q_DESCLO, len, data);
-		break;
-	case VIRTIO_PCI_COMMON_Q_AVAILLO:
-	case VIRTIO_PCI_COMMON_Q_AVAILHI:
-		set_addr(&q->driver, off - VIRTIO_PCI_COMMON_Q_AVAILLO, len, data);
-		break;
-	case VIRTIO_PCI_COMMON_Q_USEDLO:
-	case VIRTIO_PCI_COMMON_Q_USEDHI:
-		set_addr(&q->device, off - VIRTIO_PCI_COMMON_Q_USEDLO, len, data);
-		break;
-	default:
-		vp->bad_accesses++;
-	}
-}
-
-static void common_write(struct vmm_virtio_pci *vp, unsigned off, const uint8_t *data, unsigned len)
-{
-	struct vmm_virtio_dev *d = vp->dev;
-	uint32_t val = len <= 4 ? rd(data, len) : 0;
-	switch (off) {
-	case VIRTIO_PCI_COMMON_DFSELECT:
-		vp->dfselect = val;
-		break;
-	case VIRTIO_PCI_COMMON_GFSELECT:
-		vp->gfselect = val;
-		break;
-	case VIRTIO_PCI_COMMON_GF:
-		vmm_virtio_set_driver_features(d, vp->gfselect, val);
-		break;
-	case VIRTIO_PCI_COMMON_MSIX:
-		d->config_vector = vector_or_none(vp, val);
-		break;
-	case VIRTIO_PCI_COMMON_STATUS:
-		vmm_virtio_set_status(d, (uint8_t)val);
-		if (d->status == 0) {
-			vp->isr = 0; /* a reset also clears the interrupt */
-			vmm_irq_set(&vp->intx, false);
-		}
-		break;
-	case VIRTIO_PCI_COMMON_Q_SELECT:
-		vp->queue_select = (uint16_t)val;
-		break;
-	case VIRTIO_PCI_COMMON_Q_SIZE:
-	case VIRTIO_PCI_COMMON_Q_MSIX:
-	case VIRTIO_PCI_COMMON_Q_ENABLE:
-	case VIRTIO_PCI_COMMON_Q_DESCLO:
-	case VIRTIO_PCI_COMMON_Q_DESCHI:
-	case VIRTIO_PCI_COMMON_Q_AVAILLO:
-	case VIRTIO_PCI_COMMON_Q_AVAILHI:
-	case VIRTIO_PCI_COMMON_Q_USEDLO:
-	case VIRTIO_PCI_COMMON_Q_USEDHI:
-		queue_write(vp, off, data, len);
-		break;
-	default:
-		vp->bad_accesses++; /* read-only or unknown: ignored */
-	}
-}
-
-/* ------------------------------------------------------------ BARs ---------------------------- */
-
-static void kick_fd(int fd)
-{
-	uint64_t one = 1;
-	if (write(fd, &one, sizeof(one)) < 0) {
-		/* saturated: a kick is pending anyway */
-	}
-}
-
-/* BAR 0: every region but notifications normally; notifications too when no ioeventfd. */
-static void bar0_access(struct vmm_virtio_pci *vp, uint64_t off, uint8_t *data, unsigned len,
-			bool write)
-{
-	struct vmm_virtio_dev *d = vp->dev;
-	pthread_mutex_lock(&d->lock);
-	if (off < VPCI_COMMON_OFF + VPCI_COMMON_SIZE) {
-		if (write)
-			common_write(vp, (unsigned)off, data, len);
-		else
-			common_read(vp, (unsigned)off, data, len);
-	} else if (off < VPCI_ISR_OFF + VPCI_ISR_SIZE) {
-		if (!write) {
-			/* Reading the ISR acknowledges it and drops INTx (spec 4.1.4.5). */
-			memset(data, 0, len);
-			data[0] = vp->isr;
-			vp->isr = 0;
-			vmm_irq_set(&vp->intx, false);
-		}
-	} else if (off < VPCI_DEVCFG_OFF + VPCI_DEVCFG_SIZE) {
-		unsigned cfg = (unsigned)(off - VPCI_DEVCFG_OFF);
-		if (cfg + len > d->ops->config_size) {
-			if (!write)
-				memset(data, 0, len);
-		} else if (write) {
-			if (d->ops->config_write)
-				d->ops->config_write(d, cfg, data, len);
-		} else {
-			d->ops->config_read(d, cfg, data, len);
-		}
-	} else {
-		unsigned qi = (unsigned)(off - VPCI_NOTIFY_OFF) / VPCI_NOTIFY_MULT;
-		if (!write)
-			memset(data, 0, len);
-		else if (qi < d->nr_queues)
-			kick_fd(d->q[qi].kick.fd); /* same path as the ioeventfd, one exit dearer */
-	}
-	pthread_mutex_unlock(&d->lock);
-}
+/* ------------------------------------------------------------ BARs on the bus ----------------- */
 
 static int bar0_trap(void *opaque, uint64_t off, uint8_t *data, unsigned len, bool is_write)
 {
-	if (len > 8)
-		return -EINVAL;
-	bar0_access(opaque, off, data, len, is_write);
-	return 0;
+	struct vmm_virtio_pci *vp = opaque;
+	return vmm_vpci_bar0_access(&vp->regs, off, data, len, is_write);
 }
 
 static int bar1_trap(void *opaque, uint64_t off, uint8_t *data, unsigned len, bool is_write)
 {
 	struct vmm_virtio_pci *vp = opaque;
-	pthread_mutex_lock(&vp->dev->lock);
-	if (off < VPCI_MSIX_PBA_OFF)
-		msix_table_access(&vp->msix, off - VPCI_MSIX_TABLE_OFF, data, len, is_write);
-	else if (!is_write)
-		msix_pba_read(&vp->msix, off - VPCI_MSIX_PBA_OFF, data, len);
-	pthread_mutex_unlock(&vp->dev->lock);
-	return 0;
+	return vmm_vpci_bar1_access(&vp->regs, off, data, len, is_write);
 }
 
 static void set_ioeventfds(struct vmm_virtio_pci *vp, bool on)
 {
+	struct vmm_virtio_dev *d = vp->regs.dev;
 	if (vp->ioeventfds == on)
 		return;
-	for (unsigned i = 0; i < vp->dev->nr_queues; i++) {
+	for (unsigned i = 0; i < d->nr_queues; i++) {
 		struct kvm_ioeventfd ev = {
 			.addr = vp->bar0 + VPCI_NOTIFY_OFF + (uint64_t)i * VPCI_NOTIFY_MULT,
 			.len = vp->host->ioeventfd_any_length ? 0 : 2,
-			.fd = vp->dev->q[i].kick.fd,
+			.fd = d->q[i].kick.fd,
 			.flags = on ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN,
 		};
 		if (ioctl(vp->host->vm_fd, KVM_IOEVENTFD, &ev) < 0 && on)
 			fprintf(stderr,
 				"vmmon: %s: no ioeventfd for queue %u (%s): kicks will exit\n",
-				vp->dev->ops->name, i, strerror(errno));
+				d->ops->name, i, strerror(errno));
 	}
 	vp->ioeventfds = on;
 }
@@ -293,7 +54,7 @@ static void set_ioeventfds(struct vmm_virtio_pci *vp, bool on)
 static void map_bar(struct vmm_virtio_pci *vp, unsigned n, uint64_t *cur, uint64_t size,
 		    vmm_trap_fn fn, bool decode)
 {
-	uint64_t want = pci_dev_bar_addr(&vp->pci, n);
+	uint64_t want = pci_dev_bar_addr(&vp->regs.pci, n);
 	if (!decode || want == 0 || want + size > 1ull << 32)
 		want = 0;
 	if (want == *cur)
@@ -304,147 +65,61 @@ static void map_bar(struct vmm_virtio_pci *vp, unsigned n, uint64_t *cur, uint64
 		vmm_bus_unregister(vp->host->mmio, *cur);
 		*cur = 0;
 	}
-	if (want && vmm_bus_register(vp->host->mmio, want, size, fn, vp, vp->dev->ops->name) == 0) {
+	if (want &&
+	    vmm_bus_register(vp->host->mmio, want, size, fn, vp, vp->regs.dev->ops->name) == 0) {
 		*cur = want;
 		if (n == 0)
 			set_ioeventfds(vp, true);
 	}
 }
 
-static void remap(struct vmm_virtio_pci *vp)
+static void remap(struct vmm_vpci *regs)
 {
-	bool decode = rd(&vp->pci.cfg[PCI_COMMAND], 2) & PCI_COMMAND_MEMORY;
+	struct vmm_virtio_pci *vp = of(regs);
+	uint16_t command;
+	memcpy(&command, &regs->pci.cfg[PCI_COMMAND], 2);
+	bool decode = command & PCI_COMMAND_MEMORY;
 	map_bar(vp, 0, &vp->bar0, VPCI_BAR0_SIZE, bar0_trap, decode);
 	map_bar(vp, 1, &vp->bar1, VPCI_BAR1_SIZE, bar1_trap, decode);
 }
 
-/* ------------------------------------------------------------ config space -------------------- */
-
-static bool touches(unsigned off, unsigned len, unsigned from, unsigned size)
+/* A notification that trapped lands in the same eventfd as the ioeventfd's, one exit dearer. */
+static void kick(struct vmm_vpci *regs, unsigned qi)
 {
-	return off < from + size && from < off + len;
+	host_signal(regs->dev->q[qi].kick.fd);
 }
 
-/* The PCI configuration access capability: a window onto BAR 0 through config space. */
-static void pcicfg_window(struct vmm_virtio_pci *vp, bool write)
+static void msi(struct vmm_vpci *regs, unsigned v)
 {
-	uint8_t *cap = &vp->pci.cfg[CAP_PCICFG];
-	uint32_t bar = cap[VIRTIO_PCI_CAP_BAR], off = rd(cap + VIRTIO_PCI_CAP_OFFSET, 4);
-	uint32_t len = rd(cap + VIRTIO_PCI_CAP_LENGTH, 4);
-	if (bar != 0 || (len != 1 && len != 2 && len != 4) || off + len > VPCI_BAR0_SIZE ||
-	    (off & (len - 1))) {
-		if (!write)
-			memset(&vp->pci.cfg[PCICFG_DATA], 0, 4);
-		return;
-	}
-	bar0_access(vp, off, &vp->pci.cfg[PCICFG_DATA], len, write);
+	msix_signal(&regs->msix, v);
 }
 
-static void config_written(struct pci_dev *pd, unsigned off, unsigned len)
+static const struct vmm_vpci_ops kvm_ops = {.remap = remap, .kick = kick, .msi = msi};
+
+/* ------------------------------------------------------------ MSI-X routing ------------------- */
+
+static int msix_gsi_alloc(void *ctx)
 {
-	struct vmm_virtio_pci *vp = pd->opaque;
-	if (touches(off, len, PCI_COMMAND, 2) || touches(off, len, PCI_BASE_ADDRESS_0, 8))
-		remap(vp);
-	if (touches(off, len, CAP_MSIX + PCI_MSIX_FLAGS, 2)) {
-		struct vmm_virtio_dev *d = vp->dev;
-		pthread_mutex_lock(&d->lock);
-		bool was = vp->msix.enabled;
-		msix_set_control(&vp->msix, (uint16_t)rd(&pd->cfg[CAP_MSIX + PCI_MSIX_FLAGS], 2));
-		for (unsigned i = 0; i < d->nr_queues && vp->msix.enabled != was; i++)
-			if (d->q[i].live && d->ops->queue_irq_changed)
-				d->ops->queue_irq_changed(d, &d->q[i]);
-		pthread_mutex_unlock(&d->lock);
-	}
-	if (touches(off, len, PCICFG_DATA, 4))
-		pcicfg_window(vp, true);
+	struct vmm_virtio_pci *vp = ctx;
+	return vmm_irq_route_msi_alloc(vp->host->routes);
 }
 
-static void config_read(struct pci_dev *pd, unsigned off, unsigned len)
+static int msix_route_set(void *ctx, unsigned gsi, uint64_t addr, uint32_t data)
 {
-	if (touches(off, len, PCICFG_DATA, 4))
-		pcicfg_window(pd->opaque, false);
+	struct vmm_virtio_pci *vp = ctx;
+	return vmm_irq_route_msi_set(vp->host->routes, gsi, true, addr, data);
 }
 
-static void put_cap(struct pci_dev *pd, unsigned at, unsigned next, unsigned len, uint8_t type,
-		    uint32_t offset, uint32_t length)
+static int msix_irqfd(void *ctx, int efd, unsigned gsi, bool attach)
 {
-	uint8_t *c = &pd->cfg[at];
-	c[VIRTIO_PCI_CAP_VNDR] = PCI_CAP_ID_VNDR;
-	c[VIRTIO_PCI_CAP_NEXT] = (uint8_t)next;
-	c[VIRTIO_PCI_CAP_LEN] = (uint8_t)len;
-	c[VIRTIO_PCI_CAP_CFG_TYPE] = type;
-	c[VIRTIO_PCI_CAP_BAR] = 0;
-	wr(c + VIRTIO_PCI_CAP_OFFSET, 4, offset);
-	wr(c + VIRTIO_PCI_CAP_LENGTH, 4, length);
+	struct vmm_virtio_pci *vp = ctx;
+	return vmm_irqfd(vp->host->vm_fd, efd, gsi, attach);
 }
 
-static void build_caps(struct vmm_virtio_pci *vp)
-{
-	struct pci_dev *pd = &vp->pci;
-	wr(&pd->cfg[PCI_STATUS], 2, PCI_STATUS_CAP_LIST);
-	pd->cfg[PCI_CAPABILITY_LIST] = CAP_COMMON;
-	put_cap(pd, CAP_COMMON, CAP_NOTIFY, 16, VIRTIO_PCI_CAP_COMMON_CFG, VPCI_COMMON_OFF,
-		sizeof(struct virtio_pci_common_cfg));
-	put_cap(pd, CAP_NOTIFY, CAP_ISR, 20, VIRTIO_PCI_CAP_NOTIFY_CFG, VPCI_NOTIFY_OFF,
-		VPCI_NOTIFY_MULT * vp->dev->nr_queues);
-	wr(&pd->cfg[CAP_NOTIFY + 16], 4, VPCI_NOTIFY_MULT); /* notify_off_multiplier */
-	/* A device without configuration space (rng) has no device-config capability. */
-	bool devcfg = vp->dev->ops->config_size != 0;
-	put_cap(pd, CAP_ISR, devcfg ? CAP_DEVCFG : CAP_PCICFG, 16, VIRTIO_PCI_CAP_ISR_CFG,
-		VPCI_ISR_OFF, 1);
-	if (devcfg)
-		put_cap(pd, CAP_DEVCFG, CAP_PCICFG, 16, VIRTIO_PCI_CAP_DEVICE_CFG, VPCI_DEVCFG_OFF,
-			vp->dev->ops->config_size);
-	put_cap(pd, CAP_PCICFG, CAP_MSIX, 20, VIRTIO_PCI_CAP_PCI_CFG, 0, 0);
-	/* The window's bar, offset, length and data are the driver's to write. */
-	pd->wmask[CAP_PCICFG + VIRTIO_PCI_CAP_BAR] = 0xff;
-	memset(&pd->wmask[CAP_PCICFG + VIRTIO_PCI_CAP_OFFSET], 0xff, 8);
-	memset(&pd->wmask[PCICFG_DATA], 0xff, 4);
-	/* MSI-X: table in BAR 1 at 0, PBA in BAR 1 at VPCI_MSIX_PBA_OFF. */
-	pd->cfg[CAP_MSIX] = PCI_CAP_ID_MSIX;
-	pd->cfg[CAP_MSIX + 1] = 0;
-	wr(&pd->cfg[CAP_MSIX + PCI_MSIX_FLAGS], 2, vp->msix.nvec - 1);
-	wr(&pd->cfg[CAP_MSIX + PCI_MSIX_TABLE], 4, VPCI_MSIX_TABLE_OFF | 1);
-	wr(&pd->cfg[CAP_MSIX + PCI_MSIX_PBA], 4, VPCI_MSIX_PBA_OFF | 1);
-	wr(&pd->wmask[CAP_MSIX + PCI_MSIX_FLAGS], 2,
-	   PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
-}
-
-/* ------------------------------------------------------------ interrupts ---------------------- */
-
-static void interrupt(struct vmm_virtio_pci *vp, uint16_t vector, uint8_t isr_bit)
-{
-	if (vp->msix.enabled) {
-		if (vector != VMM_VIRTIO_NO_VECTOR)
-			msix_signal(&vp->msix, vector);
-		return;
-	}
-	vp->isr |= isr_bit;
-	vmm_irq_set(&vp->intx, true);
-}
-
-static void notify_queue(struct vmm_virtio_dev *d, struct vmm_virtio_queue *q)
-{
-	interrupt(d->tpriv, q->vector, ISR_QUEUE);
-}
-
-static void notify_config(struct vmm_virtio_dev *d)
-{
-	interrupt(d->tpriv, d->config_vector, VIRTIO_PCI_ISR_CONFIG);
-}
-
-static int queue_irqfd(struct vmm_virtio_dev *d, struct vmm_virtio_queue *q)
-{
-	struct vmm_virtio_pci *vp = d->tpriv;
-	if (!vp->msix.enabled || q->vector == VMM_VIRTIO_NO_VECTOR || q->vector >= vp->msix.nvec)
-		return -1;
-	return vp->msix.vec[q->vector].efd;
-}
-
-static const struct vmm_virtio_transport_ops pci_transport = {
-	.notify_queue = notify_queue,
-	.notify_config = notify_config,
-	.queue_irqfd = queue_irqfd,
+static const struct msix_ops kvm_msix_ops = {
+	.gsi_alloc = msix_gsi_alloc,
+	.route_set = msix_route_set,
+	.irqfd = msix_irqfd,
 };
 
 int vmm_virtio_pci_init(struct vmm_virtio_pci *vp, struct vmm_virtio_dev *dev,
@@ -452,32 +127,14 @@ int vmm_virtio_pci_init(struct vmm_virtio_pci *vp, struct vmm_virtio_dev *dev,
 			uint64_t bar1)
 {
 	memset(vp, 0, sizeof(*vp));
-	vp->dev = dev;
 	vp->host = host;
-	vp->intx = intx;
-	dev->tops = &pci_transport;
-	dev->tpriv = vp;
-	int ret = msix_init(&vp->msix, dev->nr_queues + 1, host->vm_fd, host->routes);
+	int ret = vmm_vpci_init(&vp->regs, dev, &kvm_ops, intx, &kvm_msix_ops, vp);
 	if (ret)
 		return ret;
-	struct pci_dev *pd = &vp->pci;
-	pci_dev_init(pd, VIRTIO_PCI_VENDOR,
-		     (uint16_t)(VIRTIO_PCI_DEVICE_BASE + dev->ops->device_id),
-		     class_of(dev->ops->device_id), VIRTIO_PCI_REVISION);
-	wr(&pd->cfg[PCI_SUBSYSTEM_VENDOR_ID], 2, VIRTIO_PCI_VENDOR);
-	wr(&pd->cfg[PCI_SUBSYSTEM_ID], 2, VIRTIO_PCI_SUBSYS);
-	pd->cfg[PCI_INTERRUPT_PIN] = 1; /* INTA# */
-	pd->cfg[PCI_INTERRUPT_LINE] = (uint8_t)intx.gsi;
-	if (pci_dev_set_bar(pd, 0, VPCI_BAR0_SIZE, PCI_BAR_MEM32) ||
-	    pci_dev_set_bar(pd, 1, VPCI_BAR1_SIZE, PCI_BAR_MEM32))
-		return -EINVAL;
 	/* Pre-assigned addresses, as firmware leaves them; decoding waits for the guest. */
-	wr(&pd->cfg[PCI_BASE_ADDRESS_0], 4, (uint32_t)bar0);
-	wr(&pd->cfg[PCI_BASE_ADDRESS_1], 4, (uint32_t)bar1);
-	build_caps(vp);
-	pd->config_written = config_written;
-	pd->config_read = config_read;
-	pd->opaque = vp;
+	uint32_t lo0 = (uint32_t)bar0, lo1 = (uint32_t)bar1;
+	memcpy(&vp->regs.pci.cfg[PCI_BASE_ADDRESS_0], &lo0, 4);
+	memcpy(&vp->regs.pci.cfg[PCI_BASE_ADDRESS_1], &lo1, 4);
 	return 0;
 }
 
@@ -489,5 +146,5 @@ void vmm_virtio_pci_destroy(struct vmm_virtio_pci *vp)
 	}
 	if (vp->bar1)
 		vmm_bus_unregister(vp->host->mmio, vp->bar1);
-	msix_destroy(&vp->msix);
+	vmm_vpci_destroy(&vp->regs);
 }
