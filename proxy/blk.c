@@ -102,24 +102,6 @@ static unsigned queue_num(const struct iop_dev *d)
 	return d->nq;
 }
 
-static int get_config(struct iop_dev *d, uint32_t off, uint8_t *buf, uint32_t len)
-{
-	struct blk_dev *b = to_blk(d);
-	if (off > sizeof(b->config) || len > sizeof(b->config) - off)
-		return -EINVAL;
-	memcpy(buf, (uint8_t *)&b->config + off, len);
-	return 0;
-}
-
-static int set_config(struct iop_dev *d, uint32_t off, const uint8_t *buf, uint32_t len,
-		      uint32_t flags)
-{
-	(void)d, (void)off, (void)buf, (void)len;
-	/* Nothing here is writable (no CONFIG_WCE); a migration restore (flags 1) is taken as
-	 * the same device. */
-	return flags == 1 ? 0 : -EPERM;
-}
-
 static void destroy(struct iop_dev *d)
 {
 	struct blk_dev *b = to_blk(d);
@@ -133,8 +115,6 @@ static const struct iop_dev_ops blk_ops = {
 	.protocol_features =
 		1ull << VHOST_USER_PROTOCOL_F_CONFIG | 1ull << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD,
 	.queue_num = queue_num,
-	.get_config = get_config,
-	.set_config = set_config,
 	.queue_start = queue_start,
 	.queue_stop = queue_stop,
 	.queue_run = queue_run,
@@ -181,6 +161,8 @@ int iop_blk_create(struct iop_dev **out, unsigned id, const struct iop_dev_cfg *
 	b->disk.buf_n = VHOST_USER_MEM_REGIONS;
 	register_files(&b->disk, files, nfiles, max);
 	host_blk_config(&b->disk, b->dev.nq, &b->config);
+	b->dev.config = &b->config;
+	b->dev.config_size = sizeof(b->config);
 	*out = &b->dev;
 	return 0;
 }

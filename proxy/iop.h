@@ -30,10 +30,6 @@ struct iop_dev_ops {
 	uint64_t (*features)(const struct iop_dev *d);	/* virtio features offered */
 	uint64_t protocol_features;			/* besides MQ and REPLY_ACK */
 	unsigned (*queue_num)(const struct iop_dev *d); /* the GET_QUEUE_NUM answer */
-	/* Config space: 0, or -EINVAL for a range outside it / -EPERM for a refused write. */
-	int (*get_config)(struct iop_dev *d, uint32_t off, uint8_t *buf, uint32_t len);
-	int (*set_config)(struct iop_dev *d, uint32_t off, const uint8_t *buf, uint32_t len,
-			  uint32_t flags);
 	/* Control thread, before the worker runs q: per-queue state. */
 	int (*queue_start)(struct iop_queue *q);
 	/* Control thread, after the worker drained q. */
@@ -101,6 +97,8 @@ struct iop_queue {
 
 struct iop_dev {
 	const struct iop_dev_ops *ops;
+	const void *config; /* the virtio config space GET_CONFIG reads; nothing is writable */
+	uint32_t config_size;
 	unsigned id; /* registered-buffer slots: id * VHOST_USER_MEM_REGIONS on */
 	const char *name;
 	int listen_fd, conn_fd;

@@ -137,22 +137,6 @@ static unsigned queue_num(const struct iop_dev *d)
 	return to_net(d)->tap.pairs;
 }
 
-static int get_config(struct iop_dev *d, uint32_t off, uint8_t *buf, uint32_t len)
-{
-	struct net_dev *n = to_net(d);
-	if (off > sizeof(n->config) || len > sizeof(n->config) - off)
-		return -EINVAL;
-	memcpy(buf, (uint8_t *)&n->config + off, len);
-	return 0;
-}
-
-static int set_config(struct iop_dev *d, uint32_t off, const uint8_t *buf, uint32_t len,
-		      uint32_t flags)
-{
-	(void)d, (void)off, (void)buf, (void)len;
-	return flags == 1 ? 0 : -EPERM;
-}
-
 static void destroy(struct iop_dev *d)
 {
 	struct net_dev *n = to_net(d);
@@ -169,8 +153,6 @@ static const struct iop_dev_ops net_ops = {
 	.protocol_features =
 		1ull << VHOST_USER_PROTOCOL_F_CONFIG | 1ull << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD,
 	.queue_num = queue_num,
-	.get_config = get_config,
-	.set_config = set_config,
 	.queue_start = queue_start,
 	.queue_stop = queue_stop,
 	.queue_run = queue_run,
@@ -199,6 +181,8 @@ int iop_net_create(struct iop_dev **out, unsigned id, const struct iop_dev_cfg *
 	}
 	n->dev.nq = 2 * n->tap.pairs;
 	host_net_config(&cfg->net.mac, n->tap.pairs, id, &n->config);
+	n->dev.config = &n->config;
+	n->dev.config_size = sizeof(n->config);
 	*out = &n->dev;
 	return 0;
 }
