@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""virtio-blk backends side by side (issue 4, section 6): the same guest and workload in one run,
+"""virtio-blk backends side by side: the same guest and workload in one run,
 every configuration repeated and the repeats interleaved, medians with their min-max spread.
 Backends, on the same disk file:
   vmmon         vmmon's in-process virtio-blk (--disk path=FILE);
@@ -28,14 +28,13 @@ Columns:
                         of vmmon in the window, over the window's I/Os. vmmon's figure includes the
                         guest's own vCPU time (KVM counts guest time as the vCPU thread's).
 The disk file is filled with data (no holes) and read once so that every backend reads the page
-cache; --direct makes every backend use O_DIRECT instead.
-Usage: bench/ioproxy_blk.py [--build build] [--repeat 3] [--seconds 3] [--direct]
-         [--backends vmmon,ioproxy,...] [--out bench/results/ioproxy-blk.md]"""
-import argparse
+cache; --direct 1 makes every backend use O_DIRECT instead.
+The targets it checks, how the figures are taken and what this machine's KVM costs:
+bench/README.md. A program that is not built stops the bench; a backend whose tool the host
+lacks (qemu-storage-daemon, fio) gets an "n/a" row."""
 import json
 import os
 import re
-import select
 import shutil
 import signal
 import statistics
@@ -53,6 +52,11 @@ MIX_OFFSET, MIX_BYTES = 2 << 20, 16 << 20  # blktest's mix region (guest-drivers
 DISK_BYTES = 64 << 20
 WINDOW_LEAD, WINDOW_TAIL = 0.4, 0.3  # seconds left out at the start and the end of the mix
 HZ = os.sysconf("SC_CLK_TCK")
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(ROOT, "tests/integration"))
+import harness  # noqa: E402
 
 
 class Unavailable(Exception):
@@ -134,7 +138,6 @@ class Bench:
         self.perf = Perf(tmp)
         self.sys_vm, self.sys_backend = Syscalls(tmp, "vmmon"), Syscalls(tmp, "backend")
         self.guest_has_rw = None
-        self.vmmon_has_vhost = None
 
     # -------------------------------------------------------------- set-up
     def make_disk(self):
@@ -145,25 +148,10 @@ class Bench:
             while f.read(1 << 20):
                 pass
 
-    def check_vmmon(self):
-        if self.vmmon_has_vhost is None:
-            if not os.access(self.o.vmmon, os.X_OK):
-                raise Unavailable("vmmon is not built")
-            try:  # a vmmon that knows the key waits for the backend; one that does not refuses
-                r = subprocess.run([self.o.vmmon, "--kernel", self.o.guest, "--memory", "64M",
-                                    "--disk", "vhost-user=/nonexistent/vmmon-probe.sock"],
-                                   capture_output=True, text=True, timeout=1,
-                                   stdin=subprocess.DEVNULL)
-                self.vmmon_has_vhost = "unknown key 'vhost-user'" not in r.stderr
-            except subprocess.TimeoutExpired:
-                self.vmmon_has_vhost = True
-
     def backend_argv(self, backend):
         backend = backend.split("+")[0]
         direct = self.o.direct
         if backend.startswith("ioproxy"):
-            if not os.access(self.o.ioproxy, os.X_OK):
-                raise Unavailable("ioproxy is not built")
             return [self.o.ioproxy, "--socket", self.sock, "--blk", "path=%s%s" % (
                 self.disk, ",direct=on" if direct else "")] + (
                 ["--poll"] if backend == "ioproxy-poll" else [])
@@ -175,24 +163,14 @@ class Bench:
             % self.sock]
 
     def start_backend(self, backend):
+        """The backend process, started and ready (its socket accepts a connection); None for
+        vmmon's own device. One that does not start stops the bench, with its log."""
         if backend.split("+")[0] == "vmmon":
             return None
-        self.check_vmmon()
-        if not self.vmmon_has_vhost:
-            raise Unavailable("vmmon has no --disk vhost-user= yet")
-        argv = self.backend_argv(backend)
-        if os.path.exists(self.sock):
-            os.unlink(self.sock)
-        log = open(os.path.join(self.tmp, "backend.log"), "wb")
-        p = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-        end = time.time() + 10
-        while not os.path.exists(self.sock):
-            if p.poll() is not None or time.time() > end:
-                p.kill()
-                raise Unavailable("%s did not start: %s" % (
-                    argv[0], open(os.path.join(self.tmp, "backend.log")).read()[-300:]))
-            time.sleep(0.02)
-        return p
+        log = os.path.join(self.tmp, "backend.log")
+        if os.path.exists(log):
+            os.unlink(log)  # each run's log on its own
+        return harness.Backend(self.backend_argv(backend), self.sock, log).start()
 
     # -------------------------------------------------------------- one guest run
     def cmdline(self, wl, seconds, gpoll=False):
@@ -202,7 +180,6 @@ class Bench:
         return cmd + (" rw=%s bs=%d" % (rw, bs) if self.guest_has_rw else "")
 
     def run_guest(self, backend, wl):
-        self.check_vmmon()
         proc_b = self.start_backend(backend)
         disk = ("path=%s%s" % (self.disk, ",direct=on" if self.o.direct else "")
                 if backend.split("+")[0] == "vmmon" else "vhost-user=" + self.sock)
@@ -214,15 +191,16 @@ class Bench:
                               stdout=subprocess.PIPE, stderr=err)
         out = b""
         try:
-            out = self.read_until(vm, out, b"blk: id", 60)
+            out = harness.read_until(vm.stdout, b"blk: id", 60, out, vm, "vmmon")
             t_mix = time.time()
-            out = self.read_for(vm, out, WINDOW_LEAD)
+            out = harness.read_for(vm.stdout, WINDOW_LEAD, out)
             self.perf.start()
             self.sys_vm.start(vm.pid)
             self.sys_backend.start(proc_b.pid if proc_b else None)
             c0 = [cpu_seconds(p.pid) if p else None for p in (vm, proc_b)]
             w0 = time.time()
-            out = self.read_for(vm, out, t_mix + self.o.seconds - WINDOW_TAIL - time.time())
+            out = harness.read_for(vm.stdout, t_mix + self.o.seconds - WINDOW_TAIL - time.time(),
+                                   out)
             c1 = [cpu_seconds(p.pid) if p else None for p in (vm, proc_b)]
             w1 = time.time()
             counts = self.perf.stop()
@@ -234,38 +212,13 @@ class Bench:
                 vm.kill()
                 vm.wait()
             if proc_b:
-                proc_b.send_signal(signal.SIGTERM)
-                try:
-                    proc_b.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc_b.kill()
-                    proc_b.wait()
+                proc_b.terminate(timeout=10)
         text = out.decode(errors="replace").replace("\r", "")
         errtext = open(os.path.join(self.tmp, "vmmon.err"), errors="replace").read()
         if vm.returncode != 0 or "guest: PASS blktest" not in text:
             sys.exit("blktest failed on %s (%s):\n%s\n%s" % (backend, self.cmdline(
                 wl, self.o.seconds, gpoll), text[-2000:], errtext[-2000:]))
         return self.parse_guest(text, errtext, counts, c0, c1, w1 - w0)
-
-    def read_until(self, p, out, text, seconds):
-        end = time.time() + seconds
-        while text not in out:
-            if time.time() > end:
-                raise SystemExit("no %r from the guest: %r" % (text, out[-2000:]))
-            out = self.read_for(p, out, 0.2)
-        return out
-
-    def read_for(self, p, out, seconds):
-        end = time.time() + max(seconds, 0)
-        while True:
-            left = end - time.time()
-            if select.select([p.stdout], [], [], max(left, 0))[0]:
-                chunk = os.read(p.stdout.fileno(), 65536)
-                if not chunk:
-                    return out
-                out += chunk
-            if left <= 0:
-                return out
 
     def parse_guest(self, text, errtext, counts, c0, c1, window):
         m = re.search(r"time: blktest .*?: (\d+) IOPS, ([\d.]+) MB/s \((\d+) reads, (\d+) "
@@ -326,7 +279,6 @@ class Bench:
 
     def probe_guest(self):
         """Does blktest know rw= and bs=? It then names the workload in its time line."""
-        self.check_vmmon()
         cmd = "run=blktest qd=1 seconds=0 rw=randread bs=4096"
         r = subprocess.run([self.o.vmmon, "--kernel", self.o.guest, "--cmdline", cmd, "--disk",
                             "path=" + self.disk, "--memory", "512M"], capture_output=True,
@@ -380,7 +332,7 @@ def table(b, results, notes):
                 col("sys_backend", "%.3f"), col("sys_vm", "%.3f"),
                 col("cpu_backend", "%.2f"), col("cpu_vmmon", "%.2f")))
     add("")
-    add("## Targets (issue 4)\n")
+    add("## Targets (bench/README.md)\n")
     qd32 = next((w for w in b.workloads if w[3] == 32), None)
 
     def get(be, key, wl=qd32):
@@ -407,19 +359,21 @@ def table(b, results, notes):
 
 
 def main():
-    root = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--build", default=os.path.join(root, "build"))
+    ap = harness.arg_parser(__doc__, ("vmmon", "guest", "ioproxy"))
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=3)
     ap.add_argument("--direct", type=int, choices=(0, 1), default=0)
-    ap.add_argument("--backends", default=",".join(BACKENDS))
-    ap.add_argument("--out", default=os.path.join(root, "bench/results/ioproxy-blk.md"))
-    o = ap.parse_args()
+    ap.add_argument("--backends", default=",".join(BACKENDS),
+                    help="comma-separated, from: " + ",".join(BACKENDS))
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench/results/ioproxy-blk.md"),
+                    help="the Markdown table's file, or - for none (default: %(default)s)")
+    o = harness.parse_args(ap)
     o.backends = o.backends.split(",")
-    o.vmmon = os.path.join(o.build, "monitor/vmmon")
-    o.guest = os.path.join(o.build, "guest-drivers/guest.elf")
-    o.ioproxy = os.path.join(o.build, "proxy/ioproxy")
+    unknown = [be for be in o.backends if be not in BACKENDS]
+    if unknown:
+        ap.error("unknown backend(s): " + ",".join(unknown))
+    harness.require_built(o.vmmon, o.guest, *(
+        [o.ioproxy] if any(be.startswith("ioproxy") for be in o.backends) else []))
     if o.seconds < 2:
         sys.exit("ioproxy_blk.py: --seconds must be at least 2 (the measuring window sits "
                  "inside the guest's mix)")
@@ -454,4 +408,5 @@ def main():
         print("bench: written to " + o.out, file=sys.stderr)
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -7,8 +7,7 @@ their min-max spread:
   userspace exits per I/O (vmmon's count of KVM_RUN returns for PIO/MMIO, and KVM's binary
   stats io_exits + mmio_exits), guest kicks per I/O and interrupts per I/O (device counters),
   interrupts injected per I/O (KVM's irq_injections).
-Usage: bench/virtio_blk.py [--build build] [--repeat 3] [--seconds 2] [--quick]"""
-import argparse
+How the figures are taken, and what this machine's KVM costs: bench/README.md."""
 import os
 import re
 import statistics
@@ -16,35 +15,34 @@ import subprocess
 import sys
 import tempfile
 
-p = argparse.ArgumentParser()
-p.add_argument("--build", default="build")
-p.add_argument("--repeat", type=int, default=3)
-p.add_argument("--seconds", type=int, default=2)
-p.add_argument("--quick", action="store_true", help="only the headline configurations")
-args = p.parse_args()
-vmmon = os.path.join(args.build, "monitor/vmmon")
-guest = os.path.join(args.build, "guest-drivers/guest.elf")
-
-configs = []
-for qd in (1, 32):
-    for mode in ("irq", "poll"):
-        for ev in ("on", "off"):
-            configs.append(dict(qd=qd, mode=mode, event_idx=ev, ring="split", transport="pci"))
-configs += [dict(qd=32, mode="irq", event_idx="on", ring="packed", transport="pci"),
-            dict(qd=32, mode="irq", event_idx="on", ring="split", transport="mmio"),
-            dict(qd=32, mode="irq", event_idx="on", ring="split", transport="pci", irq="intx")]
-if args.quick:
-    configs = [c for c in configs if c["qd"] == 32 and c["ring"] == "split"
-               and c["transport"] == "pci" and "irq" not in c]
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../tests/integration"))
+import harness  # noqa: E402
 
 
-def run(cfg, disk):
+def configs(quick):
+    """The matrix; QUICK keeps the headline rows (qd 32, split ring, PCI with MSI-X)."""
+    cs = []
+    for qd in (1, 32):
+        for mode in ("irq", "poll"):
+            for ev in ("on", "off"):
+                cs.append(dict(qd=qd, mode=mode, event_idx=ev, ring="split", transport="pci"))
+    cs += [dict(qd=32, mode="irq", event_idx="on", ring="packed", transport="pci"),
+           dict(qd=32, mode="irq", event_idx="on", ring="split", transport="mmio"),
+           dict(qd=32, mode="irq", event_idx="on", ring="split", transport="pci", irq="intx")]
+    if quick:
+        cs = [c for c in cs if c["qd"] == 32 and c["ring"] == "split"
+              and c["transport"] == "pci" and "irq" not in c]
+    return cs
+
+
+def run(args, cfg, disk):
     cmd = "run=blktest qd=%d mode=%s event_idx=%s ring=%s seconds=%d" % (
         cfg["qd"], cfg["mode"], cfg["event_idx"], cfg["ring"], args.seconds)
     if "irq" in cfg:
         cmd += " irq=" + cfg["irq"]
     dev = "path=%s,serial=bench%s" % (disk, ",transport=mmio" if cfg["transport"] == "mmio" else "")
-    r = subprocess.run([vmmon, "--kernel", guest, "--cmdline", cmd, "--disk", dev, "--stats",
+    r = subprocess.run([args.vmmon, "--kernel", args.guest, "--cmdline", cmd, "--disk", dev, "--stats",
                         "--memory", "512M"], capture_output=True, text=True, timeout=120,
                        stdin=subprocess.DEVNULL)
     out, err = r.stdout.replace("\r", ""), r.stderr
@@ -67,24 +65,37 @@ def fmt(vals, f):
             if len(vals) > 1 else f % vals[0])
 
 
-with tempfile.TemporaryDirectory() as d:
-    disk = os.path.join(d, "disk.img")
-    with open(disk, "wb") as f:
-        f.truncate(256 << 20)
-    results = [[] for _ in configs]
-    for _ in range(args.repeat):
-        for i, cfg in enumerate(configs):
-            results[i].append(run(cfg, disk))
+def main():
+    ap = harness.arg_parser(__doc__, ("vmmon", "guest"))
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=2)
+    ap.add_argument("--quick", action="store_true", help="only the headline configurations")
+    args = harness.parse_args(ap)
+    harness.require_built(args.vmmon, args.guest)
+    rows = configs(args.quick)
+    with tempfile.TemporaryDirectory() as d:
+        disk = os.path.join(d, "disk.img")
+        with open(disk, "wb") as f:
+            f.truncate(256 << 20)
+        results = [[] for _ in rows]
+        for _ in range(args.repeat):
+            for i, cfg in enumerate(rows):
+                results[i].append(run(args, cfg, disk))
 
-print("blktest 4 KiB random 50/50 read/write, %d s per run, %d runs per row interleaved; "
-      "median (min-max)\n" % (args.seconds, args.repeat))
-print("| qd | mode | event_idx | ring | transport | IOPS | MB/s | userspace exits/I/O (vmmon) "
-      "| userspace exits/I/O (KVM stats) | kicks/I/O | interrupts/I/O | injected/I/O |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-for cfg, rs in zip(configs, results):
-    col = lambda k, f: fmt([r[k] for r in rs], f)
-    tr = cfg["transport"] + (" intx" if cfg.get("irq") == "intx" else "")
-    print("| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-        cfg["qd"], cfg["mode"], cfg["event_idx"], cfg["ring"], tr, col("iops", "%d"),
-        col("mbs", "%.0f"), col("exits", "%.4f"), col("kvm_exits", "%.4f"), col("kicks", "%.3f"),
-        col("irqs", "%.3f"), col("injected", "%.3f")))
+    print("blktest 4 KiB random 50/50 read/write, %d s per run, %d runs per row interleaved; "
+          "median (min-max)\n" % (args.seconds, args.repeat))
+    print("| qd | mode | event_idx | ring | transport | IOPS | MB/s | userspace exits/I/O (vmmon) "
+          "| userspace exits/I/O (KVM stats) | kicks/I/O | interrupts/I/O | injected/I/O |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for cfg, rs in zip(rows, results):
+        def col(k, f):
+            return fmt([r[k] for r in rs], f)
+        tr = cfg["transport"] + (" intx" if cfg.get("irq") == "intx" else "")
+        print("| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            cfg["qd"], cfg["mode"], cfg["event_idx"], cfg["ring"], tr, col("iops", "%d"),
+            col("mbs", "%.0f"), col("exits", "%.4f"), col("kvm_exits", "%.4f"),
+            col("kicks", "%.3f"), col("irqs", "%.3f"), col("injected", "%.3f")))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,25 +1,20 @@
 #!/usr/bin/env python3
 """The serial console's host side: stdin reaches the guest (through a pipe and through a
 terminal), the terminal is in raw mode while the guest runs and is restored on every exit
-(normal end, SIGTERM), and --serial file=/off route output where they say.
-Usage: console.py VMMON GUEST_ELF"""
+(normal end, SIGTERM), and --serial file=/off route output where they say."""
 import os
 import pty
-import select
 import signal
 import subprocess
 import sys
 import tempfile
 import termios
-import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import harness  # noqa: E402
 
-VMMON, GUEST = sys.argv[1], sys.argv[2]
-
 skip, fail = harness.skip, harness.fail
-harness.require_kvm()
+VMMON = GUEST = None  # set by main()
 
 
 def vmmon(cmdline, **kw):
@@ -38,19 +33,7 @@ class Tty:
         self.out = b""
 
     def expect(self, text, timeout=30):
-        end = time.time() + timeout
-        while text.encode() not in self.out:
-            left = end - time.time()
-            if left <= 0 or self.proc.poll() is not None and not self.readable(0.2):
-                fail("no %r from the guest; got %r" % (text, self.out.decode(errors="replace")))
-            if self.readable(min(left, 0.5)):
-                try:
-                    self.out += os.read(self.master, 4096)
-                except OSError:
-                    pass
-
-    def readable(self, timeout):
-        return bool(select.select([self.master], [], [], timeout)[0])
+        self.out = harness.read_until(self.master, text, timeout, self.out, self.proc, "vmmon")
 
     def attrs(self):
         return termios.tcgetattr(self.slave)
@@ -101,12 +84,7 @@ def tty_sigterm_restores():
 
 def piped_input():
     p = subprocess.Popen(vmmon("run=echo"), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    out = b""
-    while b"echo: ready" not in out:
-        chunk = p.stdout.read1(4096)
-        if not chunk:
-            fail("no prompt; got %r" % out)
-        out += chunk
+    out = harness.read_until(p.stdout, "echo: ready", 30, proc=p, name="vmmon")
     p.stdin.write(b"sent through a pipe\n")
     p.stdin.close()
     out += p.stdout.read()
@@ -134,7 +112,17 @@ def serial_file_and_off():
     print("ok: --serial file= and off route the output, EOF on stdin is harmless")
 
 
-tty_input_and_restore()
-tty_sigterm_restores()
-piped_input()
-serial_file_and_off()
+def main():
+    global VMMON, GUEST
+    o = harness.parse_args(harness.arg_parser(__doc__, ("vmmon", "guest")))
+    harness.require_built(o.vmmon, o.guest)
+    harness.require_kvm()
+    VMMON, GUEST = o.vmmon, o.guest
+    tty_input_and_restore()
+    tty_sigterm_restores()
+    piped_input()
+    serial_file_and_off()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Kill-and-restart of a vhost-user-blk backend in the middle of guest I/O (issue 4, section 5),
-and, with no kill, the plain interop of vmmon with a peer backend (section 3, second bullet).
+"""Kill-and-restart of a vhost-user-blk backend in the middle of guest I/O, and, with no kill,
+the plain interop of vmmon with a peer backend (the requirements: tests/integration/README.md,
+"What the vhost-user tests hold ioproxy and vmmon to").
 The guest (build/guest-drivers/guest.elf, run=blktest) writes and checks its 1 MiB pattern, then
 runs its random 4 KiB write/read mix at queue depth QD for SECONDS: every write stamps the block
 with (block, generation), every read is checked against the last acknowledged write
@@ -18,15 +19,10 @@ reconnect and hand the inflight region back, so the guest sees no error. At the 
 Frontends: vmmon (--disk vhost-user=SOCK, reconnects by itself) or QEMU TCG
 (vhost-user-blk-pci on a chardev socket with reconnect=1, guest RAM in a shared memfd).
 Backends: ioproxy, or qemu-storage-daemon (qsd) as the peer.
-Usage: fault-vhost-user.py --frontend vmmon|qemu --backend ioproxy|qsd [--kills N]
-         [--seconds S] [--qd N] [--down S] [--build DIR] [--ioproxy-args ARGS]
-         [--guest-args ARGS]
-Exits 77 with "SKIP: reason" when KVM, QEMU, qemu-storage-daemon, ioproxy, or vmmon's
---disk vhost-user= are missing."""
-import argparse
+Exits 77 with "SKIP: reason" when the host lacks KVM, QEMU or qemu-storage-daemon; a program
+that is not built, or a vmmon that refuses --disk vhost-user=, fails the test."""
 import os
 import re
-import select
 import shutil
 import signal
 import struct
@@ -36,7 +32,8 @@ import tempfile
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from harness import check_ioproxy_log, fail, require_kvm, skip  # noqa: E402
+import harness  # noqa: E402
+from harness import fail, skip  # noqa: E402
 
 DISK_BYTES = 64 << 20
 PATTERN_SECTORS = 2048
@@ -44,7 +41,6 @@ PATTERN_XOR = 0x5A5A5A5A00000000
 MIX_OFFSET, MIX_BYTES, BLOCK = 4096 * 512, 16 << 20, 4096  # guest-drivers/programs/blktest.h
 GOLDEN = 0x9E3779B97F4A7C15
 MASK = (1 << 64) - 1
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 # ------------------------------------------------------------------ the host's disk checks
@@ -80,7 +76,7 @@ def block_generations(data, nblocks):
 
 def digest(gens):
     """FNV-1a 64 over the generations as little-endian 32-bit words, block by block: the digest
-    the guest prints of its own table (see the report: a proposed blkmix.c line)."""
+    the guest prints of its own table with digest=on (guest-drivers/programs/blkmix.c)."""
     h = 0xCBF29CE484222325
     for byte in struct.pack("<%dI" % len(gens), *gens):
         h = ((h ^ byte) * 0x100000001B3) & MASK
@@ -118,38 +114,21 @@ class Fault:
         self.opts, self.tmp = opts, tmp
         self.disk = os.path.join(tmp, "disk.img")
         self.sock = os.path.join(tmp, "blk.sock")
-        self.backend = None
+        self.backend = harness.Backend(self.backend_argv(), self.sock,
+                                       os.path.join(tmp, "backend.log"),
+                                       "ioproxy" if opts.backend == "ioproxy" else None,
+                                       on_fail=self.dump, start_new_session=True)
         self.frontend = None
-        self.starts = 0
         self.out = b""
 
     def backend_argv(self):
         if self.opts.backend == "ioproxy":
-            return [self.opts.ioproxy_path, "--socket", self.sock, "--blk",
+            return [self.opts.ioproxy, "--socket", self.sock, "--blk",
                     "path=" + self.disk] + self.opts.ioproxy_args.split()
         return ["qemu-storage-daemon", "--blockdev",
                 "driver=file,node-name=f,filename=" + self.disk, "--export",
                 "type=vhost-user-blk,id=e,node-name=f,addr.type=unix,addr.path=%s,writable=on"
                 % self.sock]
-
-    def start_backend(self):
-        if os.path.exists(self.sock):
-            os.unlink(self.sock)  # the killed one could not remove it
-        self.starts += 1
-        log = open(os.path.join(self.tmp, "backend.log"), "ab")
-        log.write(b"=== start %d\n" % self.starts)
-        log.flush()
-        self.backend = subprocess.Popen(self.backend_argv(), stdout=log, stderr=log,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
-        end = time.time() + 10
-        while not os.path.exists(self.sock):
-            if self.backend.poll() is not None:
-                self.dump()
-                fail("the backend exited with %d before it listened" % self.backend.returncode)
-            if time.time() > end:
-                self.dump()
-                fail("the backend did not create its socket within 10 s")
-            time.sleep(0.02)
 
     def frontend_argv(self):
         cmd = "run=blktest qd=%d seconds=%d digest=on %s" % (self.opts.qd, self.opts.seconds,
@@ -168,29 +147,12 @@ class Fault:
                 "-display", "none", "-no-reboot", "-nodefaults"]
 
     def read_until(self, text, deadline):
-        while text.encode() not in self.out:
-            left = deadline - time.time()
-            if left <= 0:
-                self.dump()
-                fail("no %r from the guest in time" % text)
-            if select.select([self.frontend.stdout], [], [], min(left, 0.2))[0]:
-                chunk = os.read(self.frontend.stdout.fileno(), 65536)
-                if not chunk:
-                    self.frontend.wait()
-                    self.dump()
-                    fail("the frontend ended (status %d) before %r" %
-                         (self.frontend.returncode, text))
-                self.out += chunk
+        self.out = harness.read_until(self.frontend.stdout, text, deadline - time.time(),
+                                      self.out, self.frontend, "the frontend", self.dump)
 
     def pump(self, seconds):
         """Keeps reading the console while waiting, so the guest never blocks on it."""
-        end = time.time() + seconds
-        while time.time() < end:
-            if select.select([self.frontend.stdout], [], [], max(end - time.time(), 0))[0]:
-                chunk = os.read(self.frontend.stdout.fileno(), 65536)
-                if not chunk:
-                    return
-                self.out += chunk
+        self.out = harness.read_for(self.frontend.stdout, seconds, self.out)
 
     def dump(self):
         print("=== guest console\n" + self.out.decode(errors="replace").replace("\r", ""))
@@ -203,21 +165,20 @@ class Fault:
 
     def kill_backend(self, t_mix):
         pid = self.backend.pid
-        os.kill(pid, signal.SIGKILL)
-        self.backend.wait()
+        self.backend.kill()
         print("host: SIGKILL to the backend (pid %d) at mix +%.1f s" % (pid, time.time() - t_mix))
         self.pump(self.opts.down)
         if b"blk: mix ok" in self.out:
             self.dump()
             fail("the mix ended before the backend came back: the kill was not in the middle")
-        self.start_backend()
+        self.backend.start()
         print("host: backend started again (pid %d) at mix +%.1f s" %
               (self.backend.pid, time.time() - t_mix))
 
     def run(self):
         with open(self.disk, "wb") as f:
             f.truncate(DISK_BYTES)
-        self.start_backend()
+        self.backend.start()
         err = open(os.path.join(self.tmp, "frontend.err"), "wb")
         t0 = time.time()
         self.frontend = subprocess.Popen(self.frontend_argv(), stdin=subprocess.DEVNULL,
@@ -255,75 +216,44 @@ class Fault:
         if re.search(r"protocol violations [1-9]", err):
             fail("vmmon counted protocol violations from a correct driver")
         check_disk(self.disk, lines)
-        if self.backend.poll() is not None:
-            self.dump()
-            fail("the backend died on its own (status %d)" % self.backend.returncode)
-        self.backend.send_signal(signal.SIGTERM)
-        try:
-            rc = self.backend.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            fail("the backend did not end within 10 s of SIGTERM")
-        if rc != 0:
-            self.dump()
-            fail("the backend exited with %d on SIGTERM, expected 0" % rc)
-        if self.opts.backend == "ioproxy":
-            check_ioproxy_log(open(os.path.join(self.tmp, "backend.log"), errors="replace").read())
+        self.backend.stop(timeout=10)  # alive, SIGTERM ends it with 0, ioproxy's log clean
         print("ok: %s with %s, %d kill(s), %d s mix at qd %d: nothing lost (%.1f s)" % (
             self.opts.frontend, self.opts.backend, self.opts.kills, self.opts.seconds,
             self.opts.qd, time.time() - t0))
 
     def cleanup(self):
-        for p in (self.frontend, self.backend):
-            if p and p.poll() is None:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
-
-
-def vmmon_has_vhost_user(vmmon, guest):
-    """vmmon knows the key when it does not refuse it (it then waits for a backend that never
-    comes, and is killed after a second)."""
-    try:
-        r = subprocess.run([vmmon, "--kernel", guest, "--memory", "64M", "--disk",
-                            "vhost-user=/nonexistent/vmmon-probe.sock"], capture_output=True,
-                           text=True, timeout=1, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        return True
-    return "unknown key 'vhost-user'" not in r.stderr
+        if self.frontend and self.frontend.poll() is None:
+            os.killpg(self.frontend.pid, signal.SIGKILL)
+            self.frontend.wait()
+        self.backend.kill()
 
 
 def preflight(o):
+    """Skips only for what the host lacks; the programs the run needs must be built (a vmmon
+    that refuses --disk vhost-user= fails the run itself, with its message in the log)."""
+    harness.require_built(*([o.vmmon] if o.frontend == "vmmon" else []) +
+                          ([o.ioproxy] if o.backend == "ioproxy" else []) + [o.guest])
     if o.frontend == "vmmon":
-        require_kvm()
-        if not os.access(o.vmmon, os.X_OK):
-            skip("vmmon is not built (%s)" % o.vmmon)
-        if not vmmon_has_vhost_user(o.vmmon, o.guest):
-            skip("this vmmon has no --disk vhost-user=SOCK yet (unknown key)")
+        harness.require_kvm()
     elif not shutil.which("qemu-system-x86_64"):
         skip("qemu-system-x86_64 is not installed (Debian: qemu-system-x86)")
     if o.backend == "qsd" and not shutil.which("qemu-storage-daemon"):
         skip("qemu-storage-daemon is not installed (Debian: qemu-system-x86)")
-    if o.backend == "ioproxy" and not os.access(o.ioproxy_path, os.X_OK):
-        skip("ioproxy is not built (%s)" % o.ioproxy_path)
-    if not os.access(o.guest, os.R_OK):
-        skip("the guest image is not built (%s)" % o.guest)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = harness.arg_parser(__doc__, ("vmmon", "guest", "ioproxy"))
     ap.add_argument("--frontend", choices=("vmmon", "qemu"), required=True)
     ap.add_argument("--backend", choices=("ioproxy", "qsd"), required=True)
     ap.add_argument("--kills", type=int, default=2)
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--qd", type=int, default=16)
     ap.add_argument("--down", type=float, default=1.0, help="seconds the backend stays dead")
-    ap.add_argument("--build", default=os.path.join(HERE, "../../build"))
-    ap.add_argument("--ioproxy-args", default="", help="extra ioproxy options, e.g. --poll")
+    ap.add_argument("--ioproxy-args", default="",
+                    help="extra ioproxy options, e.g. --ioproxy-args=--poll")
     ap.add_argument("--guest-args", default="",
                     help="extra blktest arguments, e.g. 'ring=packed' or 'event_idx=off'")
-    o = ap.parse_args()
-    o.vmmon = os.path.normpath(os.path.join(o.build, "monitor/vmmon"))
-    o.guest = os.path.normpath(os.path.join(o.build, "guest-drivers/guest.elf"))
-    o.ioproxy_path = os.path.normpath(os.path.join(o.build, "proxy/ioproxy"))
+    o = harness.parse_args(ap)
     if o.kills and o.seconds < 2 * o.kills * (o.down + 1):
         sys.exit("fault-vhost-user.py: %d kill(s) need a longer mix than %d s" % (o.kills,
                                                                                  o.seconds))
@@ -337,4 +267,5 @@ def main():
             f.cleanup()
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -11,14 +11,12 @@
                serves reads and refuses writes.
 Each ends with SIGTERM: ioproxy must exit 0 with no sanitizer report. The disk file is made in
 the working directory when O_DIRECT works there (meson runs tests in the build directory), else
-in the temporary directory; the direct=on case is skipped, loudly, where neither supports it.
-Usage: ioproxy-blk-options.py IOPROXY"""
+in the temporary directory; the direct=on case is skipped, loudly, where neither supports it
+(the host lacks it); an ioproxy that is not built fails the test."""
 import os
 import socket
-import subprocess
 import sys
 import tempfile
-import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import harness  # noqa: E402
@@ -32,30 +30,15 @@ DISK = 1 << 20
 fail = harness.fail
 
 
-class Proxy:
-    def __init__(self, binary, tmp, dev, argv=None, pass_fds=()):
-        """ioproxy --socket TMP/vu.sock --blk DEV, or ioproxy ARGV (which must serve
-        TMP/vu.sock)."""
-        self.sock, self.log = os.path.join(tmp, "vu.sock"), os.path.join(tmp, "log")
-        if os.path.exists(self.sock) and not pass_fds:
-            os.unlink(self.sock)
-        argv = argv or ["--socket", self.sock, "--blk", dev]
-        self.p = subprocess.Popen([binary] + argv, stdout=subprocess.DEVNULL,
-                                  stderr=open(self.log, "wb"), pass_fds=pass_fds)
-        end = time.time() + 10
-        while not os.path.exists(self.sock):
-            if self.p.poll() is not None or time.time() > end:
-                fail("ioproxy did not start with --blk %s:\n%s" % (dev, self.text()))
-            time.sleep(0.02)
-
-    def text(self):
-        return open(self.log, errors="replace").read()
-
-    def stop(self):
-        self.p.terminate()
-        if self.p.wait(timeout=20) != 0:
-            fail("ioproxy exited with %d on SIGTERM:\n%s" % (self.p.returncode, self.text()))
-        harness.check_ioproxy_log(self.text())
+def start_proxy(binary, tmp, dev, argv=None, pass_fds=()):
+    """ioproxy --socket TMP/vu.sock --blk DEV, or ioproxy ARGV (which must serve TMP/vu.sock),
+    started and ready; its log starts afresh."""
+    sock, log = os.path.join(tmp, "vu.sock"), os.path.join(tmp, "log")
+    if os.path.exists(log):
+        os.unlink(log)
+    # With --fd= (PASS_FDS) the caller made the listening socket: it must stay.
+    return harness.ioproxy(binary, argv or ["--socket", sock, "--blk", dev], log, socks=[sock],
+                           remove_stale=not pass_fds, pass_fds=pass_fds).start()
 
 
 def session(proxy):
@@ -69,7 +52,7 @@ def readonly(binary, tmp, disk):
     before = os.urandom(DISK)
     with open(disk, "wb") as f:
         f.write(before)
-    proxy = Proxy(binary, tmp, "path=%s,readonly=on" % disk)
+    proxy = start_proxy(binary, tmp, "path=%s,readonly=on" % disk)
     g, c, feats = session(proxy)
     try:
         if not feats & F_RO:
@@ -97,7 +80,7 @@ def conventions(binary, tmp, disk):
     --read-only on a socket the caller listens on, as libvirt starts a back-end."""
     with open(disk, "wb") as f:
         f.write(os.urandom(DISK))
-    proxy = Proxy(binary, tmp, None, ["--socket-path=" + os.path.join(tmp, "vu.sock"),
+    proxy = start_proxy(binary, tmp, None, ["--socket-path=" + os.path.join(tmp, "vu.sock"),
                                       "--blk-file=" + disk])
     good_session(proxy.sock)
     proxy.stop()
@@ -106,7 +89,7 @@ def conventions(binary, tmp, disk):
     lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     lsock.bind(proxy.sock)
     lsock.listen(1)
-    proxy = Proxy(binary, tmp, None, ["--fd=%d" % lsock.fileno(), "--blk-file=" + disk,
+    proxy = start_proxy(binary, tmp, None, ["--fd=%d" % lsock.fileno(), "--blk-file=" + disk,
                                       "--read-only"], pass_fds=(lsock.fileno(),))
     lsock.close()
     g, c, feats = session(proxy)
@@ -142,8 +125,8 @@ def opened_direct(pid, path):
 def direct(binary, tmp, disk):
     with open(disk, "wb") as f:
         f.truncate(DISK)
-    proxy = Proxy(binary, tmp, "path=%s,direct=on" % disk)
-    if not opened_direct(proxy.p.pid, disk):
+    proxy = start_proxy(binary, tmp, "path=%s,direct=on" % disk)
+    if not opened_direct(proxy.pid, disk):
         fail("direct=on: ioproxy has no O_DIRECT descriptor of %s" % disk)
     g, c, _ = session(proxy)
     want = {}
@@ -191,10 +174,9 @@ def direct_dir(tmp):
 
 
 def main():
-    if len(sys.argv) != 2:
-        print(__doc__)
-        sys.exit(2)
-    binary = sys.argv[1]
+    ap = harness.arg_parser(__doc__, ("ioproxy",))
+    binary = harness.parse_args(ap).ioproxy
+    harness.require_built(binary)
     with tempfile.TemporaryDirectory(prefix="ioproxy-opts.") as tmp:
         readonly(binary, tmp, os.path.join(tmp, "ro.img"))
         conventions(binary, tmp, os.path.join(tmp, "conv.img"))
@@ -209,4 +191,5 @@ def main():
                 os.unlink(disk)
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -10,11 +10,10 @@ a test). Two kinds of rounds, each on a fresh connection:
     descriptors (flags, ids, lengths, addresses at the edges of guest memory) made available.
 After every round ioproxy must still run; at the end a well-behaved session must still write
 and read a sector, and SIGTERM must end ioproxy with status 0 and no sanitizer report.
-With IOPROXY_ASAN set (scripts/run-tests sets it to the sanitizer build's ioproxy) that build
-is fuzzed instead, with --no-seccomp (its exit path makes calls outside the allow-list).
-Usage: ioproxy-fuzz.py IOPROXY [--seed N] [--rounds N]   (FUZZ_SEED=N also sets the seed;
-FUZZ_VERBOSE=1 prints ioproxy's messages with their counts, to see what the rounds reached)"""
-import argparse
+--ioproxy-asan PATH fuzzes the sanitizer build's ioproxy instead, with --no-seccomp (its exit
+path makes calls outside the allow-list). meson cannot pass per-run options, so the environment
+gives the defaults: IOPROXY_ASAN (scripts/run-tests sets it to the sanitizer build's ioproxy),
+FUZZ_SEED=N, FUZZ_VERBOSE=1. A sanitizer build that is named but missing fails the test."""
 import collections
 import os
 import random
@@ -23,7 +22,6 @@ import select
 import signal
 import socket
 import struct
-import subprocess
 import sys
 import tempfile
 import time
@@ -227,30 +225,31 @@ def ring_round(path, rnd):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("ioproxy")
-    ap.add_argument("--seed", type=int, default=int(os.environ.get("FUZZ_SEED", "20261126")))
+    ap = harness.arg_parser(__doc__, ("ioproxy",))
+    ap.add_argument("--ioproxy-asan", metavar="PATH", default=os.environ.get("IOPROXY_ASAN"),
+                    help="the sanitizer build's ioproxy, fuzzed instead (default: "
+                    "$IOPROXY_ASAN)")
+    ap.add_argument("--seed", type=int, default=int(os.environ.get("FUZZ_SEED", "20261126")),
+                    help="default: $FUZZ_SEED or %(default)s")
     ap.add_argument("--rounds", type=int, default=300)
-    o = ap.parse_args()
+    ap.add_argument("--verbose", action="store_true", default=bool(os.environ.get(
+        "FUZZ_VERBOSE")), help="print ioproxy's messages with their counts, to see what the "
+        "rounds reached (default: $FUZZ_VERBOSE)")
+    o = harness.parse_args(ap)
     binary, extra = o.ioproxy, []
-    asan = os.environ.get("IOPROXY_ASAN")
-    if asan and os.access(asan, os.X_OK):
-        binary, extra = asan, ["--no-seccomp"]
+    if o.ioproxy_asan:
+        binary, extra = o.ioproxy_asan, ["--no-seccomp"]
+    harness.require_built(binary)
     print("fuzzing %s, seed %d, %d rounds" % (binary, o.seed, o.rounds))
     rnd = random.Random(o.seed)
     with tempfile.TemporaryDirectory(prefix="ioproxy-fuzz.") as tmp:
         disk, sock = os.path.join(tmp, "disk.img"), os.path.join(tmp, "vu.sock")
         with open(disk, "wb") as f:
             f.truncate(1 << 20)
-        log = open(os.path.join(tmp, "log"), "w+")
-        proxy = subprocess.Popen([binary, "--socket", sock, "--blk", "path=" + disk] + extra,
-                                 stderr=log, stdout=subprocess.DEVNULL)
+        b = harness.ioproxy(binary, ["--socket", sock, "--blk", "path=" + disk] + extra,
+                            os.path.join(tmp, "log"))
         try:
-            end = time.time() + 10
-            while not os.path.exists(sock):
-                if time.time() > end or proxy.poll() is not None:
-                    harness.fail("ioproxy did not start")
-                time.sleep(0.05)
+            proxy = b.start().proc
             counts, used, calls = [0, 0, 0], 0, 0
             for n in range(o.rounds):
                 kind = rnd.choice((0, 0, 0, 0, 1, 2))
@@ -262,27 +261,21 @@ def main():
                     protocol_round(sock, rnd)
                 counts[kind] += 1
                 if proxy.poll() is not None:
-                    log.seek(0)
-                    print(log.read()[-4000:])
+                    print(b.text()[-4000:])
                     harness.fail("ioproxy died (status %d) in round %d (seed %d)"
                                  % (proxy.returncode, n, o.seed))
             good_session(sock)
-            if os.environ.get("FUZZ_VERBOSE"):
+            if o.verbose:
                 proxy.send_signal(signal.SIGUSR1)
                 time.sleep(0.5)
-            proxy.terminate()
-            if proxy.wait(timeout=20) != 0:
-                harness.fail("ioproxy exited with %d on SIGTERM" % proxy.returncode)
+            b.stop()  # SIGTERM ends it with 0, and no sanitizer report or lost notification
         finally:
-            if proxy.poll() is None:
-                proxy.kill()
-            log.seek(0)
-            text = log.read()
-        harness.check_ioproxy_log(text)
+            b.kill()
+            text = b.text()
     if counts[1] and not used or counts[2] and not calls:
         harness.fail("the ring rounds reached nothing (%d used entries, %d calls): the fuzzer "
                      "no longer exercises the data path" % (used, calls))
-    if os.environ.get("FUZZ_VERBOSE"):  # what the rounds reached: ioproxy's messages, counted
+    if o.verbose:  # what the rounds reached: ioproxy's messages, counted
         seen = collections.Counter(re.sub(r"\d+", "N", line) for line in text.splitlines())
         for line, n in seen.most_common():
             print("%6d  %s" % (n, line))
@@ -291,4 +284,5 @@ def main():
                                                               counts[2], calls))
 
 
-main()
+if __name__ == "__main__":
+    main()

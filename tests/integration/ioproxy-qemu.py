@@ -13,14 +13,13 @@ own guest image:
   restart    ioproxy killed (SIGKILL) in the middle of blktest's random read/write/verify mix
              and started again; QEMU reconnects, hands the inflight region back, and the guest
              finishes with every read verified
-Usage: ioproxy-qemu.py MODE IOPROXY GUEST_ELF [GUEST_ARGS] [-- IOPROXY_ARGS...]
-  GUEST_ARGS: blktest/nettest arguments; "ring=packed" also makes QEMU's device packed=on;
-  dq=N gives the device N queues. Exits 77 (SKIP) without QEMU, root or a tap."""
+--guest-args holds blktest/nettest arguments; "ring=packed" also makes QEMU's device
+packed=on; dq=N gives the device N queues. Exits 77 (SKIP) only without QEMU, root or a tap;
+an ioproxy or guest image that is not built fails it."""
 import os
 import re
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -38,58 +37,11 @@ PINGS, UDP_PORTS = 3, 2
 skip, fail = harness.skip, harness.fail
 
 
-class Proxy:
-    """One ioproxy process serving SOCK; its stderr is kept in a file."""
-
-    def __init__(self, binary, tmp, dev_args, extra, prefix=()):
-        self.binary, self.tmp, self.sock = binary, tmp, os.path.join(tmp, "vu.sock")
-        self.argv = list(prefix) + [binary, "--socket", self.sock] + dev_args + extra
-        self.log = os.path.join(tmp, "ioproxy.log")
-        self.proc = None
-
-    def start(self):
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL, stderr=log)
-        end = time.time() + 10
-        while not os.path.exists(self.sock) or not self.listening():
-            if self.proc.poll() is not None:
-                fail("ioproxy exited at start (%d):\n%s" % (self.proc.returncode, self.text()))
-            if time.time() > end:
-                fail("ioproxy did not listen on %s" % self.sock)
-            time.sleep(0.05)
-
-    def listening(self):
-        s = socket.socket(socket.AF_UNIX)
-        try:
-            return s.connect_ex(self.sock) == 0 or False
-        finally:
-            s.close()
-
-    def text(self):
-        return open(self.log, errors="replace").read() if os.path.exists(self.log) else ""
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def stop(self):
-        """SIGTERM must end it cleanly, with status 0."""
-        if not self.alive():
-            fail("ioproxy died (status %d):\n%s" % (self.proc.returncode, self.text()))
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            fail("ioproxy did not exit on SIGTERM:\n" + self.text())
-        if rc != 0:
-            fail("ioproxy exited with %d on SIGTERM:\n%s" % (rc, self.text()))
-        harness.check_ioproxy_log(self.text())
-
-    def kill(self):
-        if self.proc and self.alive():
-            self.proc.kill()
-            self.proc.wait()
+def make_proxy(binary, tmp, dev_args, extra, prefix=()):
+    """An ioproxy serving TMP/vu.sock (not started yet), its output in TMP/ioproxy.log."""
+    sock = os.path.join(tmp, "vu.sock")
+    return harness.ioproxy(binary, ["--socket", sock] + dev_args + extra,
+                           os.path.join(tmp, "ioproxy.log"), prefix=prefix)
 
 
 def qemu_argv(guest, cmdline, sock, kind, packed, dq, reconnect=False, prefix=()):
@@ -123,19 +75,8 @@ class Qemu:
         self.out = b""
 
     def read_until(self, text, timeout=120):
-        os.set_blocking(self.proc.stdout.fileno(), False)
-        end = time.time() + timeout
-        while text.encode() not in self.out:
-            if time.time() > end:
-                fail("no %r from the guest; got %r" % (text, self.out.decode(errors="replace")))
-            chunk = self.proc.stdout.read()
-            if chunk:
-                self.out += chunk
-            elif self.proc.poll() is not None:
-                fail("QEMU ended early (%d); got %r" % (self.proc.returncode,
-                                                        self.out.decode(errors="replace")))
-            else:
-                time.sleep(0.05)
+        self.out = harness.read_until(self.proc.stdout, text, timeout, self.out, self.proc,
+                                      "QEMU")
 
     def finish(self, timeout=240):
         try:
@@ -192,7 +133,7 @@ def blk_args(disk, dq):
 
 def run_blk(o):
     disk = new_disk(o.tmp)
-    proxy = Proxy(o.ioproxy, o.tmp, blk_args(disk, o.dq), o.extra)
+    proxy = make_proxy(o.ioproxy, o.tmp, blk_args(disk, o.dq), o.extra)
     proxy.start()
     try:
         q = Qemu(qemu_argv(o.guest, "run=blktest " + o.args, proxy.sock, "blk", o.packed, o.dq))
@@ -206,7 +147,7 @@ def run_blk(o):
 
 def run_disconnect(o):
     disk = new_disk(o.tmp)
-    proxy = Proxy(o.ioproxy, o.tmp, blk_args(disk, o.dq), o.extra)
+    proxy = make_proxy(o.ioproxy, o.tmp, blk_args(disk, o.dq), o.extra)
     proxy.start()
     try:
         for n in range(2):  # twice: each front-end dies with I/O in flight
@@ -221,7 +162,8 @@ def run_disconnect(o):
                 fail("ioproxy died with its front-end:\n" + proxy.text())
         q = Qemu(qemu_argv(o.guest, "run=blktest " + o.args, proxy.sock, "blk", o.packed, o.dq))
         check_disk(disk, expect_pass(q, "blktest", proxy))
-        if proxy.text().count("front-end disconnected") < 3:
+        # Three front-ends came and went, besides the ready check's connections.
+        if proxy.text().count("front-end disconnected") < 3 + proxy.probes:
             fail("ioproxy did not see every front-end go:\n" + proxy.text())
         proxy.stop()
     finally:
@@ -234,7 +176,7 @@ def run_restart(o):
     (reconnect=1), sends the inflight region back, and nothing is lost: every read the guest
     checks (against its own record of acknowledged writes) is right."""
     disk = new_disk(o.tmp)
-    proxy = Proxy(o.ioproxy, o.tmp, blk_args(disk, o.dq), o.extra)
+    proxy = make_proxy(o.ioproxy, o.tmp, blk_args(disk, o.dq), o.extra)
     proxy.start()
     try:
         q = Qemu(qemu_argv(o.guest, "run=blktest seconds=20 qd=16 " + o.args, proxy.sock, "blk",
@@ -256,7 +198,7 @@ def run_restart(o):
 
 def run_hostile(o):
     disk = new_disk(o.tmp)
-    proxy = Proxy(o.ioproxy, o.tmp, blk_args(disk, 1), o.extra)
+    proxy = make_proxy(o.ioproxy, o.tmp, blk_args(disk, 1), o.extra)
     proxy.start()
     try:
         q = Qemu(qemu_argv(o.guest, "run=hostile", proxy.sock, "blk", False, 1))
@@ -291,7 +233,7 @@ def run_net(o):
     ns = harness.TapNamespace("ioproxy-net-%d" % os.getpid(), HOST_IP, multi_queue=o.dq > 1)
     with ns:
         try:
-            proxy = Proxy(o.ioproxy, o.tmp, ["--net", "tap=vtap0,queues=%d" % o.dq], o.extra,
+            proxy = make_proxy(o.ioproxy, o.tmp, ["--net", "tap=vtap0,queues=%d" % o.dq], o.extra,
                           prefix=ns.run_in([]))
             proxy.start()
             guest_args = "run=nettest ip=%s seconds=8 irq=intx %s" % (GUEST_IP, o.args)
@@ -317,29 +259,28 @@ def run_net(o):
                 print(proxy.text(), end="")
 
 
-class Opts:
-    pass
+RUNNERS = {"blk": run_blk, "net": run_net, "hostile": run_hostile,
+           "disconnect": run_disconnect, "restart": run_restart}
 
 
 def main():
-    if len(sys.argv) < 4:
-        print(__doc__)
-        sys.exit(2)
-    o = Opts()
-    o.mode, o.ioproxy, o.guest = sys.argv[1:4]
-    rest = sys.argv[4:]
-    o.extra = rest[rest.index("--") + 1:] if "--" in rest else []
-    words = " ".join(rest[:rest.index("--")] if "--" in rest else rest).split()
+    ap = harness.arg_parser(__doc__, ("guest", "ioproxy"))
+    ap.add_argument("--mode", choices=sorted(RUNNERS), required=True)
+    ap.add_argument("--guest-args", default="",
+                    help="blktest/nettest arguments, e.g. 'ring=packed qd=16' or 'dq=2'")
+    ap.add_argument("--ioproxy-args", default="",
+                    help="extra ioproxy options, e.g. --ioproxy-args='--threads 2'")
+    o = harness.parse_args(ap)
+    o.extra = o.ioproxy_args.split()
+    words = o.guest_args.split()
     o.dq = int(next((w[3:] for w in words if w.startswith("dq=")), "1"))
     o.args = " ".join(w for w in words if not w.startswith("dq="))
     o.packed = "ring=packed" in words
     if not shutil.which("qemu-system-x86_64"):
         skip("qemu-system-x86_64 is not installed (Debian: qemu-system-x86)")
-    if not os.access(o.ioproxy, os.X_OK):
-        fail("no ioproxy at " + o.ioproxy)
+    harness.require_built(o.ioproxy, o.guest)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # unwind: namespaces get removed
-    runner = {"blk": run_blk, "net": run_net, "hostile": run_hostile,
-              "disconnect": run_disconnect, "restart": run_restart}[o.mode]
+    runner = RUNNERS[o.mode]
     with tempfile.TemporaryDirectory(prefix="ioproxy-test.") as tmp:
         o.tmp = tmp
         runner(o)
@@ -347,4 +288,5 @@ def main():
                                   " with " + " ".join(o.extra) if o.extra else ""))
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -2,8 +2,8 @@
 # Boots Debian's cloud kernel (a real bzImage) under vmmon until it prints its banner, the
 # command line and the e820 map: that proves the zero page, e820, cmdline and 64-bit entry.
 # Ring-0 guest code is emulated on this project's hosts, so the banner takes about two minutes;
-# the kernel then stops on an instruction the emulator lacks (see shared HOST-KVM.md), so the
-# test ends at the banner. The kernel package is cached outside the repository.
+# the kernel then stops on an instruction the emulator lacks (bench/README.md, "This machine"),
+# so the test ends at the banner. The kernel package is cached outside the repository.
 # Usage: linux-banner.sh VMMON
 set -u
 . "$(dirname "$0")/lib.sh"

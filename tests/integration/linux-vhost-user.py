@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""QEMU as the vhost-user frontend of ioproxy, with a real Linux guest (issue 4, section 3).
+"""QEMU as the vhost-user frontend of ioproxy, with a real Linux guest (the interop requirement
+in tests/integration/README.md, "What the vhost-user tests hold ioproxy and vmmon to").
 Debian's cloud kernel and busybox-static boot under qemu-system-x86_64 -accel tcg from an
 initramfs built here (linux/initramfs.py, cached outside the repository), with guest RAM in a
 shared memfd, a vhost-user-blk-pci disk and a virtio-net-pci NIC on -netdev vhost-user (on INTx:
@@ -15,20 +16,17 @@ multi-queue tap; the guest reads and pings from each CPU (linux/init, vmmon.mq),
 own counters (SIGUSR1) must show requests on every disk queue and frames sent on every transmit
 queue.
 Backends (--backend):
-  ioproxy  build/proxy/ioproxy serves both devices (the test of section 3);
+  ioproxy  build/proxy/ioproxy serves both devices (the interop test itself);
   peer     qemu-storage-daemon's vhost-user-blk export for the disk and QEMU's own virtio-net on
            the tap: the same checks without ioproxy, to tell a harness problem from a backend one.
   --blk ioproxy|qsd and --net ioproxy|tap mix them, to find which device a failure is on.
-Usage: linux-vhost-user.py [--backend ioproxy|peer] [--blk B] [--net N] [--queues N]
-                           [--ioproxy PATH] [--timeout S]
-Exits 77 with "SKIP: reason" when root, QEMU, qemu-storage-daemon, taps, network namespaces,
-ioproxy or the Debian packages are missing.
-Inside the namespace it runs itself as: linux-vhost-user.py --ping IP COUNT"""
+Exits 77 with "SKIP: reason" when root, QEMU, qemu-storage-daemon, taps, network namespaces
+or the Debian packages are missing; an ioproxy that is not built fails it.
+Inside the namespace it runs itself as: linux-vhost-user.py --ping IP --count N"""
 import argparse
 import hashlib
 import os
 import re
-import select
 import shutil
 import signal
 import socket
@@ -80,6 +78,7 @@ class Test:
         self.blk_sock = os.path.join(tmp, "blk.sock")
         self.net_sock = os.path.join(tmp, "net.sock")
         self.procs = []  # (name, Popen) to end at exit
+        self.backends = []  # harness.Backend
 
     def in_ns(self, argv):
         return self.ns.run_in(argv)
@@ -97,15 +96,12 @@ class Test:
         except OSError:
             return ""
 
-    def wait_socket(self, path, proc, name, seconds=10):
-        end = time.time() + seconds
-        while not os.path.exists(path):
-            if proc.poll() is not None:
-                fail("%s exited with %d before it listened on %s:\n%s"
-                     % (name, proc.returncode, path, self.log(name)))
-            if time.time() > end:
-                fail("%s did not create %s within %d s:\n%s" % (name, path, seconds, self.log(name)))
-            time.sleep(0.05)
+    def start_backend(self, backend):
+        """BACKEND (a harness.Backend, logging to TMP/NAME.log) started and ready; it is ended
+        at exit like the other processes."""
+        backend.start()
+        self.procs.append((backend.name, backend.proc))
+        self.backends.append(backend)
 
     def setup_disk(self):
         host = initramfs.pattern(b"host")
@@ -125,21 +121,18 @@ class Test:
             argv += ["--socket", self.blk_sock, "--blk", "path=" + self.disk + nq]
         if o.net == "ioproxy":
             argv += ["--socket", self.net_sock, "--net", "tap=" + TAP + nq]
-        self.backends = []
         if argv:
-            p = self.spawn("ioproxy", self.in_ns([o.ioproxy] + argv))
-            self.backends.append(("ioproxy", p))
-            for sock in (self.blk_sock,) * (o.blk == "ioproxy") + (self.net_sock,) * (
-                    o.net == "ioproxy"):
-                self.wait_socket(sock, p, "ioproxy")
+            self.start_backend(harness.ioproxy(
+                o.ioproxy, argv, os.path.join(self.tmp, "ioproxy.log"), prefix=self.in_ns([]),
+                on_fail=self.dump, start_new_session=True))
         if o.blk == "qsd":
-            p = self.spawn("qemu-storage-daemon", [
+            self.start_backend(harness.Backend([
                 "qemu-storage-daemon", "--blockdev",
                 "driver=file,node-name=f,filename=" + self.disk,
                 "--export", "type=vhost-user-blk,id=e,node-name=f,addr.type=unix,addr.path=%s,"
-                "writable=on" % self.blk_sock])
-            self.wait_socket(self.blk_sock, p, "qemu-storage-daemon")
-            self.backends.append(("qemu-storage-daemon", p))
+                "writable=on" % self.blk_sock], self.blk_sock,
+                os.path.join(self.tmp, "qemu-storage-daemon.log"), on_fail=self.dump,
+                start_new_session=True))
         qemu += ["-chardev", "socket,id=c0,path=" + self.blk_sock,
                  "-device", "vhost-user-blk-pci,chardev=c0,num-queues=%d" % o.queues]
         nic = "virtio-net-pci,netdev=n0,mac=" + MAC
@@ -172,17 +165,8 @@ class Test:
                           stdout=subprocess.PIPE)
 
     def read_until(self, proc, text, deadline):
-        while text.encode() not in self.out:
-            left = deadline - time.time()
-            if left <= 0:
-                self.dump()
-                fail("no %r on the console within the time limit" % text)
-            if select.select([proc.stdout], [], [], min(left, 0.5))[0]:
-                chunk = os.read(proc.stdout.fileno(), 65536)
-                if not chunk:
-                    self.dump()
-                    fail("QEMU ended (status %s) before %r" % (proc.wait(), text))
-                self.out += chunk
+        self.out = harness.read_until(proc.stdout, text, deadline - time.time(), self.out, proc,
+                                      "QEMU", self.dump)
 
     def dump(self):
         print("=== console\n" + self.out.decode(errors="replace").replace("\r", ""))
@@ -212,7 +196,8 @@ class Test:
         self.read_until(qemu, MARK + "READY", deadline)
         print("host: guest ready %.1f s after QEMU started" % (time.time() - boot))
         pinged = subprocess.run(self.in_ns([sys.executable, os.path.abspath(__file__), "--ping",
-                                            GUEST_IP, str(PINGS)]), timeout=60).returncode
+                                            GUEST_IP, "--count", str(PINGS)]),
+                                timeout=60).returncode
         if self.opts.queues > 1:
             self.check_queues()
         qemu.stdin.write(b"poweroff\n")
@@ -246,8 +231,8 @@ class Test:
     def check_queues(self):
         """ioproxy's counters: chains taken on every disk queue and every transmit queue (odd
         indices of the NIC: 2k is receive queue k, 2k+1 transmit queue k)."""
-        proxy = dict(self.backends)["ioproxy"]
-        proxy.send_signal(signal.SIGUSR1)
+        proxy = next(b for b in self.backends if b.name == "ioproxy")
+        proxy.proc.send_signal(signal.SIGUSR1)
         want = ["blk0: queue %d" % q for q in range(self.opts.queues)] + [
             "net1: queue %d" % (2 * q + 1) for q in range(self.opts.queues)]
         pat = re.compile(r"ioproxy: (\w+: queue \d+): \d+ kicks, \d+ calls, (\d+) chains")
@@ -265,21 +250,9 @@ class Test:
             "%s %s" % (w, chains[w]) for w in want))
 
     def stop_backends(self):
-        for name, p in self.backends:
-            if p.poll() is not None:
-                self.dump()
-                fail("%s died during the run (status %d)" % (name, p.returncode))
-            os.killpg(p.pid, signal.SIGTERM)
-            try:
-                rc = p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                fail("%s did not end within 10 s of SIGTERM" % name)
-            if rc != 0:
-                self.dump()
-                fail("%s exited with %d on SIGTERM, expected 0" % (name, rc))
-            if name == "ioproxy":
-                harness.check_ioproxy_log(self.log(name))
-            print("host: %s ended cleanly on SIGTERM" % name)
+        for b in self.backends:
+            b.stop(timeout=10)  # alive, SIGTERM ends it with 0, ioproxy's log clean
+            print("host: %s ended cleanly on SIGTERM" % b.name)
 
 
 def preflight(opts):
@@ -293,28 +266,28 @@ def preflight(opts):
         skip("no /dev/net/tun: cannot make a tap")
     if opts.blk == "qsd" and not shutil.which("qemu-storage-daemon"):
         skip("qemu-storage-daemon is not installed (Debian: qemu-system-x86)")
-    if "ioproxy" in (opts.blk, opts.net) and not os.access(opts.ioproxy, os.X_OK):
-        skip("ioproxy is not built (%s): nothing to test" % opts.ioproxy)
 
 
 def main():
-    if len(sys.argv) == 4 and sys.argv[1] == "--ping":
-        sys.exit(ping(sys.argv[2], int(sys.argv[3])))
-    ap = argparse.ArgumentParser()
+    ap = harness.arg_parser(__doc__, ("ioproxy",))
     ap.add_argument("--backend", choices=("ioproxy", "peer"), default="ioproxy",
                     help="ioproxy: both devices on ioproxy; peer: qsd and a tap")
     ap.add_argument("--blk", choices=("ioproxy", "qsd"), help="override the disk's backend")
     ap.add_argument("--net", choices=("ioproxy", "tap"), help="override the NIC's backend")
-    ap.add_argument("--ioproxy", default=os.path.normpath(os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "../../build/proxy/ioproxy")))
     ap.add_argument("--queues", type=int, default=1,
                     help="vCPUs, disk queues and NIC queue pairs (more than 1: ioproxy only)")
     ap.add_argument("--timeout", type=int, default=100, help="seconds for the guest's run")
-    opts = ap.parse_args()
+    ap.add_argument("--ping", metavar="IP", help=argparse.SUPPRESS)  # in the namespace
+    ap.add_argument("--count", type=int, default=PINGS, help=argparse.SUPPRESS)
+    opts = harness.parse_args(ap)
+    if opts.ping:
+        sys.exit(ping(opts.ping, opts.count))
     if opts.queues < 1 or (opts.queues > 1 and opts.backend != "ioproxy"):
         ap.error("--queues must be 1, or more with --backend ioproxy")
     opts.blk = opts.blk or ("ioproxy" if opts.backend == "ioproxy" else "qsd")
     opts.net = opts.net or ("ioproxy" if opts.backend == "ioproxy" else "tap")
+    if "ioproxy" in (opts.blk, opts.net):
+        harness.require_built(opts.ioproxy)
     preflight(opts)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # unwind: the namespace goes away
     with tempfile.TemporaryDirectory(prefix="vmmon-linux.") as tmp:
@@ -327,4 +300,5 @@ def main():
             test.cleanup()
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -4,19 +4,20 @@ set up by the test: a fresh raw disk (blktest; the host then checks the pattern 
 in its first 1 MiB), a tap in a network namespace made for the test and always removed
 (nettest; the host pings the guest and sends UDP datagrams that must come back), a console
 channel (contest; the guest writes a line, the host answers one), nothing (rngtest).
-With MACHINES=both, both must pass and their serial transcripts must match except the lines
+With --machines both, both must pass and their serial transcripts must match except the lines
 that differ by nature ("mem:" device addresses and queue counts, "time:" measurements).
-Usage: virtio.py PROGRAM MACHINES VMMON GUEST_ELF TRANSPORT [GUEST_ARGS [IOPROXY]]
-  PROGRAM: blk | net | console | rng;  MACHINES: vmmon | qemu | both;  TRANSPORT: pci | mmio
-  (QEMU: the pc machine with modern-only virtio-*-pci, or microvm with SeaBIOS for mmio).
-  dq=N in GUEST_ARGS gives the device N queues (blk) or queue pairs (net, on a multi-queue
+  --transport: QEMU runs the pc machine with modern-only virtio-*-pci, or microvm with SeaBIOS
+  for mmio.
+  dq=N in --guest-args gives the device N queues (blk) or queue pairs (net, on a multi-queue
   tap) on both machines; it is not passed to the guest.
-  IOPROXY: vmmon's blk or net device is then served by ioproxy over vhost-user (vmmon is its
-  front-end), while QEMU keeps its own device: the transcripts must still match.
+  --backend ioproxy: vmmon's blk or net device is then served by ioproxy over vhost-user (vmmon
+  is its front-end), while QEMU keeps its own device: the transcripts must still match.
+Exits 77 (SKIP) only without KVM, QEMU (or its microvm machine), root or a tap; a program that
+is not built fails it.
 Inside a namespace it runs itself as: virtio.py --net-client IP"""
+import argparse
 import os
 import re
-import select
 import shutil
 import signal
 import socket
@@ -129,28 +130,22 @@ class Run:
         sock = os.path.join(self.tmp, "ioproxy.sock")
         dev = ["--blk", "path=%s,serial=vmmon0" % self.disk] if self.prog == "blk" else \
             ["--net", "tap=vtap0"]
-        self.backend = subprocess.Popen(list(prefix) + [self.ioproxy, "--socket", sock] + dev,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        end = time.time() + 10
-        while not os.path.exists(sock):
-            if time.time() > end or self.backend.poll() is not None:
-                fail("ioproxy did not start: %s" % self.backend.stderr.read().decode())
-            time.sleep(0.05)
+        self.backend = harness.ioproxy(self.ioproxy, ["--socket", sock] + dev,
+                                       os.path.join(self.tmp, "ioproxy.log"), prefix=prefix)
+        self.backend.start()
 
     def stop_backend(self):
         if not self.backend:
             return
-        self.backend.send_signal(signal.SIGTERM)
-        try:
-            status = self.backend.wait(timeout=20)
-        except subprocess.TimeoutExpired:
+        self.backend.stop()  # SIGTERM ends it with 0, its log clean
+        print("ioproxy: " + self.backend.text().replace("\n", "\nioproxy: "))
+
+    def cleanup(self):
+        if getattr(self, "proc", None) and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        if self.backend:
             self.backend.kill()
-            fail("ioproxy did not exit on SIGTERM")
-        text = self.backend.stderr.read().decode(errors="replace")
-        print("ioproxy: " + text.replace("\n", "\nioproxy: "))
-        if status != 0:
-            fail("ioproxy exited with %d on SIGTERM" % status)
-        harness.check_ioproxy_log(text)
 
     def start(self, prefix=()):
         if self.ioproxy:
@@ -163,15 +158,8 @@ class Run:
         self.out = b""
 
     def read_until(self, text, timeout=60):
-        end = time.time() + timeout
-        while text.encode() not in self.out:
-            if time.time() > end:
-                fail("%s: no %r; got %r" % (self.machine, text, self.out.decode(errors="replace")))
-            if select.select([self.proc.stdout], [], [], 0.5)[0]:
-                chunk = os.read(self.proc.stdout.fileno(), 4096)
-                if not chunk:
-                    fail("%s ended early; got %r" % (self.machine, self.out.decode(errors="replace")))
-                self.out += chunk
+        self.out = harness.read_until(self.proc.stdout, text, timeout, self.out, self.proc,
+                                      self.machine)
 
     def finish(self):
         try:
@@ -256,23 +244,14 @@ def run_console(run):
     if run.machine == "qemu":
         # QEMU waits for this connection before it starts the guest (server=on,wait=on).
         end = time.time() + 30
-        while True:
-            try:
-                s = socket.socket(socket.AF_UNIX)
-                s.connect(run.sock)
-                break
-            except OSError:
-                s.close()
-                if time.time() > end or run.proc.poll() is not None:
-                    fail("could not connect to QEMU's console socket")
-                time.sleep(0.1)
+        s = harness.connect_unix(run.sock)
+        while not s:
+            if time.time() > end or run.proc.poll() is not None:
+                fail("could not connect to QEMU's console socket")
+            time.sleep(0.1)
+            s = harness.connect_unix(run.sock)
         s.settimeout(60)
-        got = b""
-        while b"\n" not in got:
-            chunk = s.recv(256)
-            if not chunk:
-                fail("the console closed before a line came; got %r" % got)
-            got += chunk
+        got = harness.read_until(s, b"\n", 60, name="QEMU's console socket")
         s.sendall(ANSWER.encode() + b"\r\n")
     else:
         run.read_until(HELLO.decode())  # vmmon: stdout carries the virtio console
@@ -297,13 +276,26 @@ def run_rng(run):
 
 
 def main():
-    if len(sys.argv) == 3 and sys.argv[1] == "--net-client":
-        net_client(sys.argv[2])
+    ap = harness.arg_parser(__doc__, ("vmmon", "guest", "ioproxy"))
+    ap.add_argument("--device", choices=sorted(PROGRAMS), help="the guest program's device")
+    ap.add_argument("--machines", choices=("vmmon", "qemu", "both"), default="both")
+    ap.add_argument("--transport", choices=("pci", "mmio"), default="pci")
+    ap.add_argument("--guest-args", default="", help="extra guest program arguments, e.g. "
+                    "'mode=poll qd=32' or 'dq=4'")
+    ap.add_argument("--backend", choices=("builtin", "ioproxy"), default="builtin",
+                    help="who serves vmmon's blk or net device: vmmon itself or ioproxy")
+    ap.add_argument("--net-client", metavar="IP", help=argparse.SUPPRESS)  # in the namespace
+    o = harness.parse_args(ap)
+    if o.net_client:
+        net_client(o.net_client)
         return
-    prog, machines, vmmon, guest, transport = sys.argv[1:6]
-    args = sys.argv[6] if len(sys.argv) > 6 else ""
-    ioproxy = sys.argv[7] if len(sys.argv) > 7 else None
-    machines = ["vmmon", "qemu"] if machines == "both" else [machines]
+    if not o.device:
+        ap.error("--device is required")
+    prog, transport, args = o.device, o.transport, o.guest_args
+    machines = ["vmmon", "qemu"] if o.machines == "both" else [o.machines]
+    ioproxy = o.ioproxy if o.backend == "ioproxy" else None
+    harness.require_built(o.guest, *([o.vmmon] if "vmmon" in machines else []) +
+                          ([ioproxy] if ioproxy else []))
     if "vmmon" in machines:
         harness.require_kvm()
     if "qemu" in machines and not shutil.which("qemu-system-x86_64"):
@@ -313,7 +305,11 @@ def main():
     transcripts = {}
     with tempfile.TemporaryDirectory(prefix="vmmon-test.") as tmp:
         for m in machines:
-            transcripts[m] = runner(Run(m, prog, vmmon, guest, transport, args, tmp, ioproxy))
+            run = Run(m, prog, o.vmmon, o.guest, transport, args, tmp, ioproxy)
+            try:
+                transcripts[m] = runner(run)
+            finally:
+                run.cleanup()
     if len(machines) == 2 and transcripts["vmmon"] != transcripts["qemu"]:
         fail("transcripts differ:\nqemu:  %r\nvmmon: %r" % (transcripts["qemu"],
                                                             transcripts["vmmon"]))
@@ -322,4 +318,5 @@ def main():
                                         " (vmmon through ioproxy)" if ioproxy else ""))
 
 
-main()
+if __name__ == "__main__":
+    main()
