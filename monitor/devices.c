@@ -96,13 +96,13 @@ static int add(struct vmm_vm *vm, struct vmm_virtio_dev *vdev, void *model, void
 
 static void destroy_blk(void *model)
 {
-	blk_dev_destroy(model);
+	vblk_dev_destroy(model);
 	free(model);
 }
 
 static void destroy_rng(void *model)
 {
-	rng_dev_destroy(model);
+	vrng_dev_destroy(model);
 	free(model);
 }
 
@@ -145,12 +145,12 @@ static int add_disks(struct vmm_vm *vm, struct host_err *err)
 				return ret;
 			continue;
 		}
-		struct blk_dev *b = calloc(1, sizeof(*b));
+		struct vblk_dev *b = calloc(1, sizeof(*b));
 		if (!b)
 			return host_err_set(err, ENOMEM, "out of memory");
-		int ret = blk_dev_init(b, &vm->cfg->disks[i], &vm->devs.io, &vm->mem, err);
+		int ret = vblk_dev_init(b, &vm->cfg->disks[i], &vm->devs.io, &vm->mem, err);
 		if (ret) {
-			blk_dev_destroy(b);
+			vblk_dev_destroy(b);
 			free(b);
 			return ret;
 		}
@@ -163,7 +163,7 @@ static int add_disks(struct vmm_vm *vm, struct host_err *err)
 
 static void destroy_net(void *model)
 {
-	net_dev_destroy(model);
+	vnet_dev_destroy(model);
 	free(model);
 }
 
@@ -186,12 +186,12 @@ static int add_nets(struct vmm_vm *vm, struct host_err *err)
 				return ret;
 			continue;
 		}
-		struct net_dev *n = calloc(1, sizeof(*n));
+		struct vnet_dev *n = calloc(1, sizeof(*n));
 		if (!n)
 			return host_err_set(err, ENOMEM, "out of memory");
-		int ret = net_dev_init(n, &vm->cfg->nets[i], i, &vm->devs.io, &vm->mem, err);
+		int ret = vnet_dev_init(n, &vm->cfg->nets[i], i, &vm->devs.io, &vm->mem, err);
 		if (ret) {
-			net_dev_destroy(n);
+			vnet_dev_destroy(n);
 			free(n);
 			return ret;
 		}
@@ -223,10 +223,10 @@ static int add_rng(struct vmm_vm *vm, struct host_err *err)
 {
 	if (!vm->cfg->rng)
 		return 0;
-	struct rng_dev *r = calloc(1, sizeof(*r));
+	struct vrng_dev *r = calloc(1, sizeof(*r));
 	if (!r)
 		return host_err_set(err, ENOMEM, "out of memory");
-	int ret = rng_dev_init(r, &vm->devs.io, &vm->mem);
+	int ret = vrng_dev_init(r, &vm->devs.io, &vm->mem);
 	if (ret) {
 		free(r);
 		return host_err_set(err, -ret, "--rng: %s", strerror(-ret));

@@ -24,7 +24,7 @@ struct vmm_virtio_mmio;
 
 struct vmm_virtio_slot {
 	struct vmm_virtio_dev *vdev;
-	void *model; /* the blk_dev, rng_dev, ... that owns vdev */
+	void *model; /* the vblk_dev, vrng_dev, ... that owns vdev */
 	void (*destroy)(void *model);
 	struct vmm_virtio_pci *pci;
 	struct vmm_virtio_mmio *mmio;

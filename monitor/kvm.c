@@ -50,7 +50,7 @@ static int check_caps(struct vmm_kvm *kvm, const char *path, struct host_err *er
 	kvm->max_vcpus = max > 0 ? (unsigned)max : 4; /* the API's documented floor */
 	kvm->emulation_failure_bytes =
 		ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_EXIT_ON_EMULATION_FAILURE) > 0;
-	kvm->stats_fd = ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_BINARY_STATS_FD) > 0;
+	kvm->has_stats_fd = ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_BINARY_STATS_FD) > 0;
 	kvm->ioeventfd_any_length =
 		ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD_ANY_LENGTH) > 0;
 	kvm->run_size = ioctl(kvm->fd, KVM_GET_VCPU_MMAP_SIZE, 0);

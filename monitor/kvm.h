@@ -14,7 +14,7 @@ struct vmm_kvm {
 	int run_size; /* mmap size of a vCPU's kvm_run */
 	unsigned max_vcpus;
 	bool emulation_failure_bytes; /* KVM_CAP_EXIT_ON_EMULATION_FAILURE */
-	bool stats_fd;		      /* KVM_CAP_BINARY_STATS_FD */
+	bool has_stats_fd;	      /* KVM_CAP_BINARY_STATS_FD */
 	bool ioeventfd_any_length;    /* KVM_CAP_IOEVENTFD_ANY_LENGTH */
 };
 

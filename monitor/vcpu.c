@@ -74,7 +74,7 @@ int vmm_vcpu_create(struct vmm_vcpu *v, struct vmm_vm *vm, unsigned id, struct h
 		host_err_set(err, -ret, "cannot set CPUID of vCPU %u: %s", id, strerror(-ret));
 		goto err_unmap;
 	}
-	if (vm->kvm.stats_fd)
+	if (vm->kvm.has_stats_fd)
 		vmm_kvm_stats_open(&v->kvm_stats, v->fd); /* optional: only --stats reads it */
 	else
 		v->kvm_stats.fd = -1;

@@ -7,7 +7,7 @@
 
 #include "host/util.h"
 
-static struct blk_dev *to_blk(struct vmm_virtio_dev *d)
+static struct vblk_dev *to_blk(struct vmm_virtio_dev *d)
 {
 	return d->priv;
 }
@@ -19,7 +19,7 @@ static void kick(struct vmm_virtio_dev *d, struct vmm_virtio_queue *q);
 static void publish(struct vmm_io *io, struct vmm_io_flush *f)
 {
 	(void)io;
-	struct blk_queue *bq = container_of(f, struct blk_queue, flush);
+	struct vblk_queue *bq = container_of(f, struct vblk_queue, flush);
 	struct vmm_virtio_dev *d = &bq->blk->vdev;
 	pthread_mutex_lock(&d->lock);
 	if (d->active && bq->q->live) {
@@ -34,7 +34,7 @@ static void publish(struct vmm_io *io, struct vmm_io_flush *f)
 
 static int pop(struct host_blk_queue *eq, struct vq_chain *c, unsigned n)
 {
-	struct blk_queue *bq = eq->priv;
+	struct vblk_queue *bq = eq->priv;
 	return vq_pop_batch(&bq->q->vq, c, n);
 }
 
@@ -42,7 +42,7 @@ static int pop(struct host_blk_queue *eq, struct vq_chain *c, unsigned n)
 static void complete(struct host_blk_queue *eq, const struct vq_chain *c,
 		     const struct host_blk_io *io, bool from_ring)
 {
-	struct blk_queue *bq = eq->priv;
+	struct vblk_queue *bq = eq->priv;
 	struct vmm_virtio_dev *d = &bq->blk->vdev;
 	struct vmm_io *io_thread = d->io;
 	if (from_ring) {
@@ -66,7 +66,7 @@ static const struct host_blk_queue_ops queue_ops = {.pop = pop, .complete = comp
 /* I/O thread, lock held: take what the ring has, as far as slots allow. */
 static void kick(struct vmm_virtio_dev *d, struct vmm_virtio_queue *q)
 {
-	struct blk_queue *bq = &to_blk(d)->queue[q->index];
+	struct vblk_queue *bq = &to_blk(d)->queue[q->index];
 	for (;;) {
 		unsigned before = host_blk_queue_busy(&bq->eq);
 		int ret = host_blk_queue_run(&bq->eq, &d->io->uring);
@@ -95,9 +95,9 @@ static void config_read(struct vmm_virtio_dev *d, unsigned off, uint8_t *data, u
 
 static int activate(struct vmm_virtio_dev *d)
 {
-	struct blk_dev *b = to_blk(d);
+	struct vblk_dev *b = to_blk(d);
 	for (unsigned i = 0; i < d->nr_queues; i++) {
-		struct blk_queue *bq = &b->queue[i];
+		struct vblk_queue *bq = &b->queue[i];
 		if (!d->q[i].live)
 			continue;
 		bq->stalled = false;
@@ -110,7 +110,7 @@ static int activate(struct vmm_virtio_dev *d)
 
 static void reset(struct vmm_virtio_dev *d)
 {
-	struct blk_dev *b = to_blk(d);
+	struct vblk_dev *b = to_blk(d);
 	/* No I/O is in flight (the core drained it): the slots can go. */
 	for (unsigned i = 0; i < d->nr_queues; i++)
 		host_blk_queue_destroy(&b->queue[i].eq);
@@ -126,8 +126,8 @@ static const struct vmm_virtio_dev_ops blk_ops = {
 	.kick = kick,
 };
 
-int blk_dev_init(struct blk_dev *b, const struct vmm_disk_config *cfg, struct vmm_io *io,
-		 const struct gmem *mem, struct host_err *err)
+int vblk_dev_init(struct vblk_dev *b, const struct vmm_disk_config *cfg, struct vmm_io *io,
+		  const struct gmem *mem, struct host_err *err)
 {
 	memset(b, 0, sizeof(*b));
 	b->cfg = *cfg;
@@ -149,7 +149,7 @@ int blk_dev_init(struct blk_dev *b, const struct vmm_disk_config *cfg, struct vm
 	return 0;
 }
 
-void blk_dev_destroy(struct blk_dev *b)
+void vblk_dev_destroy(struct vblk_dev *b)
 {
 	reset(&b->vdev);
 	vmm_virtio_dev_destroy(&b->vdev);

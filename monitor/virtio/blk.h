@@ -17,24 +17,24 @@
 
 #define BLK_QUEUE_SIZE 256
 
-struct blk_dev {
+struct vblk_dev {
 	struct vmm_virtio_dev vdev;
 	struct vmm_disk_config cfg;
 	struct host_blk disk;
 	struct virtio_blk_config config;
 	/* Per queue: the engine's request slots and what needs publishing. */
-	struct blk_queue {
+	struct vblk_queue {
 		struct host_blk_queue eq;
 		bool stalled; /* the ring has work but all slots are busy */
 		struct vmm_io_flush flush;
 		struct vmm_virtio_queue *q;
-		struct blk_dev *blk;
+		struct vblk_dev *blk;
 	} queue[VMM_VIRTIO_MAX_QUEUES];
 };
 
 /* Opens the backing file and sets up the device (not yet on a transport). */
-int blk_dev_init(struct blk_dev *b, const struct vmm_disk_config *cfg, struct vmm_io *io,
-		 const struct gmem *mem, struct host_err *err);
-void blk_dev_destroy(struct blk_dev *b);
+int vblk_dev_init(struct vblk_dev *b, const struct vmm_disk_config *cfg, struct vmm_io *io,
+		  const struct gmem *mem, struct host_err *err);
+void vblk_dev_destroy(struct vblk_dev *b);
 
 #endif

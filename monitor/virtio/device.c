@@ -68,6 +68,9 @@ int vmm_virtio_dev_init(struct vmm_virtio_dev *d, const struct vmm_virtio_dev_op
 			struct vmm_io *io, const struct gmem *mem)
 {
 	memset(d, 0, sizeof(*d));
+	d->control.fd = -1;
+	for (unsigned i = 0; i < VMM_VIRTIO_MAX_QUEUES; i++)
+		d->q[i].kick.fd = -1;
 	if (nr_queues == 0 || nr_queues > VMM_VIRTIO_MAX_QUEUES)
 		return -EINVAL;
 	pthread_mutex_init(&d->lock, NULL);
@@ -104,9 +107,9 @@ int vmm_virtio_dev_init(struct vmm_virtio_dev *d, const struct vmm_virtio_dev_op
 void vmm_virtio_dev_destroy(struct vmm_virtio_dev *d)
 {
 	for (unsigned i = 0; i < d->nr_queues; i++)
-		if (d->q[i].kick.fd > 0)
+		if (d->q[i].kick.fd >= 0)
 			close(d->q[i].kick.fd);
-	if (d->control.fd > 0)
+	if (d->control.fd >= 0)
 		close(d->control.fd);
 	pthread_cond_destroy(&d->idle);
 	pthread_mutex_destroy(&d->lock);

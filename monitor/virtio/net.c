@@ -13,7 +13,7 @@ static void kick(struct vmm_virtio_dev *d, struct vmm_virtio_queue *q);
 static void publish(struct vmm_io *io, struct vmm_io_flush *f)
 {
 	(void)io;
-	struct net_vq *nq = container_of(f, struct net_vq, flush);
+	struct vnet_queue *nq = container_of(f, struct vnet_queue, flush);
 	struct vmm_virtio_dev *d = &nq->net->vdev;
 	pthread_mutex_lock(&d->lock);
 	if (d->active && nq->q->live) {
@@ -26,7 +26,7 @@ static void publish(struct vmm_io *io, struct vmm_io_flush *f)
 
 static int pop(struct host_net_queue *eq, struct vq_chain *c, unsigned n)
 {
-	struct net_vq *nq = eq->priv;
+	struct vnet_queue *nq = eq->priv;
 	return vq_pop_batch(&nq->q->vq, c, n);
 }
 
@@ -34,7 +34,7 @@ static int pop(struct host_net_queue *eq, struct vq_chain *c, unsigned n)
 static void complete(struct host_net_queue *eq, const struct vq_chain *c, uint32_t len,
 		     bool from_ring)
 {
-	struct net_vq *nq = eq->priv;
+	struct vnet_queue *nq = eq->priv;
 	struct vmm_virtio_dev *d = &nq->net->vdev;
 	if (from_ring) {
 		pthread_mutex_lock(&d->lock);
@@ -57,7 +57,7 @@ static const struct host_net_queue_ops queue_ops = {.pop = pop, .complete = comp
  * tap queues stay attached: the kernel spreads host frames over attached queues. */
 static void control(struct vmm_virtio_dev *d, struct vmm_virtio_queue *q)
 {
-	struct net_dev *n = d->priv;
+	struct vnet_dev *n = d->priv;
 	struct vq_seg seg[8];
 	struct vq_chain c = {.seg = seg, .max_seg = 8};
 	while (vq_pop(&q->vq, &c) == 1) {
@@ -87,12 +87,12 @@ static void control(struct vmm_virtio_dev *d, struct vmm_virtio_queue *q)
 /* I/O thread, lock held. */
 static void kick(struct vmm_virtio_dev *d, struct vmm_virtio_queue *q)
 {
-	struct net_dev *n = d->priv;
+	struct vnet_dev *n = d->priv;
 	if (q->index == 2 * n->tap.pairs) {
 		control(d, q);
 		return;
 	}
-	struct net_vq *nq = &n->vq[q->index];
+	struct vnet_queue *nq = &n->vq[q->index];
 	for (;;) {
 		unsigned before = host_net_queue_busy(&nq->eq);
 		int ret = host_net_queue_run(&nq->eq, &d->io->uring);
@@ -113,7 +113,7 @@ static void kick(struct vmm_virtio_dev *d, struct vmm_virtio_queue *q)
 static void quiesce(struct vmm_virtio_dev *d)
 {
 	/* Posted receives complete only when a frame arrives: cancel them for the reset. */
-	struct net_dev *n = d->priv;
+	struct vnet_dev *n = d->priv;
 	for (unsigned i = 0; i < 2 * n->tap.pairs; i++)
 		if (n->vq[i].eq.num)
 			host_net_queue_cancel(&n->vq[i].eq, &d->io->uring);
@@ -121,13 +121,13 @@ static void quiesce(struct vmm_virtio_dev *d)
 
 static int activate(struct vmm_virtio_dev *d)
 {
-	struct net_dev *n = d->priv;
+	struct vnet_dev *n = d->priv;
 	/* Until VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, only the first pair is in use (5.1.6.5.5). */
 	host_tap_attach(&n->tap, 0, true);
 	for (unsigned p = 1; p < n->tap.pairs; p++)
 		host_tap_attach(&n->tap, p, false);
 	for (unsigned i = 0; i < 2 * n->tap.pairs; i++) {
-		struct net_vq *nq = &n->vq[i];
+		struct vnet_queue *nq = &n->vq[i];
 		if (!nq->q->live)
 			continue;
 		int ret = host_net_queue_init(&nq->eq, n->tap.fd[i / 2], !(i & 1), nq->q->size,
@@ -140,14 +140,14 @@ static int activate(struct vmm_virtio_dev *d)
 
 static void reset(struct vmm_virtio_dev *d)
 {
-	struct net_dev *n = d->priv;
+	struct vnet_dev *n = d->priv;
 	for (unsigned i = 0; i < 2 * n->tap.pairs; i++)
 		host_net_queue_destroy(&n->vq[i].eq);
 }
 
 static void config_read(struct vmm_virtio_dev *d, unsigned off, uint8_t *data, unsigned len)
 {
-	struct net_dev *n = d->priv;
+	struct vnet_dev *n = d->priv;
 	memcpy(data, (uint8_t *)&n->config + off, len);
 }
 
@@ -162,8 +162,8 @@ static const struct vmm_virtio_dev_ops net_ops = {
 	.kick = kick,
 };
 
-int net_dev_init(struct net_dev *n, const struct vmm_net_config *cfg, unsigned index,
-		 struct vmm_io *io, const struct gmem *mem, struct host_err *err)
+int vnet_dev_init(struct vnet_dev *n, const struct vmm_net_config *cfg, unsigned index,
+		  struct vmm_io *io, const struct gmem *mem, struct host_err *err)
 {
 	memset(n, 0, sizeof(*n));
 	n->cfg = *cfg;
@@ -177,14 +177,14 @@ int net_dev_init(struct net_dev *n, const struct vmm_net_config *cfg, unsigned i
 		features |= 1ull << VIRTIO_NET_F_MQ | 1ull << VIRTIO_NET_F_CTRL_VQ;
 	unsigned nq = 2 * pairs + (pairs > 1);
 	for (unsigned i = 0; i < 2 * pairs; i++)
-		n->vq[i] = (struct net_vq){.net = n, .q = &n->vdev.q[i], .flush.fn = publish};
+		n->vq[i] = (struct vnet_queue){.net = n, .q = &n->vdev.q[i], .flush.fn = publish};
 	ret = vmm_virtio_dev_init(&n->vdev, &net_ops, n, features, nq, NET_QUEUE_SIZE, io, mem);
 	if (ret)
 		return host_err_set(err, -ret, "--net tap=%s: %s", cfg->tap.name, strerror(-ret));
 	return 0;
 }
 
-void net_dev_destroy(struct net_dev *n)
+void vnet_dev_destroy(struct vnet_dev *n)
 {
 	reset(&n->vdev);
 	vmm_virtio_dev_destroy(&n->vdev);

@@ -16,24 +16,24 @@
 
 #define NET_QUEUE_SIZE 256
 
-struct net_vq {
-	struct net_dev *net;
+struct vnet_queue {
+	struct vnet_dev *net;
 	struct vmm_virtio_queue *q;
 	struct host_net_queue eq;
 	struct vmm_io_flush flush;
 };
 
-struct net_dev {
+struct vnet_dev {
 	struct vmm_virtio_dev vdev;
 	struct vmm_net_config cfg;
 	struct host_tap tap;
 	struct virtio_net_config config;
-	struct net_vq vq[2 * HOST_NET_MAX_PAIRS];
+	struct vnet_queue vq[2 * HOST_NET_MAX_PAIRS];
 };
 
 /* Attaches to (or creates) the tap and sets up the device. */
-int net_dev_init(struct net_dev *n, const struct vmm_net_config *cfg, unsigned index,
-		 struct vmm_io *io, const struct gmem *mem, struct host_err *err);
-void net_dev_destroy(struct net_dev *n);
+int vnet_dev_init(struct vnet_dev *n, const struct vmm_net_config *cfg, unsigned index,
+		  struct vmm_io *io, const struct gmem *mem, struct host_err *err);
+void vnet_dev_destroy(struct vnet_dev *n);
 
 #endif

@@ -13,7 +13,7 @@
 static void publish(struct vmm_io *io, struct vmm_io_flush *f)
 {
 	(void)io;
-	struct rng_dev *r = container_of(f, struct rng_dev, flush);
+	struct vrng_dev *r = container_of(f, struct vrng_dev, flush);
 	pthread_mutex_lock(&r->vdev.lock);
 	if (r->vdev.active && r->vdev.q[0].live)
 		vmm_virtio_queue_publish(&r->vdev, &r->vdev.q[0]);
@@ -37,7 +37,7 @@ static uint32_t fill(const struct vq_chain *c)
 
 static void kick(struct vmm_virtio_dev *d, struct vmm_virtio_queue *q)
 {
-	struct rng_dev *r = d->priv;
+	struct vrng_dev *r = d->priv;
 	struct vq_seg seg[BATCH][MAX_SEG];
 	struct vq_chain c[BATCH];
 	for (;;) {
@@ -74,14 +74,14 @@ static const struct vmm_virtio_dev_ops rng_ops = {
 	.kick = kick,
 };
 
-int rng_dev_init(struct rng_dev *r, struct vmm_io *io, const struct gmem *mem)
+int vrng_dev_init(struct vrng_dev *r, struct vmm_io *io, const struct gmem *mem)
 {
 	memset(r, 0, sizeof(*r));
 	r->flush.fn = publish;
 	return vmm_virtio_dev_init(&r->vdev, &rng_ops, r, 0, 1, 64, io, mem);
 }
 
-void rng_dev_destroy(struct rng_dev *r)
+void vrng_dev_destroy(struct vrng_dev *r)
 {
 	vmm_virtio_dev_destroy(&r->vdev);
 }

@@ -5,13 +5,13 @@
 
 #include "device.h"
 
-struct rng_dev {
+struct vrng_dev {
 	struct vmm_virtio_dev vdev;
 	struct vmm_io_flush flush;
 	uint64_t bytes;
 };
 
-int rng_dev_init(struct rng_dev *r, struct vmm_io *io, const struct gmem *mem);
-void rng_dev_destroy(struct rng_dev *r);
+int vrng_dev_init(struct vrng_dev *r, struct vmm_io *io, const struct gmem *mem);
+void vrng_dev_destroy(struct vrng_dev *r);
 
 #endif

@@ -33,7 +33,7 @@ struct fixture {
 	uint8_t *ram;
 	struct gmem mem;
 	struct vmm_io io;
-	struct blk_dev blk;
+	struct vblk_dev blk;
 	struct vq_drv drv;
 	struct vq_drv_slot slots[QSIZE];
 	char path[64];
@@ -116,7 +116,7 @@ static int setup_with(void **state, bool readonly)
 	}
 	struct vmm_disk_config cfg = {.blk = {.path = f->path, .readonly = readonly, .queues = 1}};
 	strcpy(cfg.blk.serial, "unit-disk");
-	assert_int_equal(blk_dev_init(&f->blk, &cfg, &f->io, &f->mem, &err), 0);
+	assert_int_equal(vblk_dev_init(&f->blk, &cfg, &f->io, &f->mem, &err), 0);
 	f->blk.vdev.tops = &fake_transport;
 	assert_int_equal(vmm_io_start(&f->io), 0);
 	*state = f;
@@ -137,7 +137,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 	vmm_io_stop(&f->io);
-	blk_dev_destroy(&f->blk);
+	vblk_dev_destroy(&f->blk);
 	vmm_io_destroy(&f->io);
 	unlink(f->path);
 	free(f->ram);
