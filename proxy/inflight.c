@@ -76,8 +76,11 @@ static void clear_batch(struct vhost_user_inflight_split *r, uint16_t num, uint1
 
 void iop_inflight_batch_done(struct iop_inflight *f, uint16_t used_idx)
 {
-	if (!f->r || !f->batch)
+	if (!f->r)
 		return;
+	/* A batch may hold used entries of no tracked head (a refused duplicate, a head past
+	 * the ring): used_idx must still follow the ring, or a restart would take them for a
+	 * batch never cleared and clear older heads of the list, some in flight again. */
 	clear_batch(f->r, f->num, f->batch);
 	/* The clears before used_idx: a later ioproxy (this one having died) that finds
 	 * used_idx current must find the batch cleared. Release orders our stores; the reader

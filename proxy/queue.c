@@ -117,9 +117,10 @@ void iop_queue_push(struct iop_queue *q, const struct vq_chain *c, uint32_t writ
 	vq_push(&q->vq, c, written);
 	if (q->vq.cfg.packed)
 		iop_inflight_packed_put(&q->inflight, c->tag);
-	if (c->id < q->num) {
-		if (c->err != VQ_ERR_HEAD) /* a refused duplicate leaves the first in flight */
-			q->busy[c->id] = 0;
+	/* A refused duplicate (VQ_ERR_HEAD with a head below num) leaves the first in flight: its
+	 * busy flag and, split, its inflight mark, which a restart resubmits it by. */
+	if (c->id < q->num && c->err != VQ_ERR_HEAD) {
+		q->busy[c->id] = 0;
 		if (!q->vq.cfg.packed)
 			iop_inflight_put(&q->inflight, c->id);
 	}

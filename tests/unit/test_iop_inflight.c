@@ -71,6 +71,11 @@ static void mark_and_clear_batches(void **state)
 	assert_int_equal(r->desc[3].inflight, 0);
 	assert_int_equal(r->desc[2].inflight, 1);
 	assert_int_equal(r->used_idx, 2);
+	/* A published batch of untracked entries only (a refused duplicate, a head past the ring)
+	 * still moves used_idx with the ring, and clears nothing. */
+	iop_inflight_batch_done(&f, 3);
+	assert_int_equal(r->used_idx, 3);
+	assert_int_equal(r->desc[2].inflight, 1);
 	/* Head out of range (a malformed chain) is not tracked. */
 	iop_inflight_get(&f, NUM);
 	iop_inflight_put(&f, 0xffff);
