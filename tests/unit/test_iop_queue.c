@@ -26,6 +26,7 @@
 
 #include "barrier.h"
 #include "iop.h"
+#include "ring_configs.h"
 
 #define NUM	  16
 #define RAM_GPA	  0x40000000ull	    /* guest-physical base of the one region */
@@ -37,24 +38,6 @@
 #define MAX_SEG	  8
 #define F_AVAIL	  (1u << VRING_PACKED_DESC_F_AVAIL)
 #define F_USED	  (1u << VRING_PACKED_DESC_F_USED)
-
-const char *__ubsan_default_options(void);
-const char *__ubsan_default_options(void)
-{
-	return "halt_on_error=1:print_stacktrace=1";
-}
-
-struct tcfg {
-	const char *name;
-	bool packed, event_idx, indirect;
-};
-
-static const struct tcfg cfgs[] = {
-	{"split", false, false, false},		{"split+event_idx", false, true, false},
-	{"split+indirect", false, false, true}, {"split+event_idx+indirect", false, true, true},
-	{"packed", true, false, false},		{"packed+event_idx", true, true, false},
-	{"packed+indirect", true, false, true}, {"packed+event_idx+indirect", true, true, true},
-};
 
 struct fx {
 	const struct tcfg *t;

@@ -26,6 +26,7 @@
 
 #include "blk.h"
 #include "vhost.h"
+#include "sendfds.h"
 
 #define V	 VHOST_USER_VERSION
 #define ACK	 (VHOST_USER_VERSION | VHOST_USER_NEED_REPLY_MASK)
@@ -91,22 +92,8 @@ static void send_raw(struct fixture *f, uint32_t req, uint32_t flags, uint32_t s
 	memcpy(buf, &h, sizeof(h));
 	if (sent)
 		memcpy(buf + sizeof(h), payload, sent);
-	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(h) + sent};
-	union {
-		char b[CMSG_SPACE(8 * sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	if (nfds) {
-		mh.msg_control = ctl.b;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-	}
-	assert_int_equal(sendmsg(f->peer, &mh, 0), (ssize_t)iov.iov_len);
+	assert_int_equal(sendfds(f->peer, buf, sizeof(h) + sent, fds, nfds),
+			 (ssize_t)(sizeof(h) + sent));
 }
 
 static int serve(struct fixture *f, uint32_t req, uint32_t flags, const void *payload,

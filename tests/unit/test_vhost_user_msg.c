@@ -18,6 +18,7 @@
 
 #include "host/util.h"
 #include "host/vhost_msg.h"
+#include "sendfds.h"
 
 static int sp[2];
 
@@ -98,22 +99,7 @@ static void oversized_and_truncated(void **state)
 		0);
 	assert_int_equal(host_vu_recv(sp[1], &m, 1000), 0); /* a whole message with its fd */
 	host_vu_close_fds(&m);
-	struct msghdr mh = {0};
-	struct iovec iov = {&h, sizeof(h)};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl = {{0}};
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = ctl.buf;
-	mh.msg_controllen = sizeof(ctl.buf);
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &p[0], sizeof(int));
-	assert_int_equal(sendmsg(sp[0], &mh, 0), (ssize_t)sizeof(h));
+	assert_int_equal(sendfds(sp[0], &h, sizeof(h), p, 1), (ssize_t)sizeof(h));
 	assert_int_equal(host_vu_recv(sp[1], &m, 1000), -EMSGSIZE);
 	assert_int_equal(m.nfds, 0);
 	assert_int_equal(open_fds(), before);
@@ -140,21 +126,7 @@ static void truncated_fds(void **state)
 		fds[i] = dup(1);
 	unsigned before = open_fds();
 	struct vhost_user_header h = {.request = VHOST_USER_SET_MEM_TABLE, .flags = 1};
-	struct iovec iov = {&h, sizeof(h)};
-	union {
-		char buf[CMSG_SPACE(sizeof(fds))];
-		struct cmsghdr align;
-	} ctl = {{0}};
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = ctl.buf,
-			    .msg_controllen = sizeof(ctl.buf)};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(fds));
-	memcpy(CMSG_DATA(cm), fds, sizeof(fds));
-	assert_int_equal(sendmsg(sp[0], &mh, 0), (ssize_t)sizeof(h));
+	assert_int_equal(sendfds(sp[0], &h, sizeof(h), fds, N), (ssize_t)sizeof(h));
 	struct host_vu_msg m;
 	assert_int_equal(host_vu_recv(sp[1], &m, 1000), -EBADMSG);
 	assert_int_equal(open_fds(), before);

@@ -29,6 +29,7 @@
 
 #include "barrier.h"
 #include "virtio/blk.h"
+#include "ring_configs.h"
 
 #define RAM_GPA	     0x100000ull
 #define RAM_SIZE     (4u << 20)
@@ -37,19 +38,6 @@
 #define DATA_OFF     0x100000 /* request buffers from here */
 #define QSIZE	     64
 #define DISK_SECTORS 2048
-
-/* Ring configurations the request tests rerun across. */
-struct tcfg {
-	const char *name;
-	bool packed, event_idx, indirect;
-};
-
-static const struct tcfg cfgs[] = {
-	{"split", false, false, false},		{"split+event_idx", false, true, false},
-	{"split+indirect", false, false, true}, {"split+event_idx+indirect", false, true, true},
-	{"packed", true, false, false},		{"packed+event_idx", true, true, false},
-	{"packed+indirect", true, false, true}, {"packed+event_idx+indirect", true, true, true},
-};
 
 /* Tests run without a configuration get this one. */
 static const struct tcfg default_cfg = {"split+event_idx", false, true, false};

@@ -20,6 +20,7 @@
 
 #include "packed_bits.h"
 #include "virtq.h"
+#include "ring_configs.h"
 
 #define A_SIZE	    (4ull << 20)
 #define B_GPA	    A_SIZE /* adjacent to A */
@@ -34,24 +35,6 @@
 #define MAX_SEG	    16
 
 /* Under UBSan (build-asan), undefined behaviour fails the test instead of only printing. */
-const char *__ubsan_default_options(void);
-const char *__ubsan_default_options(void)
-{
-	return "halt_on_error=1:print_stacktrace=1";
-}
-
-struct tcfg {
-	const char *name;
-	bool packed, event_idx, indirect;
-};
-
-static const struct tcfg cfgs[] = {
-	{"split", false, false, false},		{"split+event_idx", false, true, false},
-	{"split+indirect", false, false, true}, {"split+event_idx+indirect", false, true, true},
-	{"packed", true, false, false},		{"packed+event_idx", true, true, false},
-	{"packed+indirect", true, false, true}, {"packed+event_idx+indirect", true, true, true},
-};
-
 struct req {
 	unsigned idx; /* owns TABLE_BYTES at TABLE_GPA and DATA_BYTES at DATA_GPA */
 	uint32_t seq;

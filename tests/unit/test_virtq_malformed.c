@@ -22,6 +22,7 @@
 #include <sys/mman.h>
 
 #include "virtq.h"
+#include "ring_configs.h"
 
 #define A_SIZE	 0x100000ull
 #define B_GPA	 A_SIZE
@@ -41,24 +42,6 @@
 #define INDIRECT VRING_DESC_F_INDIRECT
 
 /* Under UBSan (build-asan), undefined behaviour fails the test instead of only printing. */
-const char *__ubsan_default_options(void);
-const char *__ubsan_default_options(void)
-{
-	return "halt_on_error=1:print_stacktrace=1";
-}
-
-struct tcfg {
-	const char *name;
-	bool packed, event_idx, indirect;
-};
-
-static const struct tcfg cfgs[] = {
-	{"split", false, false, false},		{"split+event_idx", false, true, false},
-	{"split+indirect", false, false, true}, {"split+event_idx+indirect", false, true, true},
-	{"packed", true, false, false},		{"packed+event_idx", true, true, false},
-	{"packed+indirect", true, false, true}, {"packed+event_idx+indirect", true, true, true},
-};
-
 /* One descriptor as a test writes it; nx is the next index (split) or the buffer id (packed). */
 struct dsc {
 	uint64_t addr;

@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "virtq.h"
+#include "ring_configs.h"
 
 #define N_REQ	    200000
 #define BUDGET_MS   1000
@@ -45,24 +46,6 @@
 #define HOLD	    8 /* completions the device may keep back across batches */
 
 /* Under UBSan (build-asan), undefined behaviour fails the test instead of only printing. */
-const char *__ubsan_default_options(void);
-const char *__ubsan_default_options(void)
-{
-	return "halt_on_error=1:print_stacktrace=1";
-}
-
-struct tcfg {
-	const char *name;
-	bool packed, event_idx, indirect;
-};
-
-static const struct tcfg cfgs[] = {
-	{"split", false, false, false},		{"split+event_idx", false, true, false},
-	{"split+indirect", false, false, true}, {"split+event_idx+indirect", false, true, true},
-	{"packed", true, false, false},		{"packed+event_idx", true, true, false},
-	{"packed+indirect", true, false, true}, {"packed+event_idx+indirect", true, true, true},
-};
-
 /* An eventfd: a signal is remembered until the sleeper takes it. */
 struct wake {
 	pthread_mutex_t m;
