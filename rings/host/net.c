@@ -387,9 +387,9 @@ static void frames_post(struct host_net_port *p, struct host_uring *u, struct ho
 			memset(fr->hdr, 0, sizeof(fr->hdr)); /* no offloads: a plain frame */
 			io_uring_prep_writev(sqe, p->fd, fr->iov, fr->niov, 0);
 		}
+		/* Hard, not soft: a short read, which every frame is, must not break the chain. */
 		if (prev)
-			prev->flags |=
-				IOSQE_IO_HARDLINK; /* a short read does not break the chain */
+			prev->flags |= IOSQE_IO_HARDLINK;
 		prev = sqe;
 		fr->port = p;
 		fr->rx = rx;

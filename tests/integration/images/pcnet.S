@@ -18,7 +18,7 @@
 #define BUFSZ	  1536
 #define HELLO_LEN 17 /* "vmmon pcnet hello" */
 #define BYE_LEN	  15 /* "vmmon pcnet bye" */
-#define SPIN	  20000000 /* polls of guest memory before a step fails */
+#define SPIN	  4000000 /* polls of guest memory before a step fails */
 
 /* CSR0 */
 #define INIT 0x0001
