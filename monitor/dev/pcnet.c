@@ -218,7 +218,7 @@ static void start(struct pcnet *p)
 	kick(p); /* the transmitter polls its ring as it starts */
 }
 
-static void csr0_write(struct pcnet *p, uint16_t val)
+void pcnet_csr0_write(struct pcnet *p, uint16_t val)
 {
 	p->csr[0] &= (uint16_t) ~(val & CSR0_W1C);
 	if (val & PCNET_CSR0_STOP) {
@@ -292,7 +292,7 @@ static void csr_write_locked(struct pcnet *p, unsigned n, uint16_t val)
 	uint16_t wmask = csr_def[n].wmask;
 	switch (n) {
 	case 0:
-		csr0_write(p, val);
+		pcnet_csr0_write(p, val);
 		break;
 	case 4:
 		p->csr[4] &= (uint16_t) ~(val & CSR4_W1C);

@@ -221,8 +221,10 @@ void pcnet_bcr_write(struct pcnet *p, unsigned n, uint16_t val);
 /* I/O thread: transmits what the guest's ring holds, if the transmitter is on and there is a
  * demand (TDMD) or transmit polling is allowed (CSR4 DPOLL clear). */
 void pcnet_tx_run(struct pcnet *p);
-/* I/O thread: a transmit demand as a CSR0 write of TDMD makes it, then the run. */
-void pcnet_tdmd(struct pcnet *p);
+/* I/O thread: the CSR0 write `csr0` (a transmit demand: TDMD, with INEA as pcnet32 writes it),
+ * applied as the register write applies it, then the transmitter's run. The write a doorbell
+ * (an ioeventfd with datamatch on RDP while RAP selects CSR0) stands for. */
+void pcnet_tdmd(struct pcnet *p, uint16_t csr0);
 /* I/O thread: a frame from the wire (without FCS). */
 enum pcnet_rx_result pcnet_rx(struct pcnet *p, const uint8_t *frame, size_t len);
 /* A copy of the counters. */
@@ -230,6 +232,7 @@ struct pcnet_stats pcnet_stats(struct pcnet *p);
 
 /* ---- inside the core (pcnet.c and pcnet_ring.c), lock held ---- */
 void pcnet_update_irq(struct pcnet *p);
+void pcnet_csr0_write(struct pcnet *p, uint16_t val);
 /* Reads the initialization block: 0, or -EFAULT (MERR set). */
 int pcnet_ring_init(struct pcnet *p);
 void pcnet_tx_locked(struct pcnet *p);

@@ -350,10 +350,10 @@ void pcnet_tx_run(struct pcnet *p)
 	pthread_mutex_unlock(&p->lock);
 }
 
-void pcnet_tdmd(struct pcnet *p)
+void pcnet_tdmd(struct pcnet *p, uint16_t csr0)
 {
 	pthread_mutex_lock(&p->lock);
-	p->csr[0] |= PCNET_CSR0_TDMD;
+	pcnet_csr0_write(p, csr0);
 	pcnet_tx_locked(p);
 	pcnet_update_irq(p);
 	pthread_mutex_unlock(&p->lock);

@@ -39,7 +39,7 @@ static void test_tx_frame_padded(void **state)
 	/* Without APAD_XMT the frame goes as it is. */
 	wcsr(f, 4, 0x0115);
 	tx_give(f, 1, TXBUF, 42, PCNET_DESC_STP | PCNET_DESC_ENP);
-	pcnet_tdmd(&f->p);
+	pcnet_tdmd(&f->p, PCNET_CSR0_INEA | PCNET_CSR0_TDMD);
 	assert_int_equal(f->nframes, 2);
 	assert_int_equal(f->len[1], 42);
 }
@@ -51,13 +51,13 @@ static void test_tx_chained_across_the_ring_end(void **state)
 	/* Run the ring to index 2, so that a three-buffer frame wraps: 2, 3, 0. */
 	for (unsigned i = 0; i < 2; i++)
 		tx_give(f, i, TXBUF, 64, PCNET_DESC_STP | PCNET_DESC_ENP);
-	pcnet_tdmd(&f->p);
+	pcnet_tdmd(&f->p, PCNET_CSR0_INEA | PCNET_CSR0_TDMD);
 	assert_int_equal(f->nframes, 2);
 	fill(f, TXBUF + 0x1000, 700, 9);
 	tx_give(f, 3, TXBUF + 0x1000 + 100, 500, 0);
 	tx_give(f, 0, TXBUF + 0x1000 + 600, 100, PCNET_DESC_ENP);
 	tx_give(f, 2, TXBUF + 0x1000, 100, PCNET_DESC_STP); /* STP last, as drivers do */
-	pcnet_tdmd(&f->p);
+	pcnet_tdmd(&f->p, PCNET_CSR0_INEA | PCNET_CSR0_TDMD);
 	assert_int_equal(f->nframes, 3);
 	assert_int_equal(f->len[2], 700);
 	uint8_t want[700];
@@ -76,7 +76,7 @@ static void test_tx_chain_without_enp(void **state)
 	bring_up(f, 2, 3, 3);
 	tx_give(f, 1, TXBUF, 100, 0);
 	tx_give(f, 0, TXBUF, 100, PCNET_DESC_STP);
-	pcnet_tdmd(&f->p);
+	pcnet_tdmd(&f->p, PCNET_CSR0_INEA | PCNET_CSR0_TDMD);
 	assert_int_equal(f->nframes, 0);
 	assert_int_equal(desc_status(f, txd(f, 0)) & (PCNET_DESC_OWN | PCNET_DESC_ERR), 0);
 	assert_int_equal(desc_status(f, txd(f, 1)) & (PCNET_DESC_OWN | PCNET_DESC_ERR),
@@ -86,7 +86,7 @@ static void test_tx_chain_without_enp(void **state)
 	assert_true(c0 & PCNET_CSR0_TINT);
 	assert_false(c0 & PCNET_CSR0_TXON);
 	tx_give(f, 2, TXBUF, 60, PCNET_DESC_STP | PCNET_DESC_ENP);
-	pcnet_tdmd(&f->p);
+	pcnet_tdmd(&f->p, PCNET_CSR0_INEA | PCNET_CSR0_TDMD);
 	assert_int_equal(f->nframes, 0); /* off until restarted */
 
 	/* With DXSUFLO the transmitter carries on with the next frame. */
@@ -98,7 +98,7 @@ static void test_tx_chain_without_enp(void **state)
 	wcsr(f, 0, PCNET_CSR0_STRT);
 	tx_give(f, 0, TXBUF, 100, PCNET_DESC_STP);
 	tx_give(f, 1, TXBUF, 60, PCNET_DESC_STP | PCNET_DESC_ENP); /* a new frame: breaks it */
-	pcnet_tdmd(&f->p);
+	pcnet_tdmd(&f->p, PCNET_CSR0_INEA | PCNET_CSR0_TDMD);
 	assert_int_equal(f->nframes, 1);
 	assert_int_equal(f->len[0], 60);
 	assert_true(desc_status(f, txd(f, 0)) & PCNET_DESC_ERR);
@@ -107,7 +107,7 @@ static void test_tx_chain_without_enp(void **state)
 	for (unsigned i = 3; i < 8 + 2; i++)
 		tx_give(f, i % 8, TXBUF, 10, 0);
 	tx_give(f, 2, TXBUF, 10, PCNET_DESC_STP);
-	pcnet_tdmd(&f->p);
+	pcnet_tdmd(&f->p, PCNET_CSR0_INEA | PCNET_CSR0_TDMD);
 	assert_int_equal(f->nframes, 1);
 	for (unsigned i = 0; i < 8; i++)
 		assert_false(desc_status(f, txd(f, i)) & PCNET_DESC_OWN);
@@ -122,7 +122,7 @@ static void test_tx_frame_too_long(void **state)
 	bring_up(f, 2, 2, 2);
 	tx_give(f, 1, TXBUF + 1000, 519, PCNET_DESC_ENP);
 	tx_give(f, 0, TXBUF, 1000, PCNET_DESC_STP);
-	pcnet_tdmd(&f->p);
+	pcnet_tdmd(&f->p, PCNET_CSR0_INEA | PCNET_CSR0_TDMD);
 	assert_int_equal(f->nframes, 0);
 	uint16_t c0 = rcsr(f, 0);
 	assert_int_equal(c0 & (PCNET_CSR0_BABL | PCNET_CSR0_ERR | PCNET_CSR0_TXON),
@@ -132,7 +132,7 @@ static void test_tx_frame_too_long(void **state)
 	assert_false(desc_status(f, txd(f, 1)) & PCNET_DESC_OWN);
 	tx_give(f, 3, TXBUF + 1000, 518, PCNET_DESC_ENP);
 	tx_give(f, 2, TXBUF, 1000, PCNET_DESC_STP);
-	pcnet_tdmd(&f->p);
+	pcnet_tdmd(&f->p, PCNET_CSR0_INEA | PCNET_CSR0_TDMD);
 	assert_int_equal(f->nframes, 1);
 	assert_int_equal(f->len[0], 1518);
 }
@@ -143,7 +143,7 @@ static void test_tx_without_stp_skipped(void **state)
 	bring_up(f, 2, 2, 2);
 	tx_give(f, 0, TXBUF, 80, PCNET_DESC_ENP);
 	tx_give(f, 1, TXBUF, 70, PCNET_DESC_STP | PCNET_DESC_ENP);
-	pcnet_tdmd(&f->p);
+	pcnet_tdmd(&f->p, PCNET_CSR0_INEA | PCNET_CSR0_TDMD);
 	assert_int_equal(f->nframes, 1);
 	assert_int_equal(f->len[0], 70);
 	assert_true(desc_status(f, txd(f, 0)) & PCNET_DESC_OWN); /* skipped, not taken */
@@ -159,7 +159,7 @@ static void test_tx_waits_for_room(void **state)
 	for (unsigned i = 0; i < 3; i++)
 		tx_give(f, i, TXBUF, 60 + i, PCNET_DESC_STP | PCNET_DESC_ENP);
 	f->room = 1;
-	pcnet_tdmd(&f->p);
+	pcnet_tdmd(&f->p, PCNET_CSR0_INEA | PCNET_CSR0_TDMD);
 	assert_int_equal(f->nframes, 1);
 	assert_true(desc_status(f, txd(f, 1)) & PCNET_DESC_OWN);
 	assert_true(rcsr(f, 0) & PCNET_CSR0_TDMD);
@@ -182,12 +182,12 @@ static void test_tx_interrupt_suppression(void **state)
 	bring_up(f, 2, 2, 2);
 	wcsr(f, 5, PCNET_CSR5_TOKINTD);
 	tx_give(f, 0, TXBUF, 60, PCNET_DESC_STP | PCNET_DESC_ENP);
-	pcnet_tdmd(&f->p);
+	pcnet_tdmd(&f->p, PCNET_CSR0_INEA | PCNET_CSR0_TDMD);
 	assert_int_equal(f->nframes, 1);
 	assert_false(rcsr(f, 0) & PCNET_CSR0_TINT);
 	wcsr(f, 5, PCNET_CSR5_TOKINTD | PCNET_CSR5_LTINTEN);
 	tx_give(f, 1, TXBUF, 60, PCNET_DESC_STP | PCNET_DESC_ENP | PCNET_TMD1_LTINT);
-	pcnet_tdmd(&f->p);
+	pcnet_tdmd(&f->p, PCNET_CSR0_INEA | PCNET_CSR0_TDMD);
 	assert_true(rcsr(f, 0) & PCNET_CSR0_TINT);
 }
 
@@ -198,10 +198,14 @@ static void test_tdmd_storm_empty_ring(void **state)
 	bring_up(f, 2, 4, 4);
 	uint8_t before[16 * 16];
 	assert_int_equal(gmem_read(&f->g.mem, TXR, before, sizeof(before)), 0);
+	wcsr(f, 0, 0);
+	/* The I/O thread's TDMD is the whole CSR0 write: INEA comes back with it. */
+	pcnet_tdmd(&f->p, PCNET_CSR0_INEA | PCNET_CSR0_TDMD);
+	assert_true(rcsr(f, 0) & PCNET_CSR0_INEA);
 	for (unsigned i = 0; i < 10000; i++) {
 		wcsr(f, 0, PCNET_CSR0_INEA | PCNET_CSR0_TDMD);
 		pcnet_tx_run(&f->p);
-		pcnet_tdmd(&f->p);
+		pcnet_tdmd(&f->p, PCNET_CSR0_INEA | PCNET_CSR0_TDMD);
 	}
 	assert_int_equal(f->nframes, 0);
 	assert_false(rcsr(f, 0) & (PCNET_CSR0_TINT | PCNET_CSR0_ERR | PCNET_CSR0_TDMD));
@@ -383,7 +387,7 @@ static void round_trip(struct fx *f, unsigned style)
 	fill(f, TXBUF, 200, 3);
 	tx_give(f, 1, TXBUF + 50, 150, PCNET_DESC_ENP);
 	tx_give(f, 0, TXBUF, 50, PCNET_DESC_STP);
-	pcnet_tdmd(&f->p);
+	pcnet_tdmd(&f->p, PCNET_CSR0_INEA | PCNET_CSR0_TDMD);
 	assert_int_equal(f->nframes, 1);
 	assert_int_equal(f->len[0], 200);
 	uint8_t want[200];
@@ -445,7 +449,7 @@ static void test_rings_outside_ram(void **state)
 	put_desc(f, t, TXBUF, PCNET_DESC_OWN | PCNET_DESC_STP | PCNET_DESC_ENP | bcnt(60), 0,
 		 false);
 	put_desc(f, t + 16, TXBUF, PCNET_DESC_OWN | PCNET_DESC_STP | bcnt(60), 0, false);
-	pcnet_tdmd(&f->p);
+	pcnet_tdmd(&f->p, PCNET_CSR0_INEA | PCNET_CSR0_TDMD);
 	assert_int_equal(f->nframes, 1);
 	c0 = rcsr(f, 0);
 	assert_false(c0 & PCNET_CSR0_TXON);
@@ -457,7 +461,7 @@ static void test_rings_outside_ram(void **state)
 	assert_int_equal(pcnet_rx(&f->p, b, sizeof(b)), PCNET_RX_MERR);
 	assert_true(get32(f, rxd(f, 0) + 4) & PCNET_DESC_OWN);
 	tx_give(f, 0, OUTSIDE - 30, 60, PCNET_DESC_STP | PCNET_DESC_ENP);
-	pcnet_tdmd(&f->p);
+	pcnet_tdmd(&f->p, PCNET_CSR0_INEA | PCNET_CSR0_TDMD);
 	assert_int_equal(f->nframes, 1);
 	assert_int_equal(rcsr(f, 0) & (PCNET_CSR0_MERR | PCNET_CSR0_TXON | PCNET_CSR0_RXON),
 			 PCNET_CSR0_MERR);
@@ -501,7 +505,7 @@ static void test_ring_wraps_into_garbage(void **state)
 			uint8_t b[1200];
 			make_frame(b, sizeof(b), mac, (uint8_t)round);
 			(void)pcnet_rx(&f->p, b, 60 + round * 5 % 1100);
-			pcnet_tdmd(&f->p);
+			pcnet_tdmd(&f->p, PCNET_CSR0_INEA | PCNET_CSR0_TDMD);
 			f->nframes = 0;
 			if (!(rcsr(f, 0) & PCNET_CSR0_RXON) || !(rcsr(f, 0) & PCNET_CSR0_TXON)) {
 				wcsr(f, 0, PCNET_CSR0_STOP); /* what a driver does after MERR */
