@@ -25,12 +25,16 @@ struct vmm_disk_config {
 	enum vmm_transport transport;
 };
 
-/* --net tap=NAME[,mac=MAC][,queues=N][,transport=pci|mmio]
+/* The order of the words --net model= accepts: the NIC the guest sees. */
+enum vmm_net_model { VMM_NET_VIRTIO, VMM_NET_PCNET };
+
+/* --net tap=NAME[,mac=MAC][,queues=N][,transport=pci|mmio][,model=virtio|pcnet]
  * or --net vhost-user=SOCKET[,mac=MAC][,transport=pci|mmio] */
 struct vmm_net_config {
 	struct host_tap_opts tap;
 	char vhost_user[108]; /* a back-end's socket instead of a tap */
 	enum vmm_transport transport;
+	enum vmm_net_model model; /* pcnet: an AMD PCnet-PCI II on PCI, one queue, a tap */
 };
 
 #define VMM_DEFAULT_CPUS   1

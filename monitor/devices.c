@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <linux/virtio_ids.h>
 
+#include "dev/pcnet_pci.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
 #include "virtio/mmio.h"
@@ -32,6 +33,15 @@ static uint64_t alloc_bar(struct vmm_devices *devs, uint64_t size)
 		return 0;
 	devs->next_bar = at + size;
 	return at;
+}
+
+static uint16_t alloc_io_bar(struct vmm_devices *devs, uint32_t size)
+{
+	uint32_t at = (devs->next_io_bar + size - 1) & ~(size - 1);
+	if (at + size > PCI_IO_WINDOW_END)
+		return 0;
+	devs->next_io_bar = at + size;
+	return (uint16_t)at;
 }
 
 static int plug_pci(struct vmm_vm *vm, struct vmm_virtio_slot *s, struct host_err *err)
@@ -173,10 +183,42 @@ static void destroy_vcon(void *model)
 	free(model);
 }
 
+/* An AMD PCnet-PCI II on the tap: a PCI function with an I/O BAR and INTA#. */
+static int add_pcnet(struct vmm_vm *vm, const struct vmm_net_config *nc, unsigned index,
+		     struct host_err *err)
+{
+	struct vmm_devices *devs = &vm->devs;
+	uint16_t bar = alloc_io_bar(devs, PCNET_IO_SIZE);
+	struct pcnet_pci *n = calloc(1, sizeof(*n));
+	if (!n || !bar) {
+		free(n);
+		return host_err_set(err, ENOSPC, "--net tap=%s,model=pcnet: %s", nc->tap.name,
+				    n ? "no room for another I/O BAR" : "out of memory");
+	}
+	devs->pcnet[devs->nr_pcnet++] = n; /* destroyed with the devices, set up or not */
+	struct vmm_irq intx = {.set = vmm_vm_set_irq, .ctx = vm};
+	int ret = pcnet_pci_init(n, &nc->tap, index, &devs->io, &vm->mem, intx, bar, err);
+	if (ret)
+		return ret;
+	int slot = pci_host_add(&vm->plat.pci, &n->pci, -1);
+	if (slot < 0)
+		return host_err_set(err, -slot, "no free PCI slot for the PCnet NIC on tap %s",
+				    nc->tap.name);
+	/* The INTx pin depends on the slot, known only now. */
+	pcnet_pci_set_intx(n, vmm_pci_intx_pin((unsigned)slot));
+	return 0;
+}
+
 static int add_nets(struct vmm_vm *vm, struct host_err *err)
 {
 	for (unsigned i = 0; i < vm->cfg->nr_nets; i++) {
 		const struct vmm_net_config *nc = &vm->cfg->nets[i];
+		if (nc->model == VMM_NET_PCNET) {
+			int ret = add_pcnet(vm, nc, i, err);
+			if (ret)
+				return ret;
+			continue;
+		}
 		if (nc->vhost_user[0]) {
 			struct virtio_net_config c;
 			host_net_config(&nc->tap.mac, 1, i, &c); /* one pair over vhost-user */
@@ -239,6 +281,7 @@ int vmm_devices_init(struct vmm_vm *vm, struct host_err *err)
 	struct vmm_devices *devs = &vm->devs;
 	memset(devs, 0, sizeof(*devs));
 	devs->next_bar = VMM_PCI_WINDOW;
+	devs->next_io_bar = VMM_PCI_IO_BARS;
 	if (!vm->cfg->nr_disks && !vm->cfg->nr_nets && !vm->cfg->rng && !vm->cfg->virtio_console)
 		return 0; /* no I/O thread for a VM without virtio devices */
 	int ret = vmm_irq_routes_init(&devs->routes, vm->fd);
@@ -288,6 +331,8 @@ void vmm_devices_print_stats(const struct vmm_vm *vm)
 			", protocol violations %" PRIu64 "\n",
 			d->ops->name, i, kicks, early, irqs, bad, d->violations);
 	}
+	for (unsigned i = 0; i < vm->devs.nr_pcnet; i++)
+		pcnet_pci_print_stats(vm->devs.pcnet[i], i);
 	if (vm->devs.io_ready)
 		fprintf(stderr,
 			"vmmon: stats: I/O thread: %" PRIu64 " loops, %" PRIu64
@@ -325,6 +370,12 @@ void vmm_devices_destroy(struct vmm_vm *vm)
 	devs->nr = 0;
 	if (devs->io_ready)
 		vmm_io_destroy(&devs->io);
+	/* After the I/O thread, whose exit cancelled the reads into their buffers. */
+	for (unsigned i = 0; i < devs->nr_pcnet; i++) {
+		pcnet_pci_destroy(devs->pcnet[i]);
+		free(devs->pcnet[i]);
+	}
+	devs->nr_pcnet = 0;
 	if (devs->routes_ready)
 		vmm_irq_routes_destroy(&devs->routes);
 	devs->io_ready = devs->routes_ready = false;

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The VM's virtio devices: built from the configuration, each on its transport (PCI with BARs
- * pre-assigned in the 32-bit hole, or virtio-mmio announced on the kernel command line), all
- * served by one I/O thread.
+ * The VM's I/O devices: built from the configuration, the virtio devices each on its transport
+ * (PCI with BARs pre-assigned in the 32-bit hole, or virtio-mmio announced on the kernel
+ * command line) and the emulated legacy NICs (PCnet, I/O BARs pre-assigned from port 0xC000),
+ * all served by one I/O thread.
  */
 #ifndef VMMON_DEVICES_H
 #define VMMON_DEVICES_H
 
 #include <stdint.h>
 
+#include "config.h"
 #include "host/err.h"
 #include "io/loop.h"
 #include "irq_route.h"
@@ -18,9 +20,11 @@
 #define VMM_PCI_WINDOW	  0xc0000000ull /* BARs, up to VMM_MMIO_WINDOW */
 #define VMM_MMIO_WINDOW	  0xd0000000ull /* virtio-mmio devices, 4 KiB apart */
 #define VMM_CMDLINE_EXTRA 512
+#define VMM_PCI_IO_BARS	  0xc000 /* I/O BARs, up to PCI_IO_WINDOW_END */
 
 struct vmm_vm;
 struct vmm_virtio_mmio;
+struct pcnet_pci;
 
 struct vmm_virtio_slot {
 	struct vmm_virtio_dev *vdev;
@@ -39,6 +43,9 @@ struct vmm_devices {
 	unsigned nr;
 	struct vmm_virtio_slot slot[VMM_MAX_VIRTIO];
 	uint64_t next_bar;
+	uint32_t next_io_bar;
+	struct pcnet_pci *pcnet[VMM_MAX_NETS]; /* --net ...,model=pcnet */
+	unsigned nr_pcnet;
 	unsigned nr_mmio;
 	char cmdline[VMM_CMDLINE_EXTRA]; /* virtio_mmio.device=... words for the kernel */
 };
@@ -47,7 +54,7 @@ int vmm_devices_init(struct vmm_vm *vm, struct host_err *err);
 int vmm_devices_start(struct vmm_vm *vm);
 void vmm_devices_stop(struct vmm_vm *vm);
 void vmm_devices_destroy(struct vmm_vm *vm);
-/* Per-device counters on stderr: guest kicks, interrupts raised, driver errors. */
+/* Per-device counters on stderr: guest kicks, interrupts raised, driver errors, frames. */
 void vmm_devices_print_stats(const struct vmm_vm *vm);
 /* The I/O APIC pin of PCI slot `slot`'s INTA#, as the MP table announces it. */
 unsigned vmm_pci_intx_pin(unsigned slot);

@@ -32,13 +32,34 @@ int vmm_parse_disk(const char *arg, struct vmm_disk_config *d, struct host_err *
 	return ret;
 }
 
+static const char *const net_models[] = {"virtio", "pcnet", NULL}; /* enum vmm_net_model */
+
 static const struct host_opt_key net_keys[] = {
 	HOST_TAP_OPT_KEYS(struct vmm_net_config, tap),
+	{"model", host_opt_enum, offsetof(struct vmm_net_config, model), 0, 0, net_models},
 	{"vhost-user", host_opt_strbuf, offsetof(struct vmm_net_config, vhost_user), 0,
 	 sizeof(((struct vmm_net_config *)0)->vhost_user) - 1, NULL},
 	{"transport", host_opt_enum, offsetof(struct vmm_net_config, transport), 0, 0, transports},
 	{0},
 };
+
+/* The PCnet is a PCI function with one transmit and one receive ring, served from a tap. */
+static int check_pcnet(const char *arg, const struct vmm_net_config *n, struct host_err *err)
+{
+	if (n->vhost_user[0])
+		return host_err_set(err, EINVAL,
+				    "--net %s: model=pcnet takes tap=NAME (a vhost-user back-end "
+				    "serves virtio queues)",
+				    arg);
+	if (n->tap.queues > 1)
+		return host_err_set(err, EINVAL, "--net %s: model=pcnet has one queue pair", arg);
+	if (n->transport == VMM_TRANSPORT_MMIO)
+		return host_err_set(err, EINVAL,
+				    "--net %s: model=pcnet is a PCI device (transport=mmio is "
+				    "virtio's)",
+				    arg);
+	return 0;
+}
 
 int vmm_parse_net(const char *arg, struct vmm_net_config *n, struct host_err *err)
 {
@@ -52,6 +73,8 @@ int vmm_parse_net(const char *arg, struct vmm_net_config *n, struct host_err *er
 		ret = host_err_set(err, EINVAL,
 				   "--net %s: give tap=NAME or vhost-user=SOCKET (one of them)",
 				   arg);
+	if (!ret && n->model == VMM_NET_PCNET)
+		ret = check_pcnet(arg, n, err);
 	return ret;
 }
 

@@ -52,6 +52,8 @@ int vmm_platform_init(struct vmm_vm *vm, struct host_err *err)
 		 "debug-exit"},
 		{PCI_HOST_ADDR_PORT, 4, pci_host_addr_trap, &p->pci, "pci-address"},
 		{PCI_HOST_DATA_PORT, 4, pci_host_data_trap, &p->pci, "pci-data"},
+		{PCI_IO_WINDOW, PCI_IO_WINDOW_END - PCI_IO_WINDOW, pci_host_io_trap, &p->pci,
+		 "pci-io"},
 	};
 	for (size_t i = 0; i < sizeof(pio) / sizeof(pio[0]); i++) {
 		int ret = vmm_bus_register(&vm->pio, pio[i].base, pio[i].size, pio[i].fn,

@@ -230,3 +230,39 @@ int pci_host_data_trap(void *dev, uint64_t off, uint8_t *data, unsigned len, boo
 	}
 	return 0;
 }
+
+/* The I/O BAR of some function that holds [port, port + len), or NULL. Host lock held. */
+static struct pci_dev *io_decoder(struct pci_host *h, uint64_t port, unsigned len, unsigned *bar,
+				  uint64_t *off)
+{
+	for (unsigned s = 0; s < PCI_SLOTS; s++) {
+		struct pci_dev *d = h->slot[s];
+		if (!d || !(get(d->cfg, PCI_COMMAND, 2) & PCI_COMMAND_IO))
+			continue;
+		for (unsigned n = 0; n < PCI_NR_BARS; n++) {
+			uint64_t base = pci_dev_bar_addr(d, n), size = d->bar_size[n];
+			if (!d->io_trap[n] || !base || port < base || port - base >= size ||
+			    len > size - (port - base))
+				continue;
+			*bar = n;
+			*off = port - base;
+			return d;
+		}
+	}
+	return NULL;
+}
+
+int pci_host_io_trap(void *dev, uint64_t off, uint8_t *data, unsigned len, bool is_write)
+{
+	struct pci_host *h = dev;
+	unsigned bar = 0;
+	uint64_t at = 0;
+	pthread_mutex_lock(&h->lock);
+	struct pci_dev *d = io_decoder(h, PCI_IO_WINDOW + off, len, &bar, &at);
+	vmm_trap_fn fn = d ? d->io_trap[bar] : NULL;
+	void *opaque = d ? d->opaque : NULL;
+	pthread_mutex_unlock(&h->lock);
+	/* Outside the lock: the device takes its own, and may be slow (it is never freed while
+	 * vCPUs run). */
+	return fn ? fn(opaque, at, data, len, is_write) : -ENOENT;
+}

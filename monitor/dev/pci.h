@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../bus.h"
+
 #define PCI_SLOTS		32
 #define PCI_NR_BARS		6
 #define PCI_HOST_ADDR_PORT	0xcf8
@@ -22,6 +24,9 @@
 #define PCI_RCR_OFF		1	    /* 0xCF9: reset control register (PIIX/ICH) */
 #define PCI_RCR_SYS_RST		0x02
 #define PCI_RCR_RST_CPU		0x04
+/* Ports the host bridge forwards to I/O BARs: above every ISA and legacy port. */
+#define PCI_IO_WINDOW	  0x1000
+#define PCI_IO_WINDOW_END 0x10000
 
 /* The host bridge's identity: the ID Cloud Hypervisor and Firecracker use for the same role, a
  * plain Intel host bridge to which Linux applies no quirks. */
@@ -40,6 +45,9 @@ struct pci_dev {
 	/* Called before a config read, with the lock of the host held: a device whose config
 	 * bytes are computed (a window onto a BAR) fills them in here. */
 	void (*config_read)(struct pci_dev *d, unsigned off, unsigned len);
+	/* Accesses to I/O BAR n, relative to it, called with `opaque` (and without the host's
+	 * lock) while the command register's I/O bit is on; NULL for a BAR nobody serves. */
+	vmm_trap_fn io_trap[PCI_NR_BARS];
 	void *opaque;
 };
 
@@ -82,5 +90,11 @@ void pci_host_cfg_write(struct pci_host *h, unsigned bus, unsigned dev, unsigned
 /* Bus glue: 0xCF8-0xCFB (address, and the reset control byte at 0xCF9) and 0xCFC-0xCFF. */
 int pci_host_addr_trap(void *dev, uint64_t off, uint8_t *data, unsigned len, bool is_write);
 int pci_host_data_trap(void *dev, uint64_t off, uint8_t *data, unsigned len, bool is_write);
+/* Bus glue for ports [PCI_IO_WINDOW, PCI_IO_WINDOW_END): each access goes to the I/O BAR that
+ * decodes it, as the guest programmed it, or reads as all ones. One trap over the window
+ * rather than one per BAR because the guest moves BARs through ports 0xCF8/0xCFC: moving a
+ * port trap from inside a port trap would take the port bus's write lock under its read lock,
+ * which deadlocks. */
+int pci_host_io_trap(void *dev, uint64_t off, uint8_t *data, unsigned len, bool is_write);
 
 #endif

@@ -288,3 +288,140 @@ int host_net_queue_run(struct host_net_queue *q, struct host_uring *u)
 		}
 	}
 }
+
+/* ------------------------------------------------------------ frames without rings --------- */
+
+void host_net_port_init(struct host_net_port *p, int fd, unsigned hdr_len)
+{
+	/* The tap's header is 10 or 12 bytes; a frame has room for 12. */
+	*p = (struct host_net_port){
+		.fd = fd, .hdr_len = hdr_len < HOST_NET_HDR_LEN ? hdr_len : HOST_NET_HDR_LEN};
+}
+
+static void frame_done(struct host_uring *u, struct host_op *op, int res);
+
+void host_net_frame_init(struct host_net_frame *f, host_net_frame_done_fn *done, void *priv)
+{
+	memset(f, 0, sizeof(*f));
+	f->op.fn = frame_done;
+	f->done = done;
+	f->priv = priv;
+	f->niov = 1;
+}
+
+int host_net_frame_set(struct host_net_frame *f, const struct iovec *iov, unsigned n)
+{
+	if (n > HOST_NET_FRAME_IOV)
+		return -EINVAL;
+	if (f->posted)
+		return -EBUSY;
+	memcpy(&f->iov[1], iov, n * sizeof(*iov));
+	f->niov = 1 + n;
+	return 0;
+}
+
+unsigned host_net_port_busy(const struct host_net_port *p)
+{
+	return p->posted;
+}
+
+static void port_cancel_all(struct host_net_port *p, struct host_uring *u)
+{
+	/* Every request on the tap's descriptor: the port owns it alone. No completion target. */
+	struct io_uring_sqe *sqe = host_uring_sqe(u, NULL);
+	io_uring_prep_cancel_fd(sqe, p->fd, IORING_ASYNC_CANCEL_ALL);
+}
+
+static void frame_done(struct host_uring *u, struct host_op *op, int res)
+{
+	struct host_net_frame *f = container_of(op, struct host_net_frame, op);
+	struct host_net_port *p = f->port;
+	f->posted = false;
+	p->posted--;
+	int len = res;
+	if (res >= 0 && (unsigned)res < p->hdr_len)
+		len = -EIO; /* not even a header: nothing the tap would send */
+	else if (res >= 0)
+		len = res - (int)p->hdr_len;
+
+	if (len >= 0)
+		f->rx ? p->rx_frames++ : p->tx_frames++;
+	else if (len != -ECANCELED)
+		p->errors++;
+	/* A hard-linked read after a cancelled one started as it ended: cancel it too. */
+	if (p->cancelling && p->posted)
+		port_cancel_all(p, u);
+	else if (!p->posted)
+		p->cancelling = false;
+	/* Last: the caller may post the frame again. */
+	f->done(f, len);
+}
+
+/* Checks that f[0..n) can all be posted: none is in the kernel or twice in the batch (nothing
+ * is posted otherwise). */
+static int frames_ready(const struct host_net_port *p, struct host_net_frame **f, unsigned n)
+{
+	if (p->cancelling)
+		return -EBUSY;
+	for (unsigned i = 0; i < n; i++) {
+		if (f[i]->posted)
+			return -EBUSY;
+		for (unsigned k = 0; k < i; k++)
+			if (f[k] == f[i])
+				return -EBUSY;
+	}
+	return 0;
+}
+
+static void frames_post(struct host_net_port *p, struct host_uring *u, struct host_net_frame **f,
+			unsigned n, bool rx)
+{
+	struct io_uring_sqe *prev = NULL;
+	for (unsigned i = 0; i < n; i++) {
+		struct host_net_frame *fr = f[i];
+		fr->iov[0] = (struct iovec){.iov_base = fr->hdr, .iov_len = p->hdr_len};
+		struct io_uring_sqe *sqe = host_uring_sqe(u, &fr->op);
+		if (rx) {
+			io_uring_prep_readv(sqe, p->fd, fr->iov, fr->niov, 0);
+		} else {
+			memset(fr->hdr, 0, sizeof(fr->hdr)); /* no offloads: a plain frame */
+			io_uring_prep_writev(sqe, p->fd, fr->iov, fr->niov, 0);
+		}
+		/* Hard, not soft: a short read, which every frame is, must not break the chain. */
+		if (prev)
+			prev->flags |= IOSQE_IO_HARDLINK;
+		prev = sqe;
+		fr->port = p;
+		fr->rx = rx;
+		fr->posted = true;
+		p->posted++;
+	}
+}
+
+int host_net_port_recv(struct host_net_port *p, struct host_uring *u, struct host_net_frame **f,
+		       unsigned n)
+{
+	int ret = frames_ready(p, f, n);
+	if (ret)
+		return ret;
+	frames_post(p, u, f, n, true);
+	return 0;
+}
+
+int host_net_port_send(struct host_net_port *p, struct host_uring *u, struct host_net_frame **f,
+		       unsigned n)
+{
+	int ret = frames_ready(p, f, n);
+	if (ret)
+		return ret;
+	frames_post(p, u, f, n, false);
+	return 0;
+}
+
+void host_net_port_cancel(struct host_net_port *p, struct host_uring *u)
+{
+	if (!p->posted || p->cancelling)
+		return;
+	p->cancelling = true;
+	port_cancel_all(p, u);
+}

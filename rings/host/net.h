@@ -10,6 +10,8 @@
  * arrival order; a short read, which every frame is, does not break the chain); a new chain is
  * posted once the last one has run out. Transmits are hard-linked writes in ring order. Every
  * chain taken gets exactly one completion, with the bytes written (a received frame) or 0.
+ *
+ * A host_net_port is a tap queue for a device without virtio rings (see below).
  */
 #ifndef HOST_NET_H
 #define HOST_NET_H
@@ -114,5 +116,67 @@ bool host_net_queue_wants_run(const struct host_net_queue *q);
 void host_net_queue_cancel(struct host_net_queue *q, struct host_uring *u);
 /* Requests in the kernel. */
 unsigned host_net_queue_busy(const struct host_net_queue *q);
+
+/* ---- frames for devices without virtio rings ----
+ *
+ * A legacy NIC model (PCnet) has no chains: it reads each received frame into a buffer of its
+ * own and copies it into the guest's descriptors, and writes each frame it gathered from the
+ * guest's transmit ring. A host_net_port is one tap queue used that way, on the caller's
+ * io_uring; a host_net_frame is one read or write of one frame. The frame keeps the virtio-net
+ * header the tap carries (zero on a write: no offloads; dropped on a read), so the caller's
+ * buffers hold bare Ethernet frames. Reads posted together are hard-linked, each starting when
+ * the one before completes, so frames land in arrival order (a short read, which every frame
+ * is, does not break the chain); writes posted together reach the tap in that order. Every
+ * posted frame gets exactly one `done`, from a completion on the ring: the frame's length
+ * without the header, or -errno (-ECANCELED once cancelled, -EIO for a read shorter than the
+ * header). A received frame longer than its buffers arrives cut to their length (the tap
+ * copies what fits): a buffer one byte longer than the longest frame the caller takes tells
+ * it apart.
+ */
+
+#define HOST_NET_FRAME_IOV 4 /* the caller's buffers per frame */
+
+struct host_net_port;
+struct host_net_frame;
+
+typedef void host_net_frame_done_fn(struct host_net_frame *f, int len);
+
+struct host_net_frame {
+	struct host_op op;			  /* the engine's */
+	struct host_net_port *port;		  /* the engine's: where it is posted */
+	host_net_frame_done_fn *done;		  /* the caller's, run on the ring's thread */
+	void *priv;				  /* the caller's */
+	struct iovec iov[1 + HOST_NET_FRAME_IOV]; /* [0] is the header */
+	unsigned niov;
+	bool posted, rx;
+	uint8_t hdr[HOST_NET_HDR_LEN];
+};
+
+struct host_net_port {
+	int fd;
+	unsigned hdr_len; /* as set on the tap */
+	unsigned posted;  /* frames in the kernel */
+	bool cancelling;
+	uint64_t rx_frames, tx_frames, errors;
+};
+
+/* hdr_len: the tap's header, 10 or 12 bytes (host_tap_open sets 12). */
+void host_net_port_init(struct host_net_port *p, int fd, unsigned hdr_len);
+void host_net_frame_init(struct host_net_frame *f, host_net_frame_done_fn *done, void *priv);
+/* The caller's buffers for the frame's next read or write. -EINVAL for more than
+ * HOST_NET_FRAME_IOV of them, -EBUSY while the frame is posted. */
+int host_net_frame_set(struct host_net_frame *f, const struct iovec *iov, unsigned n);
+/* Posts reads into f[0..n), hard-linked in that order. 0, or -EBUSY (nothing posted) if one of
+ * them is posted already or twice in f, or the port is cancelling. */
+int host_net_port_recv(struct host_net_port *p, struct host_uring *u, struct host_net_frame **f,
+		       unsigned n);
+/* Posts writes of f[0..n), in that order. 0, or -EBUSY as for host_net_port_recv. */
+int host_net_port_send(struct host_net_port *p, struct host_uring *u, struct host_net_frame **f,
+		       unsigned n);
+/* Cancels every frame posted on the port (reads wait for a frame forever); each still gets its
+ * `done`. The port takes new frames again once the last one is done. */
+void host_net_port_cancel(struct host_net_port *p, struct host_uring *u);
+/* Frames in the kernel. */
+unsigned host_net_port_busy(const struct host_net_port *p);
 
 #endif

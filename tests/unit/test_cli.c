@@ -105,6 +105,42 @@ static void errors(void **state)
 #undef ERR
 }
 
+/* --net's NIC model: virtio by default, pcnet on a tap with one queue over PCI; the
+ * combinations the PCnet cannot be refused with one line each. */
+static void net_model(void **state)
+{
+	(void)state;
+	struct vmm_config c;
+	struct host_err e = {{0}};
+	assert_int_equal(PARSE(&c, &e, "--kernel", "k", "--net", "tap=t0"), VMM_CLI_RUN);
+	assert_int_equal(c.nets[0].model, VMM_NET_VIRTIO);
+	assert_int_equal(PARSE(&c, &e, "--kernel", "k", "--net", "tap=t0,model=virtio", "--net",
+			       "tap=t1,model=pcnet,mac=52:54:00:aa:bb:cc"),
+			 VMM_CLI_RUN);
+	assert_int_equal(c.nr_nets, 2);
+	assert_int_equal(c.nets[0].model, VMM_NET_VIRTIO);
+	assert_int_equal(c.nets[1].model, VMM_NET_PCNET);
+	assert_string_equal(c.nets[1].tap.name, "t1");
+	assert_true(c.nets[1].tap.mac.set);
+	assert_int_equal(c.nets[1].tap.mac.addr[5], 0xcc);
+	assert_int_equal(PARSE(&c, &e, "--kernel", "k", "--net",
+			       "model=pcnet,tap=t0,queues=1,"
+			       "transport=pci"),
+			 VMM_CLI_RUN);
+	assert_int_equal(c.nets[0].model, VMM_NET_PCNET);
+#define ERR(words, ...)                                                                            \
+	do {                                                                                       \
+		memset(&e, 0, sizeof(e));                                                          \
+		expect_error(PARSE(&c, &e, "--kernel", "k", "--net", __VA_ARGS__), &e, words);     \
+	} while (0)
+	ERR("model=pcnet has one queue pair", "tap=t0,model=pcnet,queues=2");
+	ERR("model=pcnet is a PCI device", "tap=t0,model=pcnet,transport=mmio");
+	ERR("model=pcnet takes tap=NAME", "vhost-user=/tmp/s,model=pcnet");
+	ERR("model", "tap=t0,model=e1000");
+	ERR("give tap=NAME or vhost-user=SOCKET", "model=pcnet");
+#undef ERR
+}
+
 static void sizes(void **state)
 {
 	(void)state;
@@ -130,11 +166,9 @@ static void sizes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(defaults),
-		cmocka_unit_test(everything),
-		cmocka_unit_test(help_and_version),
-		cmocka_unit_test(errors),
-		cmocka_unit_test(sizes),
+		cmocka_unit_test(defaults),	    cmocka_unit_test(everything),
+		cmocka_unit_test(help_and_version), cmocka_unit_test(errors),
+		cmocka_unit_test(net_model),	    cmocka_unit_test(sizes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,7 +18,29 @@
 /* What a test device's callbacks saw. */
 struct written {
 	unsigned calls, off, len;
+	unsigned io_calls, io_len; /* its I/O BAR's accesses */
+	uint64_t io_off;
+	bool io_write;
 };
+
+static int on_io(void *opaque, uint64_t off, uint8_t *data, unsigned len, bool is_write)
+{
+	struct written *w = opaque;
+	w->io_calls++;
+	w->io_off = off;
+	w->io_len = len;
+	w->io_write = is_write;
+	if (!is_write)
+		memset(data, 0x3c, len);
+	return 0;
+}
+
+/* An access to port `port` through the host's I/O window. */
+static int io_access(struct pci_host *h, unsigned port, unsigned len, bool is_write)
+{
+	uint8_t buf[4] = {0};
+	return pci_host_io_trap(h, port - PCI_IO_WINDOW, buf, len, is_write);
+}
 
 static void on_config_written(struct pci_dev *d, unsigned off, unsigned len)
 {
@@ -545,6 +567,45 @@ static void test_config_written_callback(void **state)
 	pci_host_destroy(&h);
 }
 
+/* I/O BARs are reached through the host's port window only where the guest put them, only
+ * while the command register's I/O bit is on, and only wholly inside the BAR. */
+static void test_io_window_follows_bar_and_command(void **state)
+{
+	(void)state;
+	struct pci_host h;
+	struct pci_dev d;
+	struct written w;
+	setup_dev(&h, &d, &w);
+	d.io_trap[2] = on_io;
+	cfg_write(&h, 3, PCI_BASE_ADDRESS_2, 4, 0xc020);
+	assert_int_equal(io_access(&h, 0xc020, 2, false), -ENOENT); /* I/O decoding off */
+	cfg_write(&h, 3, PCI_COMMAND, 2, PCI_COMMAND_IO);
+	assert_int_equal(io_access(&h, 0xc032, 2, true), 0);
+	assert_int_equal(w.io_calls, 1);
+	assert_int_equal(w.io_off, 0x12);
+	assert_int_equal(w.io_len, 2);
+	assert_true(w.io_write);
+	assert_int_equal(io_access(&h, 0xc03c, 4, false), 0); /* the last dword */
+	assert_int_equal(w.io_off, 0x1c);
+	assert_int_equal(io_access(&h, 0xc03e, 4, false), -ENOENT); /* straddles the end */
+	assert_int_equal(io_access(&h, 0xc040, 1, false), -ENOENT);
+	assert_int_equal(io_access(&h, 0xc01f, 1, false), -ENOENT);
+	assert_int_equal(w.io_calls, 2);
+	/* Moved: the old ports answer nothing, the new ones reach the device. */
+	cfg_write(&h, 3, PCI_BASE_ADDRESS_2, 4, 0xe000);
+	assert_int_equal(io_access(&h, 0xc020, 1, false), -ENOENT);
+	assert_int_equal(io_access(&h, 0xe001, 1, false), 0);
+	assert_int_equal(w.io_off, 1);
+	cfg_write(&h, 3, PCI_COMMAND, 2, 0);
+	assert_int_equal(io_access(&h, 0xe001, 1, false), -ENOENT);
+	assert_int_equal(w.io_calls, 3);
+	/* A BAR with no handler is never reached, even where it decodes. */
+	d.io_trap[2] = NULL;
+	cfg_write(&h, 3, PCI_COMMAND, 2, PCI_COMMAND_IO);
+	assert_int_equal(io_access(&h, 0xe001, 1, false), -ENOENT);
+	pci_host_destroy(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -566,6 +627,7 @@ int main(void)
 		cmocka_unit_test(test_reset_control_rising_edge),
 		cmocka_unit_test(test_reset_control_no_reset_without_transition),
 		cmocka_unit_test(test_config_written_callback),
+		cmocka_unit_test(test_io_window_follows_bar_and_command),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The net engine's frames for devices without virtio rings (rings/host/net.c, host_net_port),
+ * on a real io_uring. A SOCK_SEQPACKET socket pair stands in for the tap: like a tap, each
+ * read returns one whole frame and each write sends one. Checked: received frames arrive in
+ * order with the header dropped, a read shorter than the header is an error, writes carry a
+ * zeroed header and the caller's buffers in order, cancelled reads each complete once with
+ * -ECANCELED and the port works after, and frames already posted are refused.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "host/net.h"
+
+#define NFRAMES 4
+#define BUF	64
+#define HDR	HOST_NET_HDR_LEN
+
+struct fixture {
+	struct host_uring u;
+	int sock[2]; /* [0]: the port's "tap", [1]: the other end (the host's network) */
+	struct host_net_port port;
+	struct host_net_frame f[NFRAMES];
+	uint8_t buf[NFRAMES][BUF];
+	int len[NFRAMES * 4]; /* every done(), in order: the length */
+	unsigned who[NFRAMES * 4];
+	unsigned ndone;
+};
+
+static void done(struct host_net_frame *f, int len)
+{
+	struct fixture *x = f->priv;
+	assert_true(x->ndone < NFRAMES * 4);
+	x->who[x->ndone] = (unsigned)(f - x->f);
+	x->len[x->ndone++] = len;
+}
+
+static int setup(void **state)
+{
+	static struct fixture x;
+	memset(&x, 0, sizeof(x));
+	struct host_err err;
+	assert_int_equal(host_uring_init(&x.u, 64, 0, &err), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, x.sock), 0);
+	host_net_port_init(&x.port, x.sock[0], HDR);
+	for (unsigned i = 0; i < NFRAMES; i++) {
+		host_net_frame_init(&x.f[i], done, &x);
+		struct iovec iov = {.iov_base = x.buf[i], .iov_len = BUF};
+		assert_int_equal(host_net_frame_set(&x.f[i], &iov, 1), 0);
+	}
+	*state = &x;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *x = *state;
+	close(x->sock[0]);
+	close(x->sock[1]);
+	host_uring_exit(&x->u);
+	return 0;
+}
+
+/* Submits and runs completions until `n` more done() calls came, failing after 2 s idle. */
+static void wait_done(struct fixture *x, unsigned n)
+{
+	unsigned want = x->ndone + n;
+	while (x->ndone < want) {
+		io_uring_submit(&x->u.ring);
+		struct io_uring_cqe *cqe;
+		struct __kernel_timespec ts = {.tv_sec = 2};
+		int ret = io_uring_wait_cqe_timeout(&x->u.ring, &cqe, &ts);
+		if (ret == -ETIME)
+			fail_msg("%u of %u completions came", n - (want - x->ndone), n);
+		assert_int_equal(ret, 0);
+		host_uring_reap(&x->u);
+	}
+	assert_int_equal(x->ndone, want);
+}
+
+/* The other end sends a frame as a tap delivers it: a header (garbage here) and the bytes. */
+static void peer_send(struct fixture *x, const char *payload)
+{
+	uint8_t msg[HDR + 2 * BUF];
+	assert_true(strlen(payload) <= 2 * BUF);
+	memset(msg, 0x77, HDR);
+	memcpy(msg + HDR, payload, strlen(payload));
+	ssize_t n = write(x->sock[1], msg, HDR + strlen(payload));
+	assert_int_equal(n, (ssize_t)(HDR + strlen(payload)));
+}
+
+static struct host_net_frame **all(struct fixture *x, struct host_net_frame **p, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		p[i] = &x->f[i];
+	return p;
+}
+
+static void test_recv_in_arrival_order(void **state)
+{
+	struct fixture *x = *state;
+	struct host_net_frame *p[NFRAMES];
+	assert_int_equal(host_net_port_recv(&x->port, &x->u, all(x, p, NFRAMES), NFRAMES), 0);
+	assert_int_equal(host_net_port_busy(&x->port), NFRAMES);
+	io_uring_submit(&x->u.ring);
+	static const char *const msg[] = {"first frame", "2nd", "the third one"};
+	for (unsigned i = 0; i < 3; i++)
+		peer_send(x, msg[i]);
+	wait_done(x, 3);
+	for (unsigned i = 0; i < 3; i++) {
+		assert_int_equal(x->who[i], i); /* frame i got the i-th frame sent */
+		assert_int_equal(x->len[i], (int)strlen(msg[i]));
+		assert_memory_equal(x->buf[i], msg[i], strlen(msg[i]));
+	}
+	assert_int_equal(host_net_port_busy(&x->port), 1);
+	assert_int_equal(x->port.rx_frames, 3);
+	/* The fourth read is still posted, and takes the next frame. */
+	peer_send(x, "last");
+	wait_done(x, 1);
+	assert_int_equal(x->who[3], 3);
+	assert_int_equal(x->len[3], 4);
+	assert_int_equal(host_net_port_busy(&x->port), 0);
+}
+
+static void test_recv_shorter_than_header(void **state)
+{
+	struct fixture *x = *state;
+	struct host_net_frame *p = &x->f[0];
+	assert_int_equal(host_net_port_recv(&x->port, &x->u, &p, 1), 0);
+	io_uring_submit(&x->u.ring);
+	assert_int_equal(write(x->sock[1], "short", 5), 5);
+	wait_done(x, 1);
+	assert_int_equal(x->len[0], -EIO);
+	assert_int_equal(x->port.errors, 1);
+	assert_int_equal(x->port.rx_frames, 0);
+}
+
+/* A frame longer than the buffers is cut to them (a tap does the same). */
+static void test_recv_longer_than_buffer(void **state)
+{
+	struct fixture *x = *state;
+	struct host_net_frame *p = &x->f[0];
+	assert_int_equal(host_net_port_recv(&x->port, &x->u, &p, 1), 0);
+	io_uring_submit(&x->u.ring);
+	char big[BUF + 20];
+	memset(big, 'z', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	peer_send(x, big);
+	wait_done(x, 1);
+	assert_int_equal(x->len[0], BUF);
+	assert_int_equal(x->buf[0][BUF - 1], 'z');
+}
+
+static void test_send_zero_header_and_buffers_in_order(void **state)
+{
+	struct fixture *x = *state;
+	static char a[] = "hello, ", b[] = "world", c[] = "second";
+	struct iovec two[2] = {{a, 7}, {b, 5}}, one[1] = {{c, 6}};
+	assert_int_equal(host_net_frame_set(&x->f[0], two, 2), 0);
+	assert_int_equal(host_net_frame_set(&x->f[1], one, 1), 0);
+	memset(x->f[0].hdr, 0xee, HDR); /* left over from a read: must not reach the tap */
+	struct host_net_frame *p[2] = {&x->f[0], &x->f[1]};
+	assert_int_equal(host_net_port_send(&x->port, &x->u, p, 2), 0);
+	wait_done(x, 2);
+	assert_int_equal(x->len[0], 12);
+	assert_int_equal(x->len[1], 6);
+	assert_int_equal(x->port.tx_frames, 2);
+	static const uint8_t zero[HDR];
+	uint8_t msg[HDR + BUF];
+	assert_int_equal(read(x->sock[1], msg, sizeof(msg)), HDR + 12);
+	assert_memory_equal(msg, zero, HDR);
+	assert_memory_equal(msg + HDR, "hello, world", 12);
+	assert_int_equal(read(x->sock[1], msg, sizeof(msg)), HDR + 6);
+	assert_memory_equal(msg + HDR, "second", 6);
+}
+
+static void test_cancel_completes_each_once(void **state)
+{
+	struct fixture *x = *state;
+	struct host_net_frame *p[NFRAMES];
+	assert_int_equal(host_net_port_recv(&x->port, &x->u, all(x, p, 3), 3), 0);
+	io_uring_submit(&x->u.ring);
+	host_net_port_cancel(&x->port, &x->u);
+	assert_true(x->port.cancelling);
+	/* Cancelling: nothing new is taken. */
+	assert_int_equal(host_net_port_recv(&x->port, &x->u, &p[3], 1), -EBUSY);
+	wait_done(x, 3);
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(x->len[i], -ECANCELED);
+	assert_int_equal(host_net_port_busy(&x->port), 0);
+	assert_false(x->port.cancelling);
+	assert_int_equal(x->port.errors, 0);
+	/* Nothing more comes, and the port works again. */
+	struct io_uring_cqe *cqe;
+	struct __kernel_timespec ts = {.tv_nsec = 100 * 1000 * 1000};
+	io_uring_submit(&x->u.ring);
+	while (io_uring_wait_cqe_timeout(&x->u.ring, &cqe, &ts) == 0)
+		host_uring_reap(&x->u);
+	assert_int_equal(x->ndone, 3);
+	assert_int_equal(host_net_port_recv(&x->port, &x->u, &p[0], 1), 0);
+	io_uring_submit(&x->u.ring);
+	peer_send(x, "after");
+	wait_done(x, 1);
+	assert_int_equal(x->len[3], 5);
+}
+
+static void test_refuses_posted_frames(void **state)
+{
+	struct fixture *x = *state;
+	struct host_net_frame *p[2] = {&x->f[0], &x->f[0]};
+	/* The same frame twice in one batch: nothing is posted. */
+	assert_int_equal(host_net_port_recv(&x->port, &x->u, p, 2), -EBUSY);
+	assert_int_equal(host_net_port_send(&x->port, &x->u, p, 2), -EBUSY);
+	assert_int_equal(host_net_port_busy(&x->port), 0);
+	/* Posted once: not again, in any batch or direction. */
+	assert_int_equal(host_net_port_recv(&x->port, &x->u, p, 1), 0);
+	assert_int_equal(host_net_port_recv(&x->port, &x->u, p, 1), -EBUSY);
+	assert_int_equal(host_net_port_send(&x->port, &x->u, p, 1), -EBUSY);
+	assert_int_equal(host_net_port_busy(&x->port), 1);
+	struct iovec iov[HOST_NET_FRAME_IOV + 1] = {{x->buf[1], 1}};
+	assert_int_equal(host_net_frame_set(&x->f[0], iov, 1), -EBUSY);
+	assert_int_equal(host_net_frame_set(&x->f[1], iov, HOST_NET_FRAME_IOV + 1), -EINVAL);
+	io_uring_submit(&x->u.ring);
+	peer_send(x, "x");
+	wait_done(x, 1);
+	assert_int_equal(x->len[0], 1);
+}
+
+int main(void)
+{
+	/* io_uring refused by the host (EPERM) or absent from the kernel (ENOSYS): skip. */
+	struct io_uring probe;
+	int ret = io_uring_queue_init(4, &probe, 0);
+	if (ret == -EPERM || ret == -ENOSYS) {
+		printf("SKIP: io_uring is not available here (%s)\n", strerror(-ret));
+		return 77;
+	}
+	if (ret < 0) {
+		fprintf(stderr, "io_uring_queue_init: %s\n", strerror(-ret));
+		return 1;
+	}
+	io_uring_queue_exit(&probe);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_recv_in_arrival_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recv_shorter_than_header, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recv_longer_than_buffer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_send_zero_header_and_buffers_in_order, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_cancel_completes_each_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refuses_posted_frames, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
