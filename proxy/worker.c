@@ -147,9 +147,17 @@ static void arm_bell(struct iop_worker *w)
 
 /* ------------------------------------------------------------------ the loop -------------- */
 
+/* The device's memory was replaced by zero pages after its front-end shrank it (fault.h):
+ * the control thread is dropping that front-end, and its rings hold nothing worth serving. */
+static bool faulted(const struct iop_queue *q)
+{
+	return atomic_load_explicit(&q->dev->mem_fault, memory_order_relaxed);
+}
+
 static void ring_broken(struct iop_queue *q)
 {
-	if (q->err_signalled)
+	/* Zero pages are no driver's doing. */
+	if (q->err_signalled || faulted(q))
 		return;
 	q->err_signalled = true;
 	fprintf(stderr, "ioproxy: %s: queue %u: the driver broke the ring (index jump); %s\n",
@@ -184,7 +192,7 @@ static uint64_t run_queues(struct iop_worker *w)
 	uint64_t took = 0;
 	for (unsigned i = 0; i < w->nq; i++) {
 		struct iop_queue *q = w->q[i];
-		if (q->stopping || q->vq.broken || !q->enabled)
+		if (q->stopping || q->vq.broken || !q->enabled || faulted(q))
 			continue;
 		bool look = q->kicked || q->replay_mem ||
 			    ((w->notify_off || q->polled) && vq_has_work(&q->vq));
@@ -250,7 +258,8 @@ static bool wait_events(struct iop_worker *w, long timeout_ns)
 static bool rings_have_work(struct iop_worker *w)
 {
 	for (unsigned i = 0; i < w->nq; i++)
-		if (!w->q[i]->stopping && !w->q[i]->polled && vq_has_work(&w->q[i]->vq))
+		if (!w->q[i]->stopping && !w->q[i]->polled && !faulted(w->q[i]) &&
+		    vq_has_work(&w->q[i]->vq))
 			return true;
 	return false;
 }
@@ -352,6 +361,9 @@ static void *worker_main(void *arg)
 	struct iop_worker *w = arg;
 	sigset_t all;
 	sigfillset(&all);
+	/* SIGBUS stays open: a blocked one raised by a fault would kill the process instead of
+	 * reaching the handler that survives guest memory shrinking (fault.h). */
+	sigdelset(&all, SIGBUS);
 	pthread_sigmask(SIG_BLOCK, &all, NULL); /* signals are the control thread's */
 	int ret = ring_setup(w);
 	pthread_mutex_lock(&w->lock);
