@@ -353,7 +353,10 @@ def main():
             if proxy.wait(timeout=20) != 0:
                 harness.fail("ioproxy exited with %d on SIGTERM" % proxy.returncode)
         finally:
-            status = proxy.poll()
+            try:  # a round that failed may have seen ioproxy in the middle of dying
+                status = proxy.wait(timeout=1) if sys.exc_info()[0] else proxy.poll()
+            except subprocess.TimeoutExpired:
+                status = None
             if status is None:
                 proxy.kill()
             log.seek(0)

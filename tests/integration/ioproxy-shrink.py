@@ -70,6 +70,10 @@ class Proxy:
             return f.read()
 
     def alive(self, case):
+        try:  # a connection just closed may be ioproxy dying: give it the time to
+            self.p.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            pass
         if self.p.poll() is not None:
             fail("ioproxy died (status %d) on: %s\n%s" % (self.p.returncode, case, self.text()))
 
