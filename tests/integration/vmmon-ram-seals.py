@@ -8,6 +8,7 @@ Usage: vmmon-ram-seals.py VMMON GUEST_ELF"""
 import errno
 import fcntl
 import os
+import select
 import subprocess
 import sys
 import time
@@ -43,9 +44,17 @@ def main():
     # echo waits for console lines: the VM stays up while its memory is looked at.
     p = subprocess.Popen([vmmon, "--kernel", guest, "--cmdline", "run=echo seconds=30",
                           "--memory", "64M", "--serial", "stdio"],
-                         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
     try:
+        out, end = b"", time.time() + 30
+        while b"echo: ready" not in out:  # the guest runs (and vmmon handles SIGTERM)
+            got = b"?"
+            if select.select([p.stdout], [], [], max(0, end - time.time()))[0]:
+                got = os.read(p.stdout.fileno(), 4096)
+                out += got
+            if not got or time.time() > end:
+                fail("the guest did not start: %r" % out)
         fd = os.open(ram_fd(p.pid), os.O_RDWR | os.O_CLOEXEC)
         try:
             seals, size = fcntl.fcntl(fd, fcntl.F_GET_SEALS), os.fstat(fd).st_size
@@ -72,7 +81,7 @@ def main():
         except subprocess.TimeoutExpired:
             p.kill()
             fail("vmmon ignored SIGTERM")
-    if p.returncode not in (0, 128 + 15):
+    if p.returncode != 128 + 15:  # vmmon's status for SIGTERM
         fail("vmmon exited with %d: %s" % (p.returncode, err.decode(errors="replace")))
 
 
