@@ -134,10 +134,10 @@ int iop_server_run(struct iop_dev **devs, unsigned n, int sigfd)
 			struct iop_dev *d = devs[i];
 			if (!pfd[DEV + i].revents)
 				continue;
+			/* A connection drop_faulted just closed is neither: skipped. */
 			if (d->conn_fd >= 0 && pfd[DEV + i].fd == d->conn_fd)
 				serve(d, pfd[DEV + i].revents);
-			else if (pfd[DEV + i].fd ==
-				 d->listen_fd) /* not a connection just dropped */
+			else if (pfd[DEV + i].fd == d->listen_fd)
 				accept_one(d);
 		}
 	}
