@@ -292,7 +292,8 @@ def shrink_round(path, rnd):
         # page a request touches stayed, nothing may fault.
         must_drop = not stop and (size <= 0x1000 or (posted and size <= STATUS))
         must_keep = size > STATUS and not in_flight
-        dropped = closed_within(c, 5 if must_drop else 0.2)
+        # (A short look otherwise: a fault is noticed within milliseconds.)
+        dropped = closed_within(c, 5 if must_drop else 0.05)
         if must_drop and not dropped or must_keep and dropped:
             harness.fail("ioproxy %s a front-end whose memory shrank to %#x (%s)"
                          % ("kept" if must_drop else "dropped", size, backing))

@@ -39,7 +39,12 @@ class Conn:
             except BlockingIOError:
                 if time.time() > end:
                     fail("cannot connect to %s: its backlog stays full" % path)
-                time.sleep(0.01)
+            except ConnectionRefusedError:
+                # The socket file appears at bind(), a moment before listen(): a test that
+                # waited for the file may come too early. Refused for good: ioproxy is gone.
+                if time.time() > end:
+                    fail("cannot connect to %s: refused (is ioproxy still running?)" % path)
+            time.sleep(0.01)
 
     def send(self, req, payload=b"", fds=(), flags=VERSION, size=None, sent=None):
         size = len(payload) if size is None else size
