@@ -11,8 +11,8 @@ work (the fault cost only the front-end that caused it), as must a new session o
     control thread faults preparing the ring) and while it runs (the queue thread faults
     marking a request in flight): that connection dropped, ioproxy lives;
   - only the page of a request's data truncated, ring intact, on an ioproxy that cannot
-    register guest memory with io_uring (unprivileged, RLIMIT_MEMLOCK below its size): io_uring's readv/
-    writev gets EFAULT, the request fails with IOERR, and the connection goes on.
+    register guest memory with io_uring (unprivileged, RLIMIT_MEMLOCK below its size):
+    io_uring's readv/writev gets EFAULT, the request fails with IOERR, the connection goes on.
 With IOPROXY_ASAN set (scripts/run-tests sets it to the sanitizer build's ioproxy) that build
 runs every case too, with --no-seccomp (its exit path makes calls outside the allow-list).
 Usage: ioproxy-shrink.py IOPROXY [IOPROXY_ARGS...]"""
@@ -31,8 +31,8 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import harness  # noqa: E402
 from harness import fail  # noqa: E402
 from vu_client import (  # noqa: E402
-    DATA, GET_FEATURES, GET_VRING_BASE, MEM, NUM, SET_INFLIGHT_FD, SET_VRING_BASE, SET_VRING_KICK, Conn,
-    Guest, good_session, memory_file, seals, state, u64)
+    DATA, GET_FEATURES, GET_VRING_BASE, MEM, NUM, SET_INFLIGHT_FD, SET_VRING_BASE,
+    SET_VRING_KICK, Conn, Guest, good_session, memory_file, seals, state, u64)
 
 DROPPED = "dropped: its memory vanished under a mapping"
 
