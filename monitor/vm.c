@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "vm.h"
 
+#include <fcntl.h>
 #include <inttypes.h>
 #include <linux/kvm.h>
 #include <poll.h>
@@ -65,18 +66,22 @@ static int add_slot(struct vmm_vm *vm, unsigned slot, uint64_t gpa, uint64_t siz
 	return ret ? host_err_set(err, -ret, "guest memory table: %s", strerror(-ret)) : 0;
 }
 
-/* Guest RAM is one memfd (shareable with other processes), split around the MMIO hole. */
+/* Guest RAM is one memfd (shareable with other processes), split around the MMIO hole. Once
+ * sized it is sealed, as QEMU's memory-backend-memfd does: a vhost-user back-end that maps it
+ * can rely on it never shrinking under that mapping (nor growing, nor being sealed further). */
 static int setup_memory(struct vmm_vm *vm, struct host_err *err)
 {
 	vm->ram_size = vm->cfg->memory;
 	if (vmm_e820_build(vm->ram_size, &vm->e820))
 		return host_err_set(err, EINVAL, "--memory must be between 4M and 1T");
-	vm->ram_fd = memfd_create("vmmon-guest-ram", MFD_CLOEXEC);
+	vm->ram_fd = memfd_create("vmmon-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (vm->ram_fd < 0)
 		return host_err_set(err, errno, "memfd_create: %s", strerror(errno));
 	if (ftruncate(vm->ram_fd, (off_t)vm->ram_size) < 0)
 		return host_err_set(err, errno, "cannot size guest RAM to %" PRIu64 " bytes: %s",
 				    vm->ram_size, strerror(errno));
+	if (fcntl(vm->ram_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		return host_err_set(err, errno, "cannot seal guest RAM: %s", strerror(errno));
 	vm->ram = mmap(NULL, vm->ram_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
 		       vm->ram_fd, 0);
 	if (vm->ram == MAP_FAILED) {

@@ -9,6 +9,7 @@
 #ifndef IOPROXY_IOP_H
 #define IOPROXY_IOP_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -108,6 +109,9 @@ struct iop_dev {
 	uint64_t features, protocol_features;
 	bool features_set;
 	struct iop_mem mem;
+	/* Raised from the SIGBUS handler when a mapping of the front-end's (its memory or its
+	 * inflight region) lost its pages (fault.h); the control thread then drops it. */
+	atomic_bool mem_fault;
 
 	unsigned nq; /* vrings the device has */
 	struct iop_queue q[IOP_MAX_QUEUES];
@@ -115,6 +119,7 @@ struct iop_dev {
 	/* The inflight buffer (GET/SET_INFLIGHT_FD), in the layout of the negotiated rings. */
 	uint8_t *inflight_map;
 	uint64_t inflight_size;
+	int inflight_watch; /* its fault.h slot, -1: none */
 	uint16_t inflight_queues, inflight_qsize;
 
 	struct iop_pool *pool;

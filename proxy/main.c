@@ -8,6 +8,7 @@
 
 #include "blk.h"
 #include "cli.h"
+#include "fault.h"
 #include "net.h"
 #include "security.h"
 #include "server.h"
@@ -72,6 +73,11 @@ static int setup(struct ioproxy *p, struct host_err *err)
 	p->sigfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (p->sigfd < 0)
 		return host_err_set(err, errno, "signalfd: %s", strerror(errno));
+	/* Before anything maps guest memory: a front-end that shrinks its memory file must
+	 * cost only its own connection. */
+	int ret = iop_fault_install(err);
+	if (ret)
+		return ret;
 	p->pool.n = p->cfg.threads;
 	p->pool.poll = p->cfg.poll;
 	p->pool.poll_us = p->cfg.poll_us;
@@ -80,7 +86,7 @@ static int setup(struct ioproxy *p, struct host_err *err)
 		return host_err_set(err, ENOMEM, "out of memory");
 	for (unsigned i = 0; i < p->pool.n; i++)
 		p->pool.w[i].bell_fd = -1;
-	int ret = make_devices(p, err);
+	ret = make_devices(p, err);
 	bool net_admin = false;
 	for (unsigned i = 0; i < p->cfg.ndev; i++)
 		net_admin |= p->cfg.dev[i].kind == IOP_DEV_NET && p->cfg.dev[i].net.queues > 1;

@@ -22,7 +22,8 @@ void iop_dev_init(struct iop_dev *d, unsigned id, const char *name, struct iop_p
 	d->name = name;
 	d->pool = pool;
 	d->listen_fd = d->conn_fd = -1;
-	iop_mem_init(&d->mem);
+	d->inflight_watch = -1;
+	iop_mem_init(&d->mem, &d->mem_fault);
 	for (unsigned i = 0; i < IOP_MAX_QUEUES; i++) {
 		struct iop_queue *q = &d->q[i];
 		q->dev = d;

@@ -57,7 +57,9 @@ int iop_security_drop(const char *user, bool net_admin, struct host_err *err)
 }
 
 /* What the control thread (sockets, memory tables, inflight memfds, fds it closes, its
- * messages on stderr) and the queue threads (io_uring, eventfd writes, malloc) do. */
+ * messages on stderr), the queue threads (io_uring, eventfd writes, malloc) and the SIGBUS
+ * handler (fault.c: mmap over guest memory, an eventfd write; rt_sigaction and tgkill to die
+ * of a SIGBUS that is not guest memory's) do. */
 static const int allowed[] = {
 	SCMP_SYS(read),
 	SCMP_SYS(write),
@@ -87,6 +89,7 @@ static const int allowed[] = {
 	SCMP_SYS(exit),
 	SCMP_SYS(exit_group),
 	SCMP_SYS(rt_sigreturn),
+	SCMP_SYS(rt_sigaction),
 	SCMP_SYS(rt_sigprocmask),
 	SCMP_SYS(clock_gettime),
 	SCMP_SYS(clock_nanosleep),

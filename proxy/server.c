@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "vhost.h"
 #include "worker.h"
 
@@ -60,36 +61,60 @@ static void accept_one(struct iop_dev *d)
 	fprintf(stderr, "ioproxy: %s: front-end connected\n", d->name);
 }
 
+static void drop(struct iop_dev *d, int why)
+{
+	fprintf(stderr, "ioproxy: %s: front-end %s; waiting for the next one\n", d->name,
+		why == -ECONNRESET ? "disconnected"
+		: why == -EFAULT   ? "dropped: its memory vanished under a mapping (a file shrank)"
+				   : "dropped");
+	iop_vhost_disconnect(d);
+}
+
 static void serve(struct iop_dev *d, short revents)
 {
 	int ret = -ECONNRESET;
 	if (revents & POLLIN)
 		ret = iop_vhost_serve(d);
-	if (!ret)
-		return;
-	fprintf(stderr, "ioproxy: %s: front-end %s; waiting for the next one\n", d->name,
-		ret == -ECONNRESET ? "disconnected" : "dropped");
-	iop_vhost_disconnect(d);
+	/* A handler of this message may have faulted on guest memory (preparing a ring). */
+	if (atomic_load(&d->mem_fault))
+		ret = -EFAULT;
+	if (ret)
+		drop(d, ret);
+}
+
+/* The SIGBUS handler absorbed a fault (fault.h): every front-end whose memory it was goes. */
+static void drop_faulted(struct iop_dev **devs, unsigned n, int faultfd)
+{
+	uint64_t v;
+	if (read(faultfd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: already read; the flags below are what counts */
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (devs[i]->conn_fd >= 0 && atomic_load(&devs[i]->mem_fault))
+			drop(devs[i], -EFAULT);
 }
 
 int iop_server_run(struct iop_dev **devs, unsigned n, int sigfd)
 {
-	struct pollfd pfd[1 + IOP_MAX_DEVICES];
+	enum { SIG, FAULT, DEV }; /* pfd[DEV + i]: device i's connection or listening socket */
+	struct pollfd pfd[DEV + IOP_MAX_DEVICES];
+	int faultfd = iop_fault_fd();
 	for (;;) {
-		pfd[0] = (struct pollfd){.fd = sigfd, .events = POLLIN};
+		pfd[SIG] = (struct pollfd){.fd = sigfd, .events = POLLIN};
+		pfd[FAULT] = (struct pollfd){.fd = faultfd, .events = POLLIN}; /* -1: ignored */
 		for (unsigned i = 0; i < n; i++) {
 			struct iop_dev *d = devs[i];
-			pfd[1 + i] =
+			pfd[DEV + i] =
 				(struct pollfd){.fd = d->conn_fd >= 0 ? d->conn_fd : d->listen_fd,
 						.events = POLLIN};
 		}
-		if (poll(pfd, 1 + n, -1) < 0) {
+		if (poll(pfd, DEV + n, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			fprintf(stderr, "ioproxy: poll: %s\n", strerror(errno));
 			break;
 		}
-		if (pfd[0].revents) {
+		if (pfd[SIG].revents) {
 			struct signalfd_siginfo si;
 			if (read(sigfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
 				continue;
@@ -102,13 +127,17 @@ int iop_server_run(struct iop_dev **devs, unsigned n, int sigfd)
 			fprintf(stderr, "ioproxy: %s: exiting\n", strsignal((int)si.ssi_signo));
 			break;
 		}
+		/* Before the messages: a faulted front-end's next message is not served. */
+		if (pfd[FAULT].revents)
+			drop_faulted(devs, n, faultfd);
 		for (unsigned i = 0; i < n; i++) {
 			struct iop_dev *d = devs[i];
-			if (!pfd[1 + i].revents)
+			if (!pfd[DEV + i].revents)
 				continue;
-			if (d->conn_fd >= 0 && pfd[1 + i].fd == d->conn_fd)
-				serve(d, pfd[1 + i].revents);
-			else
+			/* A connection drop_faulted just closed is neither: skipped. */
+			if (d->conn_fd >= 0 && pfd[DEV + i].fd == d->conn_fd)
+				serve(d, pfd[DEV + i].revents);
+			else if (pfd[DEV + i].fd == d->listen_fd)
 				accept_one(d);
 		}
 	}

@@ -3,7 +3,9 @@
  * The control thread: each device listens on its own socket and serves one front-end at a
  * time; when that front-end goes, its rings are stopped and drained and the device waits for
  * the next connection (a front-end that comes back resumes, with the inflight region it
- * kept). SIGTERM and SIGINT, read through a signalfd, end the loop cleanly.
+ * kept). A front-end whose memory vanished under a mapping (fault.h: the SIGBUS handler's
+ * eventfd, polled with the sockets) is dropped before its next message is served. SIGTERM and
+ * SIGINT, read through a signalfd, end the loop cleanly.
  */
 #ifndef IOPROXY_SERVER_H
 #define IOPROXY_SERVER_H

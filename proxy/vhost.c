@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fault.h"
+
 #define F_PROTOCOL (1ull << VHOST_USER_F_PROTOCOL_FEATURES)
 #define BIT(n)	   (1ull << (n))
 
@@ -129,11 +131,33 @@ static bool packed_rings(const struct iop_dev *d)
 
 static void inflight_unmap(struct iop_dev *d)
 {
+	iop_fault_unwatch(d->inflight_watch);
+	d->inflight_watch = -1;
 	if (d->inflight_map)
 		munmap(d->inflight_map, d->inflight_size);
 	d->inflight_map = NULL;
 	d->inflight_size = 0;
 	d->inflight_queues = d->inflight_qsize = 0;
+}
+
+/* Makes the mapping p of size bytes the inflight region, in place of the one before; it is
+ * watched like guest memory (fault.h). Returns 0, or -ENOSPC with p unmapped. */
+static int inflight_take(struct iop_dev *d, void *p, uint64_t size, uint16_t nq, uint16_t qs)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	int watch = iop_fault_watch(p, (size + (uint64_t)page - 1) & ~((uint64_t)page - 1),
+				    &d->mem_fault);
+	if (watch < 0) {
+		munmap(p, size);
+		return watch;
+	}
+	inflight_unmap(d);
+	d->inflight_map = p;
+	d->inflight_size = size;
+	d->inflight_watch = watch;
+	d->inflight_queues = nq;
+	d->inflight_qsize = qs;
+	return 0;
 }
 
 /* The region's size for nq queues of qs entries, or 0 if the request is unreasonable. Its
@@ -169,11 +193,11 @@ static int get_inflight_fd(struct iop_dev *d, struct host_vu_msg *m, struct iop_
 	/* Its size may not change under our mapping. */
 	fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
 	iop_inflight_format(p, in->num_queues, in->queue_size, packed_rings(d));
-	inflight_unmap(d);
-	d->inflight_map = p;
-	d->inflight_size = size;
-	d->inflight_queues = in->num_queues;
-	d->inflight_qsize = in->queue_size;
+	int ret = inflight_take(d, p, size, in->num_queues, in->queue_size);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
 	r->p.inflight = (struct vhost_user_inflight){.mmap_size = size,
 						     .mmap_offset = 0,
 						     .num_queues = in->num_queues,
@@ -194,6 +218,9 @@ static int set_inflight_fd(struct iop_dev *d, struct host_vu_msg *m, struct iop_
 	if (!need || in->mmap_size < need || in->mmap_offset % (uint64_t)page ||
 	    __builtin_add_overflow(in->mmap_offset, in->mmap_size, &end))
 		return -EINVAL;
+	/* As guest memory (mem.h): sealed against shrinking before its size is checked where it
+	 * can be, and a fault on it survived where it cannot. */
+	iop_mem_seal(m->fds[0]);
 	if (fstat(m->fds[0], &st) < 0 || !S_ISREG(st.st_mode) || end > (uint64_t)st.st_size)
 		return -EINVAL;
 	if (iop_vring_any_started(d))
@@ -202,12 +229,7 @@ static int set_inflight_fd(struct iop_dev *d, struct host_vu_msg *m, struct iop_
 		       (off_t)in->mmap_offset);
 	if (p == MAP_FAILED)
 		return -errno;
-	inflight_unmap(d);
-	d->inflight_map = p;
-	d->inflight_size = in->mmap_size;
-	d->inflight_queues = in->num_queues;
-	d->inflight_qsize = in->queue_size;
-	return 0;
+	return inflight_take(d, p, in->mmap_size, in->num_queues, in->queue_size);
 }
 
 /* ------------------------------------------------------------------ the table -------------- */
@@ -377,4 +399,6 @@ void iop_vhost_disconnect(struct iop_dev *d)
 	if (d->conn_fd >= 0)
 		close(d->conn_fd);
 	d->conn_fd = -1;
+	/* Nothing of that front-end's is mapped any more: the next one starts clean. */
+	atomic_store(&d->mem_fault, false);
 }

@@ -26,7 +26,8 @@ int iop_vhost_serve(struct iop_dev *d);
 /* Serves a received message (and closes its fds). Returns 0 or -errno as iop_vhost_serve. */
 int iop_vhost_dispatch(struct iop_dev *d, struct host_vu_msg *m);
 /* The front-end went away: rings stopped with their in-flight I/O drained, memory unmapped,
- * fds closed, the negotiated state forgotten. The device itself stays for the next one. */
+ * fds closed, the negotiated state and a memory fault (fault.h) forgotten. The device itself
+ * stays for the next one. */
 void iop_vhost_disconnect(struct iop_dev *d);
 /* Protocol features ioproxy offers for d. */
 uint64_t iop_vhost_protocol_features(const struct iop_dev *d);

@@ -96,9 +96,17 @@ static void arm_bell(struct iop_worker *w)
 
 /* ------------------------------------------------------------------ the loop -------------- */
 
+/* The device's memory was replaced by zero pages after its front-end shrank it (fault.h):
+ * the control thread is dropping that front-end, and its rings hold nothing worth serving. */
+static bool faulted(const struct iop_queue *q)
+{
+	return atomic_load_explicit(&q->dev->mem_fault, memory_order_relaxed);
+}
+
 static void ring_broken(struct iop_queue *q)
 {
-	if (q->err_signalled)
+	/* Zero pages are no driver's doing. */
+	if (q->err_signalled || faulted(q))
 		return;
 	q->err_signalled = true;
 	fprintf(stderr, "ioproxy: %s: queue %u: the driver broke the ring (index jump); %s\n",
@@ -133,7 +141,7 @@ static uint64_t run_queues(struct iop_worker *w)
 	uint64_t took = 0;
 	for (unsigned i = 0; i < w->nq; i++) {
 		struct iop_queue *q = w->q[i];
-		if (q->stopping || q->vq.broken || !q->enabled)
+		if (q->stopping || q->vq.broken || !q->enabled || faulted(q))
 			continue;
 		bool look = q->kicked || q->replay_mem ||
 			    ((w->notify_off || q->polled) && vq_has_work(&q->vq));
@@ -194,8 +202,8 @@ static bool blocked(const struct iop_queue *q)
  * take now. */
 static bool waits_for_kick(struct iop_queue *q)
 {
-	return !q->stopping && !q->polled && q->enabled && !q->vq.broken && !blocked(q) &&
-	       vq_has_work(&q->vq);
+	return !q->stopping && !q->polled && q->enabled && !q->vq.broken && !faulted(q) &&
+	       !blocked(q) && vq_has_work(&q->vq);
 }
 
 static bool rings_have_work(struct iop_worker *w)
@@ -219,6 +227,16 @@ static void catch_lost_kicks(struct iop_worker *w)
 	for (unsigned i = 0; i < w->nq; i++)
 		if (waits_for_kick(w->q[i]))
 			w->q[i]->kicked = true;
+}
+
+/* A wait that nothing ended found a command posted. The control thread posts it, then rings
+ * the doorbell, so the bound can expire between the two: only a doorbell that does not follow
+ * within the grace time is lost. */
+static void catch_lost_bell(struct iop_worker *w)
+{
+	if (atomic_load(&w->has_cmds) && !wait_events(w, KICK_GRACE_NS) &&
+	    atomic_load(&w->has_cmds))
+		w->lost_bells++;
 }
 
 /* Polling went idle: kicks back on, one more look, then sleep until something arrives (a
@@ -261,8 +279,7 @@ static void loop(struct iop_worker *w)
 			w); /* what completed without I/O (errors, GET_ID), before any wait */
 		if (!w->cfg.poll) {
 			if (!wait_events(w, WAIT_BOUND_NS)) {
-				if (atomic_load(&w->has_cmds))
-					w->lost_bells++;
+				catch_lost_bell(w);
 				catch_lost_kicks(w);
 			}
 			reap(w);
@@ -309,6 +326,9 @@ static void *worker_main(void *arg)
 	struct iop_worker *w = arg;
 	sigset_t all;
 	sigfillset(&all);
+	/* SIGBUS stays open: a blocked one raised by a fault would kill the process instead of
+	 * reaching the handler that survives guest memory shrinking (fault.h). */
+	sigdelset(&all, SIGBUS);
 	pthread_sigmask(SIG_BLOCK, &all, NULL); /* signals are the control thread's */
 	int ret = ring_setup(w);
 	pthread_mutex_lock(&w->lock);

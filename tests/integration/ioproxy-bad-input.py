@@ -77,7 +77,11 @@ def cases(path, mfd):
         for name, r in (("overflowing gpa + size", (2**64 - 4096, MEM, UVA, 0)),
                         ("overflowing uva + size", (0, MEM, 2**64 - 4096, 0)),
                         ("size 0", (0, 0, UVA, 0)),
-                        ("beyond the fd", (0, MEM * 2, UVA, 0))):
+                        ("beyond the fd", (0, MEM * 2, UVA, 0)),
+                        # Rings the driver aligned would sit at misaligned host addresses.
+                        ("mmap_offset 1", (0, MEM - 4096, UVA, 1)),
+                        ("mmap_offset 4095", (0, MEM - 4096, UVA, 4095)),
+                        ("guest address 1", (1, MEM - 4096, UVA, 0))):
             expect_refused(name, c.ack(SET_MEM_TABLE, struct.pack("<II", 1, 0) +
                                        struct.pack("<QQQQ", *r), (mfd,)))
         two = struct.pack("<II", 2, 0) + g_region + struct.pack("<QQQQ", 4096, 4096,

@@ -7,7 +7,12 @@ a test). Two kinds of rounds, each on a fresh connection:
   - ring: a good session, then the guest scribbles random bytes over its descriptor table,
     available ring and request headers and kicks, again and again;
   - packed ring: the same on a packed ring with EVENT_IDX and indirect descriptors, random
-    descriptors (flags, ids, lengths, addresses at the edges of guest memory) made available.
+    descriptors (flags, ids, lengths, addresses at the edges of guest memory) made available;
+  - shrinking front-end: a good session on guest memory that is a memfd without sealing, a
+    tmpfs file, or a memfd that allows sealing (which ioproxy must have sealed: the truncation
+    fails), some requests (some still in flight), then the file truncated to a random size
+    and the ring kicked; where the ring or a request's pages went, ioproxy must drop that
+    connection (and live), where they stayed the requests must still complete.
 After every round ioproxy must still run; at the end a well-behaved session must still write
 and read a sector, and SIGTERM must end ioproxy with status 0 and no sanitizer report.
 --ioproxy-asan PATH fuzzes the sanitizer build's ioproxy instead, with --no-seccomp (its exit
@@ -32,7 +37,8 @@ from vu_client import (  # noqa: E402
     AVAIL, P_MQ, P_REPLY_ACK, F_PROTOCOL, F_VERSION_1, GET_FEATURES, GET_PROTOCOL_FEATURES, MEM, NEED_REPLY, NUM,
     SET_FEATURES, SET_MEM_TABLE, SET_OWNER, SET_PROTOCOL_FEATURES, SET_VRING_ADDR,
     SET_VRING_BASE, SET_VRING_CALL, SET_VRING_ENABLE, SET_VRING_ERR, SET_VRING_KICK,
-    SET_VRING_NUM, USED, UVA, VERSION, Conn, Guest, good_session, state, u64)
+    SET_VRING_NUM, STATUS, USED, UVA, VERSION, GET_VRING_BASE, Conn, Guest, good_session,
+    state, u64)
 
 F_INDIRECT, F_EVENT_IDX, F_PACKED = 1 << 28, 1 << 29, 1 << 34
 DESC_END = 0x1100  # the descriptor table of NUM entries (vu_client's layout)
@@ -224,6 +230,77 @@ def ring_round(path, rnd):
         g.close()
 
 
+def closed_within(c, timeout):
+    """True if ioproxy closes the connection within TIMEOUT seconds (replies are read)."""
+    end = time.time() + timeout
+    while True:
+        left = end - time.time()
+        if left <= 0 or not select.select([c.s], [], [], left)[0]:
+            return False
+        if not drain(c):
+            return True
+
+
+def shrink_round(path, rnd):
+    """Returns "sealed", "dropped" or "kept"."""
+    backing = rnd.choice(("memfd", "file", "sealable"))
+    g = Guest(backing)
+    c = Conn(path)
+    try:
+        g.setup(c)
+        def some_request():  # a read (data writable) or a write of a sector of the disk
+            kind = rnd.choice((0, 1))
+            g.request(kind, rnd.randrange(2048), 2 if kind == 0 else 0)
+
+        made = rnd.randrange(3)
+        for _ in range(made):
+            some_request()
+        in_flight = rnd.random() < 0.5
+        if in_flight:  # made available just before the file shrinks: in flight or not yet
+            g.request(1, rnd.randrange(2048), 0, wait=False)
+        size = rnd.choice((0, 0x800, 0x1000, 0x1100, 0x2000, 0x3000, STATUS, STATUS + 1,
+                           MEM // 2, rnd.randrange(MEM)))
+        try:
+            g.shrink(size)
+        except PermissionError:
+            if backing != "sealable":
+                harness.fail("%s could not be truncated: ioproxy sealed it?" % backing)
+            return "sealed"
+        if backing == "sealable":
+            harness.fail("a memfd that allows sealing shrank under ioproxy: it was not sealed")
+        posted = False
+        if size > STATUS and not in_flight:  # everything a request touches is still there
+            some_request()
+        elif made and not in_flight and size > USED + 4 + 2 * NUM + 2 and rnd.random() < 0.7:
+            # The ring's page stays: the last chain offered again (its header or status page
+            # gone), without touching those pages from here.
+            struct.pack_into("<H", g.m, AVAIL + 4 + 2 * (g.avail % NUM), 0)
+            g.avail = (g.avail + 1) & 0xFFFF
+            struct.pack_into("<H", g.m, AVAIL + 2, g.avail)
+            posted = True
+        os.eventfd_write(g.kick, 1)
+        stop = rnd.random() < 0.3  # may stop the ring before the kick is seen
+        if stop:
+            try:
+                c.send(GET_VRING_BASE, state(0, 0))
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # dropped already
+        # Where ioproxy must find a page gone: the ring's own (the kick makes it read the
+        # available index), or the status byte of the chain it was just offered. Where every
+        # page a request touches stayed, nothing may fault.
+        must_drop = not stop and (size <= 0x1000 or (posted and size <= STATUS))
+        must_keep = size > STATUS and not in_flight
+        # (A short look otherwise: a fault is noticed within milliseconds.)
+        dropped = closed_within(c, 5 if must_drop else 0.05)
+        if must_drop and not dropped or must_keep and dropped:
+            harness.fail("ioproxy %s a front-end whose memory shrank to %#x (%s)"
+                         % ("kept" if must_drop else "dropped", size, backing))
+        return "dropped" if dropped else "kept"
+    finally:
+        c.close()
+        g.close()
+
+
 def main():
     ap = harness.arg_parser(__doc__, ("ioproxy",))
     ap.add_argument("--ioproxy-asan", metavar="PATH", default=os.environ.get("IOPROXY_ASAN"),
@@ -246,17 +323,21 @@ def main():
         disk, sock = os.path.join(tmp, "disk.img"), os.path.join(tmp, "vu.sock")
         with open(disk, "wb") as f:
             f.truncate(1 << 20)
+        proxy = None
         b = harness.ioproxy(binary, ["--socket", sock, "--blk", "path=" + disk] + extra,
                             os.path.join(tmp, "log"))
         try:
             proxy = b.start().proc
-            counts, used, calls = [0, 0, 0], 0, 0
+            counts, used, calls = [0, 0, 0, 0], 0, 0
+            shrunk = collections.Counter()
             for n in range(o.rounds):
-                kind = rnd.choice((0, 0, 0, 0, 1, 2))
+                kind = rnd.choice((0, 0, 0, 0, 1, 2, 3))
                 if kind == 1:
                     used += ring_round(sock, rnd)
                 elif kind == 2:
                     calls += packed_round(sock, rnd)
+                elif kind == 3:
+                    shrunk[shrink_round(sock, rnd)] += 1
                 else:
                     protocol_round(sock, rnd)
                 counts[kind] += 1
@@ -270,18 +351,26 @@ def main():
                 time.sleep(0.5)
             b.stop()  # SIGTERM ends it with 0, and no sanitizer report or lost notification
         finally:
+            status = proxy.poll() if proxy else None  # a failed round may have seen it die
             b.kill()
             text = b.text()
+            if sys.exc_info()[0]:  # a round failed on its own (a refused connect...): why
+                print(text[-4000:])
+                print("ioproxy: %s (seed %d)" % ("running" if status is None else
+                                                 "exited with %d" % status, o.seed))
     if counts[1] and not used or counts[2] and not calls:
         harness.fail("the ring rounds reached nothing (%d used entries, %d calls): the fuzzer "
                      "no longer exercises the data path" % (used, calls))
+    if counts[3] >= 20 and not (shrunk["dropped"] and shrunk["sealed"]):
+        harness.fail("the shrinking rounds never saw a seal or a drop (%r)" % dict(shrunk))
     if o.verbose:  # what the rounds reached: ioproxy's messages, counted
         seen = collections.Counter(re.sub(r"\d+", "N", line) for line in text.splitlines())
         for line, n in seen.most_common():
             print("%6d  %s" % (n, line))
-    print("ok: %d protocol, %d split ring (%d used entries back) and %d packed ring rounds (%d "
-          "calls); ioproxy kept serving and ended cleanly" % (counts[0], counts[1], used,
-                                                              counts[2], calls))
+    print("ok: %d protocol, %d split ring (%d used entries back), %d packed ring (%d calls) "
+          "and %d shrinking rounds (%d sealed, %d dropped, %d kept); ioproxy kept serving and "
+          "ended cleanly" % (counts[0], counts[1], used, counts[2], calls, counts[3],
+                             shrunk["sealed"], shrunk["dropped"], shrunk["kept"]))
 
 
 if __name__ == "__main__":

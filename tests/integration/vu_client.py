@@ -1,12 +1,16 @@
 """A small vhost-user front-end for tests that talk to ioproxy directly: messages over the
 socket with fds (Conn), and a guest (memfd memory, a split ring of NUM entries, eventfds for
-kick, call and error) that sets up a virtio-blk session and does I/O through it (Guest).
-Used by ioproxy-bad-input.py and ioproxy-fuzz.py."""
+kick, call and error) that sets up a virtio-blk session and does I/O through it (Guest). Its
+memory can also be a memfd that allows sealing or a tmpfs file, and it can shrink it under
+ioproxy (Guest.shrink). Used by ioproxy-bad-input.py, ioproxy-fuzz.py and
+ioproxy-shrink.py."""
 import array
+import fcntl
 import os
 import select
 import socket
 import struct
+import tempfile
 import time
 import mmap
 
@@ -14,8 +18,8 @@ from harness import fail
 
 (GET_FEATURES, SET_FEATURES, SET_OWNER, SET_MEM_TABLE, SET_VRING_NUM, SET_VRING_ADDR,
  SET_VRING_BASE, GET_VRING_BASE, SET_VRING_KICK, SET_VRING_CALL, SET_VRING_ERR,
- GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES, SET_VRING_ENABLE, GET_INFLIGHT_FD) = (
-    1, 2, 3, 5, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 31)
+ GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES, SET_VRING_ENABLE, GET_INFLIGHT_FD,
+ SET_INFLIGHT_FD) = (1, 2, 3, 5, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 31, 32)
 VERSION, REPLY, NEED_REPLY = 1, 4, 8
 F_PROTOCOL, F_VERSION_1 = 1 << 30, 1 << 32
 P_MQ, P_REPLY_ACK = 1 << 0, 1 << 3
@@ -35,7 +39,12 @@ class Conn:
             except BlockingIOError:
                 if time.time() > end:
                     fail("cannot connect to %s: its backlog stays full" % path)
-                time.sleep(0.01)
+            except ConnectionRefusedError:
+                # The socket file appears at bind(), a moment before listen(): a test that
+                # waited for the file may come too early. Refused for good: ioproxy is gone.
+                if time.time() > end:
+                    fail("cannot connect to %s: refused (is ioproxy still running?)" % path)
+            time.sleep(0.01)
 
     def send(self, req, payload=b"", fds=(), flags=VERSION, size=None, sent=None):
         size = len(payload) if size is None else size
@@ -100,15 +109,46 @@ def state(index, num):
     return struct.pack("<II", index, num)
 
 
-class Guest:
-    """memfd guest memory with one split ring, and the session that sets it up."""
+def memory_file(backing, size):
+    """An fd of SIZE bytes for guest memory: "memfd" (made without MFD_ALLOW_SEALING, so it
+    can never be sealed), "sealable" (a memfd that allows sealing, as QEMU's and vmmon's do),
+    or "file" (a file on tmpfs, unlinked: QEMU's memory-backend-file; no seals at all)."""
+    if backing == "file":
+        where = "/dev/shm" if os.path.isdir("/dev/shm") else None
+        fd, path = tempfile.mkstemp(prefix="vu-guest.", dir=where)
+        os.unlink(path)
+    else:
+        fd = os.memfd_create("guest", os.MFD_CLOEXEC |
+                             (os.MFD_ALLOW_SEALING if backing == "sealable" else 0))
+    os.ftruncate(fd, size)
+    return fd
 
-    def __init__(self):
-        self.fd = os.memfd_create("guest")
-        os.ftruncate(self.fd, MEM)
+
+def seals(fd):
+    """The file's seals (F_GET_SEALS), or None if it has none at all (not shmem)."""
+    try:
+        return fcntl.fcntl(fd, fcntl.F_GET_SEALS)
+    except OSError:
+        return None
+
+
+class Guest:
+    """Guest memory (a memfd by default, see memory_file) with one split ring, and the session
+    that sets it up."""
+
+    def __init__(self, backing="memfd"):
+        self.fd = memory_file(backing, MEM)
+        self.size = MEM
         self.m = mmap.mmap(self.fd, MEM)
         self.kick, self.call, self.err = (os.eventfd(0, os.EFD_NONBLOCK) for _ in range(3))
         self.avail = 0
+
+    def shrink(self, size):
+        """Truncates the memory file to SIZE bytes (OSError if it is sealed against that).
+        Afterwards this process must not touch self.m past SIZE either: it would die of
+        SIGBUS itself."""
+        os.ftruncate(self.fd, size)
+        self.size = min(self.size, size)
 
     def region(self, gpa=0, size=MEM, uva=UVA, off=0):
         return struct.pack("<QQQQ", gpa, size, uva, off)
@@ -141,9 +181,10 @@ class Guest:
     def desc(self, i, addr, length, flags, nxt):
         struct.pack_into("<QIHH", self.m, DESC + 16 * i, addr, length, flags, nxt)
 
-    def request(self, kind, sector, data_flags, data=DATA, length=512, expect=0):
+    def request(self, kind, sector, data_flags, data=DATA, length=512, expect=0, wait=True):
         """One request (header, data, status) through the ring; returns its status byte,
-        which must be EXPECT unless that is None."""
+        which must be EXPECT unless that is None (without WAIT: made available and kicked,
+        nothing more)."""
         self.desc(0, HDR, 16, 1, 1)
         self.desc(1, data, length, 1 | data_flags, 2)
         self.desc(2, STATUS, 1, 2, 0)
@@ -153,6 +194,8 @@ class Guest:
         self.avail = (self.avail + 1) & 0xFFFF
         struct.pack_into("<H", self.m, AVAIL + 2, self.avail)
         os.eventfd_write(self.kick, 1)
+        if not wait:
+            return None
         end = time.time() + 10
         while struct.unpack_from("<H", self.m, USED + 2)[0] != self.avail:
             if time.time() > end:
