@@ -41,9 +41,9 @@ void g_ata_pause(const struct g_ata *a)
 		g_cpu_relax();
 }
 
-/* Polls the Alternate Status until none of the bits in clear is set; the last value in *st.
- * After POLL_TIGHT reads it backs off: under QEMU TCG each read takes the big lock, and a
- * vCPU that never lets go of it can starve the main loop that would finish the work. */
+/* Between polls i and i + 1: after POLL_TIGHT reads, back off. Under QEMU TCG each read takes
+ * the big lock, and a vCPU that never lets go of it can starve the main loop that would finish
+ * the work. */
 static void poll_pause(unsigned int i)
 {
 	if (i < POLL_TIGHT)
@@ -80,32 +80,46 @@ static int check(struct g_ata *a, uint8_t command, uint8_t st, bool want_drq)
 	return 0;
 }
 
-/* Waits for INTRQ: the interrupt after *seen (taken before the action that raises it), or,
- * polled, BSY clear. Then reads the Status register, which acknowledges INTRQ, into *st. */
-static int await(struct g_ata *a, uint8_t command, uint64_t deadline, uint8_t *st)
+/* Waits for INTRQ: the interrupt after irq_seen (taken before the action that raises it), or,
+ * polled, BSY clear. */
+static int wait_intrq(struct g_ata *a, uint8_t command, uint64_t deadline)
 {
 	uint64_t now = g_rdtsc();
+	uint8_t st;
 	int rc;
 
 	if (a->o.poll) {
-		rc = g_ata_poll_alt(a, ATA_BUSY, deadline, st);
+		rc = g_ata_poll_alt(a, ATA_BUSY, deadline, &st);
 	} else if ((int64_t)(deadline - now) <= 0) {
 		rc = -ETIMEDOUT;
 	} else {
 		rc = g_irq_wait(a->vector, a->irq_seen, g_tsc_to_us(deadline - now) + 1);
 		a->irq_seen = g_irq_count(a->vector);
 	}
-	if (rc)
-		return fail(a, command, g_ata_altstatus(a), rc);
+	return rc ? fail(a, command, g_ata_altstatus(a), rc) : 0;
+}
+
+/* Reads the Status register, which acknowledges INTRQ. A BSY still set there is not ATA-6
+ * after INTRQ; it is waited out rather than the other bits trusted. */
+static int read_status(struct g_ata *a, uint8_t command, uint64_t deadline, uint8_t *st)
+{
+	int rc;
+
 	*st = g_inb(a->cmd + ATA_REG_STATUS);
-	/* INTRQ with BSY still set is not ATA-6; wait it out rather than read stale bits. */
-	if (*st & ATA_BUSY) {
-		rc = g_ata_poll_alt(a, ATA_BUSY, deadline, st);
-		if (rc)
-			return fail(a, command, *st, rc);
-		*st = g_inb(a->cmd + ATA_REG_STATUS);
-	}
+	if (!(*st & ATA_BUSY))
+		return 0;
+	rc = g_ata_poll_alt(a, ATA_BUSY, deadline, st);
+	if (rc)
+		return fail(a, command, *st, rc);
+	*st = g_inb(a->cmd + ATA_REG_STATUS);
 	return 0;
+}
+
+static int await(struct g_ata *a, uint8_t command, uint64_t deadline, uint8_t *st)
+{
+	int rc = wait_intrq(a, command, deadline);
+
+	return rc ? rc : read_status(a, command, deadline, st);
 }
 
 /* Before the next action that raises INTRQ: the count it must move past. */
@@ -235,9 +249,24 @@ static int build_prd(struct g_ata *a, const void *buf, uint32_t bytes)
 	return 0;
 }
 
-/* Bus-master DMA (ATA-6 9.10 with the Bus Master Programming Interface, 3.0): table, direction,
- * command, start; the end comes as INTRQ (or, polled, the engine going idle); then stop the
- * engine, acknowledge the device, clear the controller's INTR and ERR. */
+/* Polled DMA: nIEN keeps INTRQ, and with it the controller's INTR bit, down, so the end is the
+ * engine going idle. The last bus-master status in *bms. */
+static int dma_poll(struct g_ata *a, uint8_t command, uint64_t deadline, uint8_t *bms)
+{
+	for (unsigned int i = 0;; i++) {
+		*bms = g_inb(a->bm + ATA_DMA_STATUS);
+		if (!(*bms & ATA_DMA_ACTIVE) || (*bms & ATA_DMA_INTR))
+			return 0;
+		if (g_tsc_passed(deadline))
+			return fail(a, command, g_ata_altstatus(a), -ETIMEDOUT);
+		poll_pause(i);
+	}
+}
+
+/* Bus-master DMA (ATA-6 9.10 with the Bus Master Programming Interface, 3.0): the table, the
+ * direction, the command, start; at the end (INTRQ, or polled the engine going idle) read
+ * the controller's status, stop the engine, read the device's Status (acknowledging INTRQ),
+ * then clear the controller's INTR and ERR. */
 static int dma(struct g_ata *a, const struct g_ata_tf *tf, bool write, void *buf)
 {
 	uint64_t deadline = g_tsc_deadline(G_ATA_TIMEOUT_US);
@@ -253,29 +282,18 @@ static int dma(struct g_ata *a, const struct g_ata_tf *tf, bool write, void *buf
 		return rc;
 	g_outb(a->bm + ATA_DMA_CMD, dir | ATA_DMA_START);
 	if (a->o.poll) {
-		/* nIEN keeps INTRQ, and with it the controller's INTR bit, down: the engine going
-		 * idle ends the transfer, then the device drops BSY and DRQ. */
-		for (unsigned int i = 0;
-		     !rc && ((bms = g_inb(a->bm + ATA_DMA_STATUS)) & ATA_DMA_ACTIVE) &&
-		     !(bms & ATA_DMA_INTR);
-		     i++) {
-			if (g_tsc_passed(deadline))
-				rc = -ETIMEDOUT;
-			poll_pause(i);
-		}
-		if (!rc)
-			rc = g_ata_poll_alt(a, ATA_BUSY | ATA_DRQ, deadline, &st);
-		if (!rc)
-			st = g_inb(a->cmd + ATA_REG_STATUS);
+		rc = dma_poll(a, tf->command, deadline, &bms);
 	} else {
-		rc = await(a, tf->command, deadline, &st);
+		rc = wait_intrq(a, tf->command, deadline);
 		bms = g_inb(a->bm + ATA_DMA_STATUS);
 	}
 	g_outb(a->bm + ATA_DMA_CMD, dir); /* stopped, whatever happened */
+	if (!rc)
+		rc = read_status(a, tf->command, deadline, &st);
 	g_outb(a->bm + ATA_DMA_STATUS, bms & (ATA_DMA_INTR | ATA_DMA_ERROR));
 	g_io_barrier(); /* the buffer is read after the device said it is done */
 	if (rc)
-		return rc == -ETIMEDOUT ? fail(a, tf->command, g_ata_altstatus(a), rc) : rc;
+		return rc;
 	/* Still active: the device moved fewer bytes than the table holds. */
 	if (bms & (ATA_DMA_ERROR | ATA_DMA_ACTIVE))
 		return fail(a, tf->command, st, -EIO);
@@ -303,14 +321,13 @@ static int xfer(struct g_ata *a, bool write, uint64_t lba, void *buf, uint32_t n
 
 int g_ata_rw(struct g_ata *a, bool write, uint64_t lba, void *buf, uint32_t n)
 {
+	uint32_t max = a->lba48 ? G_ATA_EXT_MAX : LBA28_MAX;
 	uint8_t *p = buf;
 
 	if (lba > a->sectors || n > a->sectors - lba)
 		return -EINVAL;
 	while (n) {
-		uint32_t cnt = n < (a->lba48 ? G_ATA_EXT_MAX : LBA28_MAX)
-				       ? n
-				       : (a->lba48 ? G_ATA_EXT_MAX : LBA28_MAX);
+		uint32_t cnt = n < max ? n : max;
 		bool ext = a->o.lba48_always || cnt > LBA28_MAX || lba + cnt > LBA28_END;
 		int rc = xfer(a, write, lba, p, cnt, ext);
 

@@ -17,8 +17,10 @@
 #include "runtime/mem.h"
 #include "runtime/platform.h"
 
-#define CLASS_IDE	 0x0101
-#define PROGIF_NATIVE	 0x05 /* channel 0 (bit 0) or 1 (bit 2) in native-PCI mode */
+#define CLASS_IDE 0x0101
+/* Programming interface bits: channel 0 or 1 in native-PCI mode (ports from BARs). */
+#define PROGIF_NATIVE0	 0x01
+#define PROGIF_NATIVE1	 0x04
 #define RESET_TIMEOUT_US 5000000
 #define ID_W83_VALID	 0x4000 /* word 83 bits 15:14 = 01: the word is meaningful */
 #define ID_W83_LBA48	 (1u << 10)
@@ -52,12 +54,13 @@ static int identify(struct g_ata *a)
 	const struct hd_driveid *id = a->id;
 	struct g_ata_tf tf = {.command = WIN_IDENTIFY, .nsect = 1}; /* one DRQ block of data */
 	int rc = g_ata_pio_in(a, &tf, (uint16_t *)a->id, 1);
-	bool w83 = (id->command_set_2 & 0xc000) == ID_W83_VALID;
+	bool w83;
 
 	if (rc) {
 		a->why = "IDENTIFY DEVICE failed";
 		return rc;
 	}
+	w83 = (id->command_set_2 & 0xc000) == ID_W83_VALID;
 	if (id->config & 0x8000 || !(id->capability & ID_CAP_LBA)) {
 		a->why = "IDENTIFY DEVICE: not an ATA disk with LBA";
 		return -ENODEV;
@@ -94,11 +97,16 @@ static int set_multiple(struct g_ata *a)
 	return 0;
 }
 
-/* Soft reset through Device Control (ATA-6 9.2), with nIEN set while it runs. */
+/* Soft reset through Device Control (ATA-6 9.2), with nIEN set while it runs. Device 0 is
+ * selected first, as Linux does: the wait for BSY to clear must read device 0's status, and
+ * an emulation may leave the selection where the firmware left it (QEMU keeps it), on an
+ * absent device 1 that reads as 0, not busy, before the reset is done. */
 static int reset_channel(struct g_ata *a)
 {
 	uint8_t st;
 
+	g_outb(a->cmd + ATA_REG_DEVICE, ATA_DEVICE_OBS);
+	g_ata_pause(a);
 	g_outb(a->ctl, ATA_NIEN | ATA_SRST);
 	g_udelay(5);
 	g_outb(a->ctl, ATA_NIEN);
@@ -106,13 +114,16 @@ static int reset_channel(struct g_ata *a)
 	return g_ata_poll_alt(a, ATA_BUSY, g_tsc_deadline(RESET_TIMEOUT_US), &st);
 }
 
-/* After a reset: selects drive and says whether it shows the ATA signature (ATA-6 9.12). An
- * absent device reads as 0 (or a floating 0xff), an ATAPI one as 0x14/0xeb. */
+/* After a reset: selects drive (ATA-6 9.6: BSY and DRQ clear first, or the device may ignore
+ * the write) and says whether it shows the ATA signature (9.12). An absent device reads as 0
+ * (or a floating 0xff), an ATAPI one as 0x14/0xeb. */
 static bool is_ata_disk(struct g_ata *a, unsigned int drive)
 {
 	uint16_t r = a->cmd;
 	uint8_t st;
 
+	if (g_ata_poll_alt(a, ATA_BUSY | ATA_DRQ, g_tsc_deadline(RESET_TIMEOUT_US), &st))
+		return false;
 	g_outb(r + ATA_REG_DEVICE, ATA_DEVICE_OBS | (drive ? ATA_DEV1 : 0));
 	g_ata_pause(a);
 	if (g_ata_poll_alt(a, ATA_BUSY, g_tsc_deadline(RESET_TIMEOUT_US), &st) || st == 0 ||
@@ -142,8 +153,8 @@ static int find_disk(struct g_ata *a)
 	static const unsigned int irq[2] = {14, 15};
 
 	for (unsigned int ch = 0; ch < 2; ch++) {
-		if (a->pci.class_code & (ch ? 0x04 : 0x01))
-			continue; /* native-PCI mode: ports from BARs, not driven */
+		if (a->pci.class_code & (ch ? PROGIF_NATIVE1 : PROGIF_NATIVE0))
+			continue; /* not driven */
 		a->channel = ch;
 		a->cmd = cmd[ch];
 		a->ctl = ctl[ch];
@@ -157,8 +168,9 @@ static int find_disk(struct g_ata *a)
 			}
 		}
 	}
-	a->why = a->pci.class_code & PROGIF_NATIVE ? "no ATA disk on a compatibility-mode channel"
-						   : "no ATA disk on either channel";
+	a->why = a->pci.class_code & (PROGIF_NATIVE0 | PROGIF_NATIVE1)
+			 ? "no ATA disk on a compatibility-mode channel"
+			 : "no ATA disk on either channel";
 	return -ENOENT;
 }
 

@@ -170,22 +170,30 @@ static void service(struct g_pcnet *n)
 		n->io_tx += n->io - io0;
 }
 
+/* The status of the next receive descriptor; the rest of it may be read once OWN is clear
+ * (acquire: pairs with the chip clearing OWN last). */
+static uint16_t rx_status(struct g_pcnet *n)
+{
+	return vq_load_acquire(&n->rx[n->cur_rx % NRX].status);
+}
+
 static bool rx_ready(struct g_pcnet *n)
 {
-	return !(vq_load_acquire(&n->rx[n->cur_rx % NRX].status) & DESC_OWN);
+	return !(rx_status(n) & DESC_OWN);
 }
 
 void *g_pcnet_recv(struct g_pcnet *n, uint8_t **frame, uint32_t *len)
 {
-	while (rx_ready(n)) {
+	uint16_t st;
+
+	while (!((st = rx_status(n)) & DESC_OWN)) {
 		unsigned int i = n->cur_rx++ % NRX;
-		const struct g_pcnet_rxd *d = &n->rx[i];
 		uint8_t *buf = n->rxbuf + (size_t)i * G_PCNET_BUF;
-		uint32_t mcnt = d->msg_length & 0xfff;
+		uint32_t mcnt = n->rx[i].msg_length & 0xfff;
 
 		/* One buffer per frame, no error, room for a header and the FCS: anything else
 		 * goes straight back. */
-		if ((d->status & (DESC_ERR | DESC_STP | DESC_ENP)) != (DESC_STP | DESC_ENP) ||
+		if ((st & (DESC_ERR | DESC_STP | DESC_ENP)) != (DESC_STP | DESC_ENP) ||
 		    mcnt < ETH_HDR + ETH_FCS || mcnt > G_PCNET_BUF) {
 			n->rx_bad++;
 			arm_rx(n, i);
