@@ -136,14 +136,3 @@ void g_vprog_report(const struct g_vprog *p)
 		 on_off(g_virtio_has(d, VIRTIO_RING_F_INDIRECT_DESC)),
 		 g_virtio_irq_mode_name(d->irq_mode));
 }
-
-void g_vprog_report_counts(const struct g_vprog *p, struct g_virtq *const *qs, unsigned int n,
-			   uint64_t irq_mark)
-{
-	uint64_t kicks = 0;
-
-	for (unsigned int i = 0; i < n; i++)
-		kicks += qs[i]->kicks;
-	g_printf("time: %s: %lu notifications, %lu interrupts\n", p->name, (unsigned long)kicks,
-		 (unsigned long)(g_virtio_irq_count(p->dev) - irq_mark));
-}

@@ -31,8 +31,4 @@ int g_vprog_open_legacy(struct g_run *run, const char *dev, bool *poll);
 /* After the driver's init: prints the ring layout and interrupt mode that were set up. */
 void g_vprog_report(const struct g_vprog *p);
 
-/* Prints the notifications and interrupts of a run, on a "time:" line (they vary). */
-void g_vprog_report_counts(const struct g_vprog *p, struct g_virtq *const *qs, unsigned int n,
-			   uint64_t irq_mark);
-
 #endif
