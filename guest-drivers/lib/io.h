@@ -48,6 +48,28 @@ static inline void g_outl(uint16_t port, uint32_t v)
 	asm volatile("outl %0, %1" : : "a"(v), "Nd"(port));
 }
 
+/* String port I/O: count 16-bit words between port and buf in one rep insw/outsw, which a VMM
+ * can serve with one exit (an ATA DRQ block). The memory clobber keeps the compiler from
+ * touching buf across it. */
+static inline void g_insw(uint16_t port, void *buf, unsigned long count)
+{
+	asm volatile("rep insw" : "+D"(buf), "+c"(count) : "d"(port) : "memory");
+}
+
+static inline void g_outsw(uint16_t port, const void *buf, unsigned long count)
+{
+	asm volatile("rep outsw" : "+S"(buf), "+c"(count) : "d"(port) : "memory");
+}
+
+/* Orders memory accesses against the port I/O around it, for DMA: x86 neither moves stores
+ * after a later in/out nor loads before an earlier one, so this only stops the compiler (the
+ * port helpers above have no memory clobber). A driver puts it between writing a descriptor
+ * and the doorbell, and between the completion read and reading what the device wrote. */
+static inline void g_io_barrier(void)
+{
+	asm volatile("" ::: "memory");
+}
+
 /* MMIO: one access of exactly the given width, never merged or split by the compiler. Device
  * registers often insist on their width (virtio's common configuration does). */
 static inline uint8_t g_mmio_read8(uintptr_t addr)

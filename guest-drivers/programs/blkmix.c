@@ -7,8 +7,6 @@
  * once, so the expected contents are always known; blocks not yet written in this run are read
  * but not checked.
  */
-#include <linux/virtio_config.h>
-
 #include "drivers/tsc.h"
 #include "lib/errno.h"
 #include "lib/io.h"
@@ -30,13 +28,13 @@ struct mix {
 	uint32_t *gen; /* last generation written to each block, 0 = none yet */
 	uint8_t *busy; /* block in flight */
 	uint8_t *data; /* qd buffers of a block each */
-	struct g_vblk_req *req;
+	struct g_blkdev_req *req;
 	uint32_t *block;	/* block of each request */
 	uint32_t *new_gen;	/* generation a write request carries */
 	unsigned int *idle_req; /* requests waiting for ring space (without indirect descriptors
 				 * a deep queue can need more descriptors than the ring has) */
 	unsigned int nidle_req;
-	bool packed;
+	bool len_optional; /* the device may leave a read's length unreported */
 	unsigned int bs, words, sectors;
 	uint32_t next_block; /* the sequential modes' cursor */
 	uint64_t *submitted; /* TSC at each request's submission */
@@ -70,7 +68,7 @@ static int mix_alloc(struct mix *m)
 	m->data = g_mem_alloc((size_t)qd * m->bs, G_BLKTEST_BLOCK);
 	m->submitted = g_mem_alloc(qd * sizeof(*m->submitted), 64);
 	m->lat = g_mem_alloc((LAT_BUCKETS + 1) * sizeof(*m->lat), 64);
-	m->req = g_vblk_reqs_alloc(qd);
+	m->req = g_blkdev_reqs_alloc(m->t->dev, qd);
 	m->block = g_mem_alloc(qd * sizeof(*m->block), 64);
 	m->new_gen = g_mem_alloc(qd * sizeof(*m->new_gen), 64);
 	m->idle_req = g_mem_alloc(qd * sizeof(*m->idle_req), 64);
@@ -95,7 +93,7 @@ static uint32_t pick(struct mix *m, bool *write)
 /* Starts request i on a block that is not in flight; a full ring parks it. */
 static int issue(struct mix *m, unsigned int i)
 {
-	struct g_vblk *b = &m->t->blk;
+	struct g_blkdev *d = m->t->dev;
 	uint64_t *w = (uint64_t *)(m->data + (size_t)i * m->bs);
 	bool write;
 	uint32_t blk = pick(m, &write);
@@ -110,11 +108,11 @@ static int issue(struct mix *m, unsigned int i)
 		for (unsigned int k = 0; k < m->words; k++)
 			w[k] = stamp(blk, m->new_gen[i], k);
 	}
-	g_vblk_prep(&m->req[i], write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN,
-		    G_BLKTEST_MIX_SECTOR + (uint64_t)blk * m->sectors, w, m->bs);
+	g_blkdev_prep(&m->req[i], write ? G_BLKDEV_WRITE : G_BLKDEV_READ,
+		      G_BLKTEST_MIX_SECTOR + (uint64_t)blk * m->sectors, w, m->bs);
 	m->submitted[i] = g_rdtsc();
 	m->req[i].cookie = (void *)(uintptr_t)i;
-	rc = g_vblk_submit(b, i % b->nq, &m->req[i]);
+	rc = g_blkdev_submit(d, i % d->nq, &m->req[i]);
 	if (rc == -ENOSPC) {
 		m->busy[blk] = 0;
 		m->idle_req[m->nidle_req++] = i;
@@ -141,12 +139,12 @@ static int issue_parked(struct mix *m)
 }
 
 /* Checks a completed request against what the program knows about its block. */
-static int complete(struct g_run *run, struct mix *m, struct g_vblk_req *r)
+static int complete(struct g_run *run, struct mix *m, struct g_blkdev_req *r)
 {
 	unsigned int i = (unsigned int)(uintptr_t)r->cookie;
 	uint32_t blk = m->block[i];
 	const uint64_t *w = r->buf;
-	int rc = g_vblk_status_errno(r);
+	int rc = r->status;
 
 	uint64_t ns = (g_rdtsc() - m->submitted[i]) * 1000000 / g_tsc_khz();
 
@@ -157,17 +155,17 @@ static int complete(struct g_run *run, struct mix *m, struct g_vblk_req *r)
 	m->busy[blk] = 0;
 	if (rc)
 		return g_run_fail(run, "%s of block %u failed (error %d)",
-				  r->hdr.type == VIRTIO_BLK_T_OUT ? "write" : "read", blk, rc);
-	if (r->hdr.type == VIRTIO_BLK_T_OUT) {
+				  r->op == G_BLKDEV_WRITE ? "write" : "read", blk, rc);
+	if (r->op == G_BLKDEV_WRITE) {
 		m->gen[blk] = m->new_gen[i];
 		m->writes++;
 		return 0;
 	}
 	m->reads++;
-	/* A packed ring may report no length (2.8.4): 0 is only an error on a split ring. */
-	if (r->written != m->bs + 1 && (r->written || !m->packed))
+	/* A virtio packed ring may report no length (2.8.4): 0 is only an error elsewhere. */
+	if (r->written != m->bs && (r->written || !m->len_optional))
 		return g_run_fail(run, "read of block %u: the device wrote %u bytes, not %u", blk,
-				  r->written, m->bs + 1);
+				  r->written, m->bs);
 	if (!m->gen[blk]) {
 		m->unchecked++;
 		return 0;
@@ -186,12 +184,12 @@ static int complete(struct g_run *run, struct mix *m, struct g_vblk_req *r)
 /* Takes every completion there is; each freed request is started again unless time is up. */
 static int reap(struct g_run *run, struct mix *m, bool refill, unsigned int *idle)
 {
-	struct g_vblk *b = &m->t->blk;
-	struct g_vblk_req *r;
+	struct g_blkdev *d = m->t->dev;
+	struct g_blkdev_req *r;
 	unsigned int got = 0;
 
-	for (unsigned int q = 0; q < b->nq; q++) {
-		while ((r = g_vblk_poll(b, q))) {
+	for (unsigned int q = 0; q < d->nq; q++) {
+		while ((r = g_blkdev_poll(d, q))) {
 			unsigned int i = (unsigned int)(uintptr_t)r->cookie;
 
 			got++;
@@ -204,14 +202,14 @@ static int reap(struct g_run *run, struct mix *m, bool refill, unsigned int *idl
 	if (refill && got && issue_parked(m))
 		return g_run_fail(run, "submitting failed at depth %u", m->t->qd);
 	if (got)
-		g_vblk_kick(b);
+		g_blkdev_kick(d);
 	*idle = got ? 0 : *idle + 1;
 	return 0;
 }
 
 static int run_mix(struct g_run *run, struct mix *m, uint64_t *elapsed)
 {
-	struct g_vblk *b = &m->t->blk;
+	struct g_blkdev *d = m->t->dev;
 	uint64_t t0 = g_rdtsc(), end = g_tsc_deadline((uint64_t)m->t->seconds * 1000000);
 	uint64_t drain_end;
 	unsigned int idle = 0;
@@ -222,12 +220,12 @@ static int run_mix(struct g_run *run, struct mix *m, uint64_t *elapsed)
 			return g_run_fail(run, "submitting failed at depth %u", m->t->qd);
 	}
 	if (!m->inflight)
-		return g_run_fail(run, "no room in a ring of %u entries", b->q[0].num);
-	g_vblk_kick(b);
+		return g_run_fail(run, "no request could be queued");
+	g_blkdev_kick(d);
 	while (!g_tsc_passed(end)) {
 		if (reap(run, m, true, &idle))
 			return -1;
-		if (idle && g_vblk_wait(b, end) == -EINVAL)
+		if (idle && g_blkdev_wait(d, end) == -EINVAL)
 			return g_run_fail(run, "cannot wait for interrupts");
 	}
 	*elapsed = g_rdtsc() - t0;
@@ -235,7 +233,7 @@ static int run_mix(struct g_run *run, struct mix *m, uint64_t *elapsed)
 	while (m->inflight) {
 		if (reap(run, m, false, &idle))
 			return -1;
-		rc = idle ? g_vblk_wait(b, drain_end) : 0;
+		rc = idle ? g_blkdev_wait(d, drain_end) : 0;
 		if (rc == -ETIMEDOUT && m->inflight)
 			return g_run_fail(run, "%u request(s) never completed", m->inflight);
 	}
@@ -291,13 +289,15 @@ static void report_digest(const struct mix *m)
 int g_blktest_mix(struct g_run *run, struct g_blktest *t)
 {
 	struct mix m = {.t = t,
-			.packed = g_virtio_has(t->prog.dev, VIRTIO_F_RING_PACKED),
+			.len_optional = t->dev->len_optional,
 			.bs = t->bs,
 			.words = t->bs / 8,
-			.sectors = t->bs / G_VBLK_SECTOR,
+			.sectors = t->bs / G_BLKDEV_SECTOR,
 			.rng = 0x853c49e6748fea9bull};
-	uint64_t bytes = (t->blk.capacity - G_BLKTEST_MIX_SECTOR) * G_VBLK_SECTOR;
-	uint64_t mark = g_virtio_irq_count(t->prog.dev), elapsed = 0, us, ops;
+	uint64_t bytes = (t->dev->capacity - G_BLKTEST_MIX_SECTOR) * G_BLKDEV_SECTOR;
+	uint64_t kicks, mark, elapsed = 0, us, ops;
+
+	t->dev->ops->counts(t->dev, &kicks, &mark);
 
 	if (bytes > G_BLKTEST_MIX_BYTES)
 		bytes = G_BLKTEST_MIX_BYTES;
@@ -318,13 +318,12 @@ int g_blktest_mix(struct g_run *run, struct g_blktest *t)
 		report_digest(&m);
 	g_printf("time: blktest qd %u %s %s bs %u: %lu IOPS, %lu.%02lu MB/s (%lu reads, %lu "
 		 "writes, %lu unchecked, %lu us)\n",
-		 t->qd, g_virtio_irq_mode_name(t->prog.dev->irq_mode), t->rw_name, m.bs,
+		 t->qd, t->dev->irq_mode, t->rw_name, m.bs,
 		 (unsigned long)(us ? ops * 1000000 / us : 0),
 		 (unsigned long)(us ? ops * m.bs / us : 0),
-		 (unsigned long)(us ? ops * m.bs * 100 / us % 100 : 0),
-		 (unsigned long)m.reads, (unsigned long)m.writes, (unsigned long)m.unchecked,
-		 (unsigned long)us);
+		 (unsigned long)(us ? ops * m.bs * 100 / us % 100 : 0), (unsigned long)m.reads,
+		 (unsigned long)m.writes, (unsigned long)m.unchecked, (unsigned long)us);
 	report_latency(&m, ops);
-	g_vprog_report_counts(&t->prog, t->blk.qp, t->blk.nq, mark);
+	g_blkdev_report_counts(t->dev, mark);
 	return 0;
 }

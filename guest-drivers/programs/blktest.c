@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * blktest: the first virtio-blk device, over PCI or MMIO, with interrupts or polling.
+ * blktest: a block device (programs/blkdev.h: the first virtio-blk device by default, over PCI
+ * or MMIO; dev=ata or dev=ata-dma an ATA disk), with interrupts or polling.
  *  (a) writes a pattern to the first 1 MiB, reads it back and compares; the pattern stays on
  *      the disk so the host can check it: sector s holds 64 little-endian words, word k being
  *      ((s << 8) | k) ^ 0x5A5A5A5A00000000;
@@ -12,10 +13,11 @@
  *      each read is checked against the last write (programs/blkmix.c).
  * Arguments: qd=N (1-128, default 8), seconds=S (default 2), rw=mix|randread|randwrite|read|
  * write (default mix; read and write are sequential), bs=N (4096-131072, a multiple of 4096),
- * digest=on (print the generations written, for the host), mode=irq|poll, ring=packed,
- * irq=intx, transport=pci|mmio, event_idx=off, indirect=off, revector=on (MSI-X: before the
- * mix, queue 0's interrupt moves to the config entry; every mix interrupt must then arrive
- * there and none on its old entry).
+ * digest=on (print the generations written, for the host), dev=virtio|ata|ata-dma,
+ * mode=irq|poll; virtio: ring=packed, irq=intx, transport=pci|mmio, event_idx=off,
+ * indirect=off, revector=on (MSI-X: before the mix, queue 0's interrupt moves to the config
+ * entry; every mix interrupt must then arrive there and none on its old entry); ata:
+ * multiple=off, lba48=on (programs/blkdev_ata.c).
  */
 #include "drivers/virtio_blk.h"
 #include "lib/errno.h"
@@ -28,7 +30,7 @@
 
 #define PATTERN_SECTORS	 2048 /* 1 MiB */
 #define PATTERN_XOR	 0x5A5A5A5A00000000ull
-#define WORDS_PER_SECTOR (G_VBLK_SECTOR / 8)
+#define WORDS_PER_SECTOR (G_BLKDEV_SECTOR / 8)
 #define SCRATCH_SECTOR	 PATTERN_SECTORS
 #define SCRATCH_SECTORS	 128 /* 64 KiB */
 #define CHUNK_MAX	 (64 * 1024)
@@ -40,46 +42,46 @@ static uint64_t pattern_word(uint64_t sector, unsigned int k)
 }
 
 /* The largest request the device takes, up to CHUNK_MAX, in whole sectors. */
-static uint32_t chunk_bytes(const struct g_vblk *b)
+static uint32_t chunk_bytes(const struct g_blkdev *d)
 {
 	uint32_t c = CHUNK_MAX;
 
-	if (b->size_max && b->size_max < c)
-		c = b->size_max & ~(uint32_t)(G_VBLK_SECTOR - 1);
-	return c ? c : G_VBLK_SECTOR;
+	if (d->max_bytes && d->max_bytes < c)
+		c = d->max_bytes & ~(uint32_t)(G_BLKDEV_SECTOR - 1);
+	return c ? c : G_BLKDEV_SECTOR;
 }
 
 /* Reads or writes [sector, sector + bytes / 512) in chunks, one request after the other. */
-static int transfer(struct g_run *run, struct g_vblk *b, uint32_t type, uint64_t sector,
+static int transfer(struct g_run *run, struct g_blkdev *d, enum g_blkdev_op op, uint64_t sector,
 		    uint8_t *buf, uint32_t bytes)
 {
-	uint32_t chunk = chunk_bytes(b);
+	uint32_t chunk = chunk_bytes(d);
 
 	for (uint32_t done = 0; done < bytes;) {
 		uint32_t n = bytes - done < chunk ? bytes - done : chunk;
-		int rc = g_vblk_sync(b, type, sector + done / G_VBLK_SECTOR, buf + done, n,
-				     SYNC_TIMEOUT_US);
+		int rc = g_blkdev_sync(d, op, sector + done / G_BLKDEV_SECTOR, buf + done, n,
+				       SYNC_TIMEOUT_US);
 
 		if (rc)
 			return g_run_fail(run, "%s of sector %lu failed (error %d)",
-					  type == VIRTIO_BLK_T_OUT ? "write" : "read",
-					  (unsigned long)(sector + done / G_VBLK_SECTOR), rc);
+					  op == G_BLKDEV_WRITE ? "write" : "read",
+					  (unsigned long)(sector + done / G_BLKDEV_SECTOR), rc);
 		done += n;
 	}
 	return 0;
 }
 
-static int check_pattern(struct g_run *run, struct g_vblk *b, uint8_t *buf)
+static int check_pattern(struct g_run *run, struct g_blkdev *b, uint8_t *buf)
 {
 	uint64_t *w = (uint64_t *)buf;
 
 	for (uint64_t s = 0; s < PATTERN_SECTORS; s++)
 		for (unsigned int k = 0; k < WORDS_PER_SECTOR; k++)
 			w[s * WORDS_PER_SECTOR + k] = pattern_word(s, k);
-	if (transfer(run, b, VIRTIO_BLK_T_OUT, 0, buf, PATTERN_SECTORS * G_VBLK_SECTOR))
+	if (transfer(run, b, G_BLKDEV_WRITE, 0, buf, PATTERN_SECTORS * G_BLKDEV_SECTOR))
 		return -1;
-	memset(buf, 0, PATTERN_SECTORS * G_VBLK_SECTOR);
-	if (transfer(run, b, VIRTIO_BLK_T_IN, 0, buf, PATTERN_SECTORS * G_VBLK_SECTOR))
+	memset(buf, 0, PATTERN_SECTORS * G_BLKDEV_SECTOR);
+	if (transfer(run, b, G_BLKDEV_READ, 0, buf, PATTERN_SECTORS * G_BLKDEV_SECTOR))
 		return -1;
 	for (uint64_t s = 0; s < PATTERN_SECTORS; s++)
 		for (unsigned int k = 0; k < WORDS_PER_SECTOR; k++)
@@ -94,54 +96,54 @@ static int check_pattern(struct g_run *run, struct g_vblk *b, uint8_t *buf)
 	return 0;
 }
 
-static int check_flush(struct g_run *run, struct g_vblk *b)
+static int check_flush(struct g_run *run, struct g_blkdev *b)
 {
 	int rc;
 
-	if (!g_vblk_has(b, VIRTIO_BLK_F_FLUSH)) {
+	if (!(b->caps & G_BLKDEV_CAN_FLUSH)) {
 		g_printf("blk: flush not offered\n");
 		return 0;
 	}
-	rc = g_vblk_sync(b, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, SYNC_TIMEOUT_US);
+	rc = g_blkdev_sync(b, G_BLKDEV_FLUSH, 0, NULL, 0, SYNC_TIMEOUT_US);
 	if (rc)
 		return g_run_fail(run, "flush failed (error %d)", rc);
 	g_printf("blk: flush ok\n");
 	return 0;
 }
 
-static int check_write_zeroes(struct g_run *run, struct g_vblk *b, uint8_t *buf)
+static int check_write_zeroes(struct g_run *run, struct g_blkdev *b, uint8_t *buf)
 {
 	uint32_t n = SCRATCH_SECTORS;
 	int rc;
 
-	if (!g_vblk_has(b, VIRTIO_BLK_F_WRITE_ZEROES)) {
+	if (!(b->caps & G_BLKDEV_CAN_WRITE_ZEROES)) {
 		g_printf("blk: write-zeroes not offered\n");
 		return 0;
 	}
 	if (b->max_write_zeroes_sectors && b->max_write_zeroes_sectors < n)
 		n = b->max_write_zeroes_sectors;
-	memset(buf, 0xa5, n * G_VBLK_SECTOR);
-	if (transfer(run, b, VIRTIO_BLK_T_OUT, SCRATCH_SECTOR, buf, n * G_VBLK_SECTOR))
+	memset(buf, 0xa5, n * G_BLKDEV_SECTOR);
+	if (transfer(run, b, G_BLKDEV_WRITE, SCRATCH_SECTOR, buf, n * G_BLKDEV_SECTOR))
 		return -1;
-	rc = g_vblk_sync(b, VIRTIO_BLK_T_WRITE_ZEROES, SCRATCH_SECTOR, NULL, n, SYNC_TIMEOUT_US);
+	rc = g_blkdev_sync(b, G_BLKDEV_WRITE_ZEROES, SCRATCH_SECTOR, NULL, n, SYNC_TIMEOUT_US);
 	if (rc)
 		return g_run_fail(run, "write-zeroes of %u sectors failed (error %d)", n, rc);
-	if (transfer(run, b, VIRTIO_BLK_T_IN, SCRATCH_SECTOR, buf, n * G_VBLK_SECTOR))
+	if (transfer(run, b, G_BLKDEV_READ, SCRATCH_SECTOR, buf, n * G_BLKDEV_SECTOR))
 		return -1;
-	for (uint32_t i = 0; i < n * G_VBLK_SECTOR; i++)
+	for (uint32_t i = 0; i < n * G_BLKDEV_SECTOR; i++)
 		if (buf[i])
 			return g_run_fail(run, "write-zeroes left 0x%02x at byte %u", buf[i], i);
 	g_printf("blk: write-zeroes ok\n");
 	return 0;
 }
 
-static int check_discard(struct g_run *run, struct g_vblk *b)
+static int check_discard(struct g_run *run, struct g_blkdev *b)
 {
 	uint32_t align = b->discard_align ? b->discard_align : 1, n = SCRATCH_SECTORS;
 	uint64_t start = (SCRATCH_SECTOR + align - 1) / align * align;
 	int rc;
 
-	if (!g_vblk_has(b, VIRTIO_BLK_F_DISCARD)) {
+	if (!(b->caps & G_BLKDEV_CAN_DISCARD)) {
 		g_printf("blk: discard not offered\n");
 		return 0;
 	}
@@ -151,24 +153,31 @@ static int check_discard(struct g_run *run, struct g_vblk *b)
 		g_printf("blk: discard skipped (alignment %u sectors)\n", align);
 		return 0;
 	}
-	rc = g_vblk_sync(b, VIRTIO_BLK_T_DISCARD, start, NULL, n, SYNC_TIMEOUT_US);
+	rc = g_blkdev_sync(b, G_BLKDEV_DISCARD, start, NULL, n, SYNC_TIMEOUT_US);
 	if (rc)
 		return g_run_fail(run, "discard of %u sectors failed (error %d)", n, rc);
 	g_printf("blk: discard ok\n");
 	return 0;
 }
 
-static int check_id(struct g_run *run, struct g_vblk *b)
+static int check_id(struct g_run *run, struct g_blkdev *b, uint8_t *buf)
 {
-	char id[G_VBLK_ID_BYTES + 1];
-	int rc = g_vblk_get_id(b, id, SYNC_TIMEOUT_US);
+	char id[G_BLKDEV_ID_SIZE + 1];
+	int rc = -ENOTSUP;
 
+	if (b->caps & G_BLKDEV_CAN_GET_ID) {
+		memset(buf, 0, G_BLKDEV_ID_SIZE);
+		rc = g_blkdev_sync(b, G_BLKDEV_GET_ID, 0, buf, G_BLKDEV_ID_SIZE, SYNC_TIMEOUT_US);
+	}
 	if (rc == -ENOTSUP) {
 		g_printf("blk: id not supported\n");
 		return 0;
 	}
 	if (rc)
 		return g_run_fail(run, "get-id failed (error %d)", rc);
+	/* Not NUL-terminated when it fills all 20 bytes (virtio 1.2, 5.2.6). */
+	memcpy(id, buf, G_BLKDEV_ID_SIZE);
+	id[G_BLKDEV_ID_SIZE] = '\0';
 	g_printf("blk: id %s\n", id);
 	return 0;
 }
@@ -176,12 +185,18 @@ static int check_id(struct g_run *run, struct g_vblk *b)
 /* The mix with queue 0's interrupt moved, while idle, from its own MSI-X entry to entry 0. */
 static int revector(struct g_run *run, struct g_blktest *t)
 {
-	struct g_virtio_dev *d = t->prog.dev;
-	struct g_virtq *q = &t->blk.q[0];
-	unsigned int old = q->vector;
+	struct g_vblk *b = g_blkdev_vblk(t->dev);
+	struct g_virtio_dev *d;
+	struct g_virtq *q;
+	unsigned int old;
 	uint64_t old_n, new_n;
 	int rc;
 
+	if (!b)
+		return g_run_fail(run, "revector=on needs a virtio device");
+	d = b->dev;
+	q = &b->q[0];
+	old = q->vector;
 	if (q->msix_entry == 0)
 		return g_run_fail(run, "revector=on: queue 0 is not on an MSI-X entry of its own");
 	rc = g_virtio_queue_move_vector(d, q, 0);
@@ -207,6 +222,7 @@ static int revector(struct g_run *run, struct g_blktest *t)
 int g_blktest_main(struct g_run *run)
 {
 	struct g_blktest t;
+	struct g_blkdev *d;
 	uint8_t *buf;
 	int rc;
 
@@ -232,39 +248,35 @@ int g_blktest_main(struct g_run *run)
 		return g_run_fail(run, "bad bs=%s (4096-%d, a multiple of 4096)", g_arg("bs"),
 				  G_BLKTEST_MAX_BS);
 	t.digest = g_arg("digest") && !strcmp(g_arg("digest"), "on");
-	if (g_vprog_open(run, &t.prog, "blk", VIRTIO_ID_BLOCK))
+	if (g_blkdev_open(run, &t.dev))
 		return -1;
-	rc = g_vblk_init(&t.blk, t.prog.dev, &t.prog.opts, 0);
-	if (rc)
-		return g_run_fail(run, "virtio-blk set-up failed (error %d)", rc);
-	g_printf("mem: blk: %u queue(s) of %u entries\n", t.blk.nq, t.blk.q[0].num);
-	g_vprog_report(&t.prog);
-	g_printf("blk: capacity %lu sectors\n", (unsigned long)t.blk.capacity);
-	if (g_vblk_has(&t.blk, VIRTIO_BLK_F_RO))
+	d = t.dev;
+	g_printf("blk: capacity %lu sectors\n", (unsigned long)d->capacity);
+	if (d->caps & G_BLKDEV_READ_ONLY)
 		return g_run_fail(run, "the disk is read-only");
-	if (t.blk.capacity < G_BLKTEST_MIX_SECTOR + G_BLKTEST_MIN_BLOCKS * 8)
+	if (d->capacity < G_BLKTEST_MIX_SECTOR + G_BLKTEST_MIN_BLOCKS * 8)
 		return g_run_fail(run, "the disk is too small: %lu sectors, at least %u needed",
-				  (unsigned long)t.blk.capacity,
+				  (unsigned long)d->capacity,
 				  G_BLKTEST_MIX_SECTOR + G_BLKTEST_MIN_BLOCKS * 8);
-	buf = g_mem_alloc(PATTERN_SECTORS * G_VBLK_SECTOR, 4096);
+	buf = g_mem_alloc(PATTERN_SECTORS * G_BLKDEV_SECTOR, 4096);
 	if (!buf)
 		return g_run_fail(run, "out of memory for the pattern");
-	rc = check_pattern(run, &t.blk, buf);
+	rc = check_pattern(run, d, buf);
 	if (!rc)
-		rc = check_flush(run, &t.blk);
+		rc = check_flush(run, d);
 	if (!rc)
-		rc = check_write_zeroes(run, &t.blk, buf);
+		rc = check_write_zeroes(run, d, buf);
 	if (!rc)
-		rc = check_discard(run, &t.blk);
+		rc = check_discard(run, d);
 	if (!rc)
-		rc = check_id(run, &t.blk);
-	if (!rc && t.blk.size_max && t.blk.size_max < t.bs)
+		rc = check_id(run, d, buf);
+	if (!rc && d->max_bytes && d->max_bytes < t.bs)
 		rc = g_run_fail(run, "bs=%u is more than the device's largest segment (%u)", t.bs,
-				t.blk.size_max);
+				d->max_bytes);
 	if (!rc && g_arg("revector") && !strcmp(g_arg("revector"), "on"))
 		rc = revector(run, &t);
 	else if (!rc)
 		rc = g_blktest_mix(run, &t);
-	g_virtio_reset(t.prog.dev);
+	g_blkdev_close(d);
 	return rc;
 }

@@ -3,8 +3,7 @@
 #ifndef G_PROGRAMS_BLKTEST_H
 #define G_PROGRAMS_BLKTEST_H
 
-#include "drivers/virtio_blk.h"
-#include "programs/vdev.h"
+#include "programs/blkdev.h"
 #include "runtime/program.h"
 
 #define G_BLKTEST_MAX_QD     128
@@ -23,8 +22,7 @@ struct g_blktest {
 	const char *rw_name;
 	unsigned int bs;
 	bool digest; /* digest=on: print what was written, for a host-side check */
-	struct g_vprog prog;
-	struct g_vblk blk;
+	struct g_blkdev *dev;
 };
 
 /* Part (e): the random read/write mix, checked block by block. */

@@ -96,6 +96,29 @@ int g_vprog_open(struct g_run *run, struct g_vprog *p, const char *name, uint32_
 	return 0;
 }
 
+int g_vprog_open_legacy(struct g_run *run, const char *dev, bool *poll)
+{
+	static const char *const virtio_only[] = {"transport", "irq",	   "ring",
+						  "event_idx", "indirect", "revector"};
+	const char *mode = arg_or_null("mode");
+	int rc;
+
+	for (size_t i = 0; i < sizeof(virtio_only) / sizeof(virtio_only[0]); i++) {
+		if (g_arg(virtio_only[i]))
+			return g_run_fail(run, "%s= is a virtio option; dev=%s has none",
+					  virtio_only[i], dev);
+	}
+	if (mode && strcmp(mode, "irq") && strcmp(mode, "poll"))
+		return g_run_fail(run, "bad mode=%s", mode);
+	*poll = mode && !strcmp(mode, "poll");
+	if (g_platform.mp_err)
+		return g_run_fail(run, "no usable MP table (error %d)", g_platform.mp_err);
+	rc = g_tsc_calibrate();
+	if (rc)
+		return g_run_fail(run, "PIT channel 2 did not count down (error %d)", rc);
+	return 0;
+}
+
 static const char *on_off(bool on)
 {
 	return on ? "on" : "off";
@@ -112,15 +135,4 @@ void g_vprog_report(const struct g_vprog *p)
 		 on_off(g_virtio_has(d, VIRTIO_RING_F_EVENT_IDX)),
 		 on_off(g_virtio_has(d, VIRTIO_RING_F_INDIRECT_DESC)),
 		 g_virtio_irq_mode_name(d->irq_mode));
-}
-
-void g_vprog_report_counts(const struct g_vprog *p, struct g_virtq *const *qs, unsigned int n,
-			   uint64_t irq_mark)
-{
-	uint64_t kicks = 0;
-
-	for (unsigned int i = 0; i < n; i++)
-		kicks += qs[i]->kicks;
-	g_printf("time: %s: %lu notifications, %lu interrupts\n", p->name, (unsigned long)kicks,
-		 (unsigned long)(g_virtio_irq_count(p->dev) - irq_mark));
 }

@@ -4,6 +4,7 @@
 #define G_PROGRAMS_VDEV_H
 
 #include <linux/virtio_ids.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "drivers/virtio_probe.h"
@@ -22,11 +23,12 @@ struct g_vprog {
  * run with the reason. */
 int g_vprog_open(struct g_run *run, struct g_vprog *p, const char *name, uint32_t device_id);
 
+/* The same start for a device that is not virtio (dev=ata, dev=pcnet): refuses the virtio-only
+ * options (transport, irq, ring, event_idx, indirect, revector), reads mode=irq|poll into
+ * *poll, checks the MP table and calibrates the TSC. Fails run with the reason. */
+int g_vprog_open_legacy(struct g_run *run, const char *dev, bool *poll);
+
 /* After the driver's init: prints the ring layout and interrupt mode that were set up. */
 void g_vprog_report(const struct g_vprog *p);
-
-/* Prints the notifications and interrupts of a run, on a "time:" line (they vary). */
-void g_vprog_report_counts(const struct g_vprog *p, struct g_virtq *const *qs, unsigned int n,
-			   uint64_t irq_mark);
 
 #endif
