@@ -53,12 +53,12 @@ static unsigned queue_busy(const struct iop_queue *q)
 	return host_net_queue_busy(q->priv);
 }
 
-/* Buffers in the ring wait for this queue's own I/O (no free slot, or a posted receive
- * chain), not for a kick. */
+/* Buffers in the ring wait for this queue's own I/O (no free slot, a posted receive chain, a
+ * transmit batch in the kernel), not for a kick. */
 static bool queue_blocked(const struct iop_queue *q)
 {
 	const struct host_net_queue *eq = q->priv;
-	return eq->nfree == 0 || (eq->rx && eq->posted);
+	return eq->nfree == 0 || eq->posted;
 }
 
 static void queue_cancel(struct iop_worker *w, struct iop_queue *q)

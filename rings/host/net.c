@@ -201,7 +201,7 @@ bool host_net_queue_wants_run(const struct host_net_queue *q)
 {
 	if (q->cancelling || !q->num)
 		return false;
-	return q->rx ? !q->posted : q->stalled && q->nfree;
+	return !q->posted && (q->rx || (q->stalled && q->nfree));
 }
 
 void host_net_queue_cancel(struct host_net_queue *q, struct host_uring *u)
@@ -266,6 +266,12 @@ int host_net_queue_run(struct host_net_queue *q, struct host_uring *u)
 	q->stalled = false;
 	if (q->cancelling || (q->rx && q->posted))
 		return 0; /* the posted chain must run out first */
+	if (q->posted) {
+		/* Transmit: the batch in the kernel goes first. io_uring may run two batches at
+		 * once on its workers, and frames must reach the tap in ring order. */
+		q->stalled = true;
+		return 0;
+	}
 	for (;;) {
 		int got = take(q, r, want);
 		if (got < 0)
@@ -322,7 +328,7 @@ int host_net_frame_set(struct host_net_frame *f, const struct iovec *iov, unsign
 
 unsigned host_net_port_busy(const struct host_net_port *p)
 {
-	return p->posted;
+	return p->posted + p->tx_waiting;
 }
 
 static void port_cancel_all(struct host_net_port *p, struct host_uring *u)
@@ -332,12 +338,34 @@ static void port_cancel_all(struct host_net_port *p, struct host_uring *u)
 	io_uring_prep_cancel_fd(sqe, p->fd, IORING_ASYNC_CANCEL_ALL);
 }
 
+static void frames_post(struct host_net_port *p, struct host_uring *u, struct host_net_frame **f,
+			unsigned n, bool rx);
+
+/* The writes that waited for the batch before them, as one batch. */
+static void send_waiting(struct host_net_port *p, struct host_uring *u)
+{
+	struct host_net_frame *batch[64];
+	while (p->tx_head && !p->tx_in_kernel) {
+		unsigned n = 0;
+		for (; p->tx_head && n < sizeof(batch) / sizeof(batch[0]); n++) {
+			batch[n] = p->tx_head;
+			p->tx_head = p->tx_head->next;
+		}
+		if (!p->tx_head)
+			p->tx_tail = NULL;
+		p->tx_waiting -= n;
+		frames_post(p, u, batch, n, false);
+	}
+}
+
 static void frame_done(struct host_uring *u, struct host_op *op, int res)
 {
 	struct host_net_frame *f = container_of(op, struct host_net_frame, op);
 	struct host_net_port *p = f->port;
 	f->posted = false;
 	p->posted--;
+	if (!f->rx && !--p->tx_in_kernel && !p->cancelling)
+		send_waiting(p, u);
 	int len = res;
 	if (res >= 0 && (unsigned)res < p->hdr_len)
 		len = -EIO; /* not even a header: nothing the tap would send */
@@ -395,6 +423,7 @@ static void frames_post(struct host_net_port *p, struct host_uring *u, struct ho
 		fr->rx = rx;
 		fr->posted = true;
 		p->posted++;
+		p->tx_in_kernel += !rx;
 	}
 }
 
@@ -414,12 +443,37 @@ int host_net_port_send(struct host_net_port *p, struct host_uring *u, struct hos
 	int ret = frames_ready(p, f, n);
 	if (ret)
 		return ret;
-	frames_post(p, u, f, n, false);
+	if (!p->tx_in_kernel && !p->tx_head) {
+		frames_post(p, u, f, n, false);
+		return 0;
+	}
+	for (unsigned i = 0; i < n; i++) { /* after the batch in the kernel, in order */
+		f[i]->port = p;
+		f[i]->rx = false;
+		f[i]->posted = true;
+		f[i]->next = NULL;
+		if (p->tx_tail)
+			p->tx_tail->next = f[i];
+		else
+			p->tx_head = f[i];
+		p->tx_tail = f[i];
+		p->tx_waiting++;
+	}
 	return 0;
 }
 
 void host_net_port_cancel(struct host_net_port *p, struct host_uring *u)
 {
+	/* Writes that never reached the kernel end here, cancelled, oldest first. */
+	while (p->tx_head) {
+		struct host_net_frame *f = p->tx_head;
+		p->tx_head = f->next;
+		if (!p->tx_head)
+			p->tx_tail = NULL;
+		p->tx_waiting--;
+		f->posted = false;
+		f->done(f, -ECANCELED);
+	}
 	if (!p->posted || p->cancelling)
 		return;
 	p->cancelling = true;

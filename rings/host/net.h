@@ -8,7 +8,9 @@
  * A host_net_queue is one direction of one pair over a virtio ring. Receive reads stay posted
  * in a hard-linked chain (each starts when the one before completes, so frames fill buffers in
  * arrival order; a short read, which every frame is, does not break the chain); a new chain is
- * posted once the last one has run out. Transmits are hard-linked writes in ring order. Every
+ * posted once the last one has run out. Transmits are hard-linked writes in ring order, a batch
+ * at a time (the next waits until the one in the kernel is done: io_uring may run two batches
+ * at once on its workers, and a NIC does not reorder frames). Every
  * chain taken gets exactly one completion, with the bytes written (a received frame) or 0.
  *
  * A host_net_port is a tap queue for a device without virtio rings (see below).
@@ -126,12 +128,15 @@ unsigned host_net_queue_busy(const struct host_net_queue *q);
  * header the tap carries (zero on a write: no offloads; dropped on a read), so the caller's
  * buffers hold bare Ethernet frames. Reads posted together are hard-linked, each starting when
  * the one before completes, so frames land in arrival order (a short read, which every frame
- * is, does not break the chain); writes posted together reach the tap in that order. Every
+ * is, does not break the chain); writes reach the tap in the order they were posted: a batch
+ * posted while the one before is still in the kernel waits for it (io_uring may run two
+ * batches at once, on its workers, and a NIC does not reorder frames). Every
  * posted frame gets exactly one `done`, from a completion on the ring: the frame's length
  * without the header, or -errno (-ECANCELED once cancelled, -EIO for a read shorter than the
- * header). A received frame longer than its buffers arrives cut to their length (the tap
- * copies what fits): a buffer one byte longer than the longest frame the caller takes tells
- * it apart.
+ * header); a write cancelled before it reached the kernel gets its `done` from
+ * host_net_port_cancel. A received frame longer than its buffers arrives cut to their length (the
+ * tap copies what fits): a buffer one byte longer than the longest frame the caller takes tells it
+ * apart.
  */
 
 #define HOST_NET_FRAME_IOV 4 /* the caller's buffers per frame */
@@ -148,7 +153,8 @@ struct host_net_frame {
 	void *priv;				  /* the caller's */
 	struct iovec iov[1 + HOST_NET_FRAME_IOV]; /* [0] is the header */
 	unsigned niov;
-	bool posted, rx;
+	bool posted, rx; /* posted: the engine has it (in the kernel, or a write waiting) */
+	struct host_net_frame *next; /* the engine's: writes waiting for the batch before */
 	uint8_t hdr[HOST_NET_HDR_LEN];
 };
 
@@ -156,6 +162,9 @@ struct host_net_port {
 	int fd;
 	unsigned hdr_len; /* as set on the tap */
 	unsigned posted;  /* frames in the kernel */
+	unsigned tx_in_kernel;
+	struct host_net_frame *tx_head, *tx_tail; /* writes waiting for those in the kernel */
+	unsigned tx_waiting;
 	bool cancelling;
 	uint64_t rx_frames, tx_frames, errors;
 };
@@ -176,7 +185,7 @@ int host_net_port_send(struct host_net_port *p, struct host_uring *u, struct hos
 /* Cancels every frame posted on the port (reads wait for a frame forever); each still gets its
  * `done`. The port takes new frames again once the last one is done. */
 void host_net_port_cancel(struct host_net_port *p, struct host_uring *u);
-/* Frames in the kernel. */
+/* Frames the engine has: in the kernel or waiting to go there. */
 unsigned host_net_port_busy(const struct host_net_port *p);
 
 #endif

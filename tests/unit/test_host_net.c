@@ -182,6 +182,60 @@ static void test_send_zero_header_and_buffers_in_order(void **state)
 	assert_memory_equal(msg + HDR, "second", 6);
 }
 
+/* A batch posted while the one before is still in the kernel (the tap is full) waits for it,
+ * so the frames reach the tap in the order posted; a cancel ends the waiting ones at once. */
+static void test_send_batches_in_order(void **state)
+{
+	struct fixture *x = *state;
+	uint8_t filler[HDR + 8] = {0};
+	unsigned filled = 0;
+	while (send(x->sock[0], filler, sizeof(filler), MSG_DONTWAIT) == (ssize_t)sizeof(filler))
+		filled++;
+	assert_true(filled > 0);
+	static char data[NFRAMES][8] = {"frame0", "frame1", "frame2", "frame3"};
+	for (unsigned i = 0; i < NFRAMES; i++) {
+		struct iovec iov = {data[i], 6};
+		assert_int_equal(host_net_frame_set(&x->f[i], &iov, 1), 0);
+	}
+	struct host_net_frame *a[2] = {&x->f[0], &x->f[1]}, *b[2] = {&x->f[2], &x->f[3]};
+	assert_int_equal(host_net_port_send(&x->port, &x->u, a, 2), 0);
+	io_uring_submit(&x->u.ring);
+	assert_int_equal(host_net_port_send(&x->port, &x->u, b, 2), 0);
+	assert_int_equal(x->port.posted, 2);	 /* the first batch in the kernel, */
+	assert_int_equal(x->port.tx_waiting, 2); /* the second waiting for it */
+	assert_int_equal(host_net_port_busy(&x->port), 4);
+	assert_int_equal(host_net_port_send(&x->port, &x->u, b, 1), -EBUSY); /* it has them */
+	uint8_t msg[HDR + BUF];
+	for (unsigned i = 0; i < filled; i++)
+		assert_int_equal(read(x->sock[1], msg, sizeof(msg)), (ssize_t)sizeof(filler));
+	for (unsigned i = 0; i < NFRAMES; i++) {
+		if (i == 2)
+			wait_done(x, 2); /* the first batch done, the second posted */
+		io_uring_submit(&x->u.ring);
+		assert_int_equal(read(x->sock[1], msg, sizeof(msg)), HDR + 6);
+		assert_memory_equal(msg + HDR, data[i], 6);
+	}
+	wait_done(x, 2);
+	for (unsigned i = 0; i < NFRAMES; i++)
+		assert_int_equal(x->who[i], i);
+	assert_int_equal(host_net_port_busy(&x->port), 0);
+
+	/* Cancelled while waiting: done at once with -ECANCELED, in order, nothing sent. */
+	while (send(x->sock[0], filler, sizeof(filler), MSG_DONTWAIT) == (ssize_t)sizeof(filler))
+		;
+	assert_int_equal(host_net_port_send(&x->port, &x->u, a, 2), 0);
+	io_uring_submit(&x->u.ring);
+	assert_int_equal(host_net_port_send(&x->port, &x->u, b, 2), 0);
+	unsigned before = x->ndone;
+	host_net_port_cancel(&x->port, &x->u);
+	assert_int_equal(x->ndone, before + 2);
+	assert_int_equal(x->who[before], 2);
+	assert_int_equal(x->who[before + 1], 3);
+	assert_int_equal(x->len[before], -ECANCELED);
+	wait_done(x, 2); /* the two in the kernel, cancelled or written */
+	assert_int_equal(host_net_port_busy(&x->port), 0);
+}
+
 static void test_cancel_completes_each_once(void **state)
 {
 	struct fixture *x = *state;
@@ -254,6 +308,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_recv_longer_than_buffer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_send_zero_header_and_buffers_in_order, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_send_batches_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_completes_each_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refuses_posted_frames, setup, teardown),
 	};
