@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The VM's virtio devices: built from the configuration, each on its transport (PCI with BARs
- * pre-assigned in the 32-bit hole, or virtio-mmio announced on the kernel command line), all
- * served by one I/O thread.
+ * The VM's I/O devices: the virtio devices, built from the configuration, each on its transport
+ * (PCI with BARs pre-assigned in the 32-bit hole, or virtio-mmio announced on the kernel command
+ * line), and the ATA disks on one PIIX IDE controller; all served by one I/O thread.
  */
 #ifndef VMMON_DEVICES_H
 #define VMMON_DEVICES_H
@@ -18,9 +18,12 @@
 #define VMM_PCI_WINDOW	  0xc0000000ull /* BARs, up to VMM_MMIO_WINDOW */
 #define VMM_MMIO_WINDOW	  0xd0000000ull /* virtio-mmio devices, 4 KiB apart */
 #define VMM_CMDLINE_EXTRA 512
+#define VMM_PCI_IO_WINDOW 0xc000 /* I/O BARs, up to the end of the port space */
+#define VMM_PCI_IO_END	  0x10000
 
 struct vmm_vm;
 struct vmm_virtio_mmio;
+struct piix_ide;
 
 struct vmm_virtio_slot {
 	struct vmm_virtio_dev *vdev;
@@ -39,6 +42,8 @@ struct vmm_devices {
 	unsigned nr;
 	struct vmm_virtio_slot slot[VMM_MAX_VIRTIO];
 	uint64_t next_bar;
+	uint64_t next_io_bar;
+	struct piix_ide *ide; /* the ATA disks' controller, if any */
 	unsigned nr_mmio;
 	char cmdline[VMM_CMDLINE_EXTRA]; /* virtio_mmio.device=... words for the kernel */
 };

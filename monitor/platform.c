@@ -42,6 +42,7 @@ int vmm_platform_init(struct vmm_vm *vm, struct host_err *err)
 	i8042_init(&p->i8042, reset_request, vm);
 	debug_exit_init(&p->debug_exit, debug_exit_request, vm);
 	pci_host_init(&p->pci, reset_request, vm);
+	p->pci.io_window = VMM_PCI_IO_WINDOW; /* I/O BARs: devices.c assigns them in there */
 	p->ready = true;
 
 	const struct trap_def pio[] = {
@@ -52,6 +53,8 @@ int vmm_platform_init(struct vmm_vm *vm, struct host_err *err)
 		 "debug-exit"},
 		{PCI_HOST_ADDR_PORT, 4, pci_host_addr_trap, &p->pci, "pci-address"},
 		{PCI_HOST_DATA_PORT, 4, pci_host_data_trap, &p->pci, "pci-data"},
+		{VMM_PCI_IO_WINDOW, VMM_PCI_IO_END - VMM_PCI_IO_WINDOW, pci_host_io_trap, &p->pci,
+		 "pci-io-window"},
 	};
 	for (size_t i = 0; i < sizeof(pio) / sizeof(pio[0]); i++) {
 		int ret = vmm_bus_register(&vm->pio, pio[i].base, pio[i].size, pio[i].fn,
@@ -101,9 +104,10 @@ int vmm_platform_write_tables(struct vmm_vm *vm, struct host_err *err)
 		.ioapic_addr = GUEST_IOAPIC_BASE,
 		.lapic_addr = GUEST_LAPIC_BASE,
 	};
-	/* Every PCI function but the host bridge may raise INTx. */
+	/* Every PCI function with an interrupt pin but the host bridge may raise INTx (the IDE
+	 * controller in compatibility mode has none: its channels use ISA IRQs 14 and 15). */
 	for (unsigned s = 1; s < PCI_SLOTS; s++)
-		if (vm->plat.pci.slot[s])
+		if (vm->plat.pci.slot[s] && vm->plat.pci.slot[s]->cfg[PCI_INTERRUPT_PIN])
 			mp.pci_irq[mp.nr_pci_irqs++] =
 				(typeof(mp.pci_irq[0])){(uint8_t)s, (uint8_t)vmm_pci_intx_pin(s)};
 	size_t cap = LAYOUT_HIGH_RAM - LAYOUT_BIOS;

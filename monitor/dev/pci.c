@@ -230,3 +230,32 @@ int pci_host_data_trap(void *dev, uint64_t off, uint8_t *data, unsigned len, boo
 	}
 	return 0;
 }
+
+int pci_host_io_trap(void *dev, uint64_t off, uint8_t *data, unsigned len, bool is_write)
+{
+	struct pci_host *h = dev;
+	uint64_t port = h->io_window + off;
+	struct pci_dev *hit = NULL;
+	unsigned bar = 0;
+	uint64_t base = 0;
+	pthread_mutex_lock(&h->lock);
+	for (unsigned s = 0; s < PCI_SLOTS && !hit; s++) {
+		struct pci_dev *d = h->slot[s];
+		if (!d || !d->io_access || !(get(d->cfg, PCI_COMMAND, 2) & PCI_COMMAND_IO))
+			continue;
+		for (unsigned n = 0; n < PCI_NR_BARS && !hit; n++) {
+			if (!d->bar_size[n] || !(get(d->cfg, PCI_BASE_ADDRESS_0 + 4 * n, 4) &
+						 PCI_BASE_ADDRESS_SPACE_IO))
+				continue;
+			uint64_t b = pci_dev_bar_addr(d, n);
+			if (b && port >= b && port - b + len <= d->bar_size[n]) {
+				hit = d;
+				bar = n;
+				base = b;
+			}
+		}
+	}
+	pthread_mutex_unlock(&h->lock);
+	/* No function claims it (or it straddles a BAR's end): nothing answers. */
+	return hit ? hit->io_access(hit, bar, port - base, data, len, is_write) : -EINVAL;
+}

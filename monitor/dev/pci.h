@@ -40,6 +40,10 @@ struct pci_dev {
 	/* Called before a config read, with the lock of the host held: a device whose config
 	 * bytes are computed (a window onto a BAR) fills them in here. */
 	void (*config_read)(struct pci_dev *d, unsigned off, unsigned len);
+	/* An access to I/O BAR `bar` while the command register enables I/O, `off` bytes into
+	 * it, routed by pci_host_io_trap. Called without the host lock. */
+	int (*io_access)(struct pci_dev *d, unsigned bar, uint64_t off, uint8_t *data, unsigned len,
+			 bool is_write);
 	void *opaque;
 };
 
@@ -61,6 +65,7 @@ void pci_dev_cfg_write(struct pci_dev *d, unsigned off, unsigned len, uint32_t v
 
 struct pci_host {
 	pthread_mutex_t lock;
+	uint64_t io_window; /* the port pci_host_io_trap is registered at */
 	uint32_t config_address;
 	uint8_t rcr;
 	void (*reset)(void *ctx); /* 0xCF9 reset request */
@@ -82,5 +87,13 @@ void pci_host_cfg_write(struct pci_host *h, unsigned bus, unsigned dev, unsigned
 /* Bus glue: 0xCF8-0xCFB (address, and the reset control byte at 0xCF9) and 0xCFC-0xCFF. */
 int pci_host_addr_trap(void *dev, uint64_t off, uint8_t *data, unsigned len, bool is_write);
 int pci_host_data_trap(void *dev, uint64_t off, uint8_t *data, unsigned len, bool is_write);
+/*
+ * The I/O window's decoder, registered once over the whole window at h->io_window: an access
+ * goes to the function whose I/O BAR holds it (I/O decoding on), as a bridge forwards the cycle.
+ * I/O BARs are decoded here rather than by registering a trap per BAR because a BAR moves by a
+ * config write, itself a port access: the port bus cannot take a registration from inside one
+ * of its own traps (its lock is held). Devices never leave the bus while vCPUs run.
+ */
+int pci_host_io_trap(void *dev, uint64_t off, uint8_t *data, unsigned len, bool is_write);
 
 #endif

@@ -545,6 +545,82 @@ static void test_config_written_callback(void **state)
 	pci_host_destroy(&h);
 }
 
+/* An I/O function for the window decoder: records what reached it. */
+struct io_seen {
+	unsigned calls, bar, len;
+	uint64_t off;
+	bool is_write;
+};
+
+static int on_io(struct pci_dev *d, unsigned bar, uint64_t off, uint8_t *data, unsigned len,
+		 bool is_write)
+{
+	struct io_seen *s = d->opaque;
+	s->calls++;
+	s->bar = bar;
+	s->off = off;
+	s->len = len;
+	s->is_write = is_write;
+	if (!is_write)
+		memset(data, 0x42, len);
+	return 0;
+}
+
+static int io_at(struct pci_host *h, uint64_t port, unsigned len, bool write)
+{
+	uint8_t buf[4] = {0};
+	return pci_host_io_trap(h, port - h->io_window, buf, len, write);
+}
+
+static void test_io_window_routes_to_io_bars(void **state)
+{
+	(void)state;
+	struct pci_host h;
+	struct pci_dev a, b;
+	struct io_seen sa = {0}, sb = {0};
+	pci_host_init(&h, NULL, NULL);
+	h.io_window = 0xc000;
+	pci_dev_init(&a, 0x8086, 0x7010, 0x010180, 0);
+	pci_dev_init(&b, 0x1022, 0x2000, 0x020000, 0);
+	assert_int_equal(pci_dev_set_bar(&a, 4, 16, PCI_BAR_IO), 0);
+	assert_int_equal(pci_dev_set_bar(&b, 0, 32, PCI_BAR_IO), 0);
+	assert_int_equal(pci_dev_set_bar(&b, 1, 4096, PCI_BAR_MEM32), 0);
+	a.io_access = b.io_access = on_io;
+	a.opaque = &sa;
+	b.opaque = &sb;
+	assert_int_equal(pci_host_add(&h, &a, 1), 1);
+	assert_int_equal(pci_host_add(&h, &b, 2), 2);
+	cfg_write(&h, 1, PCI_BASE_ADDRESS_0 + 16, 4, 0xc000);
+	cfg_write(&h, 2, PCI_BASE_ADDRESS_0, 4, 0xc020);
+	cfg_write(&h, 2, PCI_BASE_ADDRESS_1, 4, 0xc040); /* a memory BAR: never decoded here */
+	/* Nothing decodes until the command register enables I/O. */
+	assert_int_equal(io_at(&h, 0xc002, 1, false), -EINVAL);
+	cfg_write(&h, 1, PCI_COMMAND, 2, PCI_COMMAND_IO);
+	cfg_write(&h, 2, PCI_COMMAND, 2, PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
+	assert_int_equal(io_at(&h, 0xc002, 1, false), 0);
+	assert_int_equal(sa.calls, 1);
+	assert_int_equal(sa.bar, 4);
+	assert_int_equal(sa.off, 2);
+	assert_int_equal(io_at(&h, 0xc03c, 4, true), 0);
+	assert_int_equal(sb.calls, 1);
+	assert_int_equal(sb.off, 0x1c);
+	assert_true(sb.is_write);
+	/* Past a BAR's end, straddling it, or in the memory BAR's numbers: nobody. */
+	assert_int_equal(io_at(&h, 0xc010, 1, false), -EINVAL);
+	assert_int_equal(io_at(&h, 0xc00e, 4, false), -EINVAL);
+	assert_int_equal(io_at(&h, 0xc040, 1, false), -EINVAL);
+	/* A BAR that moves is found at its new place only. */
+	cfg_write(&h, 1, PCI_BASE_ADDRESS_0 + 16, 4, 0xd000);
+	assert_int_equal(io_at(&h, 0xc002, 1, false), -EINVAL);
+	assert_int_equal(io_at(&h, 0xd00f, 1, false), 0);
+	assert_int_equal(sa.calls, 2);
+	assert_int_equal(sa.off, 0xf);
+	cfg_write(&h, 1, PCI_COMMAND, 2, 0);
+	assert_int_equal(io_at(&h, 0xd00f, 1, false), -EINVAL);
+	assert_int_equal(sa.calls + sb.calls, 3);
+	pci_host_destroy(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -566,6 +642,7 @@ int main(void)
 		cmocka_unit_test(test_reset_control_rising_edge),
 		cmocka_unit_test(test_reset_control_no_reset_without_transition),
 		cmocka_unit_test(test_config_written_callback),
+		cmocka_unit_test(test_io_window_routes_to_io_bars),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
