@@ -271,6 +271,8 @@ static void test_waiting_dma_holds_the_drive(void **state)
 {
 	(void)state;
 	struct fake *f = fake_new(DISK, 0, false);
+	prd(f, TABLE, 0, BUF, 512, true);
+	bm_table(f, TABLE);
 	lba28(f, 0, 1, 1);
 	cmd(f, WIN_READDMA);
 	cmd(f, WIN_IDENTIFY); /* DRQ: ignored */
@@ -279,8 +281,12 @@ static void test_waiting_dma_holds_the_drive(void **state)
 	ata_devctl_write(&f->ch, ATA_SRST);
 	ata_devctl_write(&f->ch, 0);
 	assert_int_equal(rd(f, ATA_REG_STATUS), ready);
-	bm_write8(f, ATA_DMA_CMD, ATA_DMA_START); /* nothing waits any more */
+	/* The reset dropped the command: starting the engine now moves nothing. */
+	bm_write8(f, ATA_DMA_CMD, ATA_DMA_WR | ATA_DMA_START);
 	assert_false(f->pending);
+	assert_int_equal(rd(f, ATA_REG_STATUS), ready);
+	assert_int_equal(bm_status(f) & (ATA_DMA_ERR | ATA_DMA_INTR), 0);
+	assert_ram_untouched(f);
 	fake_free(f);
 }
 

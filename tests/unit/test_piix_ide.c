@@ -3,7 +3,8 @@
  * The PIIX IDE function end to end without KVM: its PCI config space behind a host bridge, its
  * legacy ports and BAR4 on a real port bus, real disk files and vmmon's real I/O thread running
  * the block engine. Data moves by PIO (rep insw/outsw bursts through vmm_bus_access_rep) and by
- * DMA through a PRD table in fake guest RAM, and is checked in the files; a read-only disk
+ * DMA through a PRD table in fake guest RAM, and is checked in the files; a write-through write
+ * whose flush the I/O thread starts itself ends; a read-only disk
  * refuses writes; the secondary channel answers on its own ports and IRQ 15; a channel without
  * drives reads as absent.
  */
@@ -310,6 +311,27 @@ static void test_dma_through_the_engine(void **state)
 	assert_int_equal(f->ide.chan[0].stats.dma_bytes, 4096);
 }
 
+/* With the write cache off the flush after the last block is started by the I/O thread itself
+ * (from the write's completion), after its batch: the command still ends. */
+static void test_write_through_flush(void **state)
+{
+	struct fixture *f = *state;
+	unsigned irqs = f->rises[14];
+	outb(f, PRI + ATA_REG_ERR, SETFEATURES_DIS_WCACHE);
+	outb(f, PRI + ATA_REG_STATUS, WIN_SETFEATURES);
+	wait_irq(f, 14, ++irqs);
+	assert_int_equal(inb(f, PRI + ATA_REG_STATUS), ATA_DRDY | ATA_DSC);
+	uint8_t out[ATA_SECTOR], disk[ATA_SECTOR];
+	memset(out, 0x5e, sizeof(out));
+	lba28(f, PRI, 0, 30, 1);
+	outb(f, PRI + ATA_REG_STATUS, WIN_WRITE);
+	vmm_bus_access_rep(&f->pio, PRI, out, 2, 256, true);
+	wait_irq(f, 14, ++irqs);
+	assert_int_equal(inb(f, PRI + ATA_REG_STATUS), ATA_DRDY | ATA_DSC);
+	file_read(f, 0, 30 * ATA_SECTOR, disk, sizeof(disk));
+	assert_memory_equal(disk, out, sizeof(out));
+}
+
 static void test_readonly_slave_and_secondary(void **state)
 {
 	struct fixture *f = *state;
@@ -344,6 +366,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_legacy_ports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pio_through_the_engine, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dma_through_the_engine, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_through_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly_slave_and_secondary, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -656,11 +656,18 @@ bad_tests:
 	jne fail
 	tf_in 7
 	expect 0xff, ST_ERR, 0x55
-	/* A PRD buffer outside RAM (the guest has 512 MiB): bus-master Error, ATA abort. */
-	movl $0xe0000000, PRD
-	movl $(512 | 0x80000000), PRD + 4
+	/* A PRD buffer outside RAM (the guest has 512 MiB) after a good one: bus-master Error,
+	 * ATA abort, and not even the good buffer written (the table is checked first). */
+	mov $BUF2, %edi
+	mov $512, %ecx
+	mov $0xcc, %al
+	rep stosb
+	movl $BUF2, PRD
+	movl $512, PRD + 4
+	movl $0xe0000000, PRD + 8
+	movl $(512 | 0x80000000), PRD + 12
 	mov $0, %eax
-	mov $1, %ecx
+	mov $2, %ecx
 	mov $0xc8, %bl
 	call dma_run
 	expect 0x07, 0x02, 0x56	/* Error, not Active (and no Interrupt: nIEN is set) */
@@ -668,6 +675,11 @@ bad_tests:
 	expect 0xff, ST_ERR, 0x57
 	tf_in 1
 	expect 0xff, ABRT, 0x58
+	mov $0x5f, %ebx
+	cmpb $0xcc, BUF2
+	jne fail
+	cmpb $0xcc, BUF2 + 511
+	jne fail
 	/* A table without EOT that runs into its 64 KiB boundary (entry at PRD + 0xfff8). */
 	movl $BUF2, PRD + 0xfff8
 	movl $2, PRD + 0xfffc
