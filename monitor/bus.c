@@ -37,6 +37,12 @@ static size_t upper_bound(const struct vmm_bus *bus, uint64_t addr)
 int vmm_bus_register(struct vmm_bus *bus, uint64_t base, uint64_t size, vmm_trap_fn fn, void *dev,
 		     const char *name)
 {
+	return vmm_bus_register_rep(bus, base, size, fn, NULL, dev, name);
+}
+
+int vmm_bus_register_rep(struct vmm_bus *bus, uint64_t base, uint64_t size, vmm_trap_fn fn,
+			 vmm_trap_rep_fn rep, void *dev, const char *name)
+{
 	int ret = 0;
 	if (size == 0 || base + size - 1 < base || !fn)
 		return -EINVAL;
@@ -59,8 +65,8 @@ int vmm_bus_register(struct vmm_bus *bus, uint64_t base, uint64_t size, vmm_trap
 		bus->cap = cap;
 	}
 	memmove(&bus->traps[i + 1], &bus->traps[i], (bus->nr - i) * sizeof(*bus->traps));
-	bus->traps[i] =
-		(struct vmm_trap){.base = base, .size = size, .fn = fn, .dev = dev, .name = name};
+	bus->traps[i] = (struct vmm_trap){
+		.base = base, .size = size, .fn = fn, .rep = rep, .dev = dev, .name = name};
 	bus->nr++;
 out:
 	pthread_rwlock_unlock(&bus->lock);
@@ -100,4 +106,39 @@ int vmm_bus_access(struct vmm_bus *bus, uint64_t addr, uint8_t *data, unsigned l
 			memset(data, 0xff, len);
 	}
 	return ret;
+}
+
+int vmm_bus_access_rep(struct vmm_bus *bus, uint64_t addr, uint8_t *data, unsigned len,
+		       unsigned count, bool is_write)
+{
+	if (count == 1)
+		return vmm_bus_access(bus, addr, data, len, is_write);
+	uint64_t failed = count;
+	pthread_rwlock_rdlock(&bus->lock);
+	size_t i = upper_bound(bus, addr);
+	const struct vmm_trap *t = i > 0 ? &bus->traps[i - 1] : NULL;
+	uint64_t off = t ? addr - t->base : 0;
+	if (t && off < t->size && len <= t->size - off) {
+		if (t->rep) {
+			failed = t->rep(t->dev, off, data, len, count, is_write) ? count : 0;
+		} else {
+			failed = 0;
+			for (unsigned k = 0; k < count; k++) {
+				uint8_t *p = data + (size_t)k * len;
+				if (t->fn(t->dev, off, p, len, is_write)) {
+					failed++;
+					if (!is_write)
+						memset(p, 0xff, len);
+				}
+			}
+		}
+	}
+	pthread_rwlock_unlock(&bus->lock);
+	if (!failed)
+		return 0;
+	atomic_fetch_add_explicit(&bus->unhandled, failed, memory_order_relaxed);
+	/* Whole-burst failures (no trap, a refused burst) read as all ones throughout. */
+	if (!is_write && failed == count)
+		memset(data, 0xff, (size_t)len * count);
+	return -ENOENT;
 }

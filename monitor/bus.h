@@ -18,11 +18,20 @@
  * (bad width, unknown register): the bus then reads as all ones, drops the write, and counts it.
  */
 typedef int (*vmm_trap_fn)(void *dev, uint64_t off, uint8_t *data, unsigned len, bool is_write);
+/*
+ * A string access (rep ins/outs): `count` accesses of `len` bytes each to the same offset, their
+ * data back to back in `data`. Optional: a device whose data register streams a buffer moves a
+ * whole burst under one lock here instead of `count` calls to its vmm_trap_fn. Same return
+ * convention, for the whole burst.
+ */
+typedef int (*vmm_trap_rep_fn)(void *dev, uint64_t off, uint8_t *data, unsigned len, unsigned count,
+			       bool is_write);
 
 struct vmm_trap {
 	uint64_t base;
 	uint64_t size;
 	vmm_trap_fn fn;
+	vmm_trap_rep_fn rep; /* NULL: a string access is `count` calls to fn */
 	void *dev;
 	const char *name;
 };
@@ -40,8 +49,16 @@ void vmm_bus_destroy(struct vmm_bus *bus);
 /* -EEXIST if the range overlaps a registered one, -EINVAL if empty or wrapping. */
 int vmm_bus_register(struct vmm_bus *bus, uint64_t base, uint64_t size, vmm_trap_fn fn, void *dev,
 		     const char *name);
+/* The same, with a handler for string accesses. */
+int vmm_bus_register_rep(struct vmm_bus *bus, uint64_t base, uint64_t size, vmm_trap_fn fn,
+			 vmm_trap_rep_fn rep, void *dev, const char *name);
 int vmm_bus_unregister(struct vmm_bus *bus, uint64_t base);
 /* Dispatches one access. Returns 0, or -ENOENT when no device took it (reads as all ones). */
 int vmm_bus_access(struct vmm_bus *bus, uint64_t addr, uint8_t *data, unsigned len, bool is_write);
+/* Dispatches a string access (`count` accesses of `len` bytes, data back to back) with one
+ * lookup: to the trap's rep handler in one call, else element by element. Each element that no
+ * device took reads as all ones and is counted. Returns 0, or -ENOENT if any element failed. */
+int vmm_bus_access_rep(struct vmm_bus *bus, uint64_t addr, uint8_t *data, unsigned len,
+		       unsigned count, bool is_write);
 
 #endif

@@ -27,6 +27,9 @@ static const char usage[] =
 	"  --serial MODE         COM1: stdio (default), file=PATH, or off\n"
 	"  --disk path=FILE[,readonly=on][,queues=N][,direct=on][,transport=pci|mmio][,serial=ID]\n"
 	"                        a virtio-blk disk (repeatable)\n"
+	"  --disk path=FILE,transport=ata[,readonly=on][,direct=on][,serial=ID]\n"
+	"                        an ATA disk on the PIIX IDE controller (up to 4: primary\n"
+	"                        master, primary slave, secondary master, secondary slave)\n"
 	"  --disk vhost-user=SOCKET[,transport=pci|mmio]\n"
 	"                        a virtio-blk disk served by a vhost-user back-end (ioproxy)\n"
 	"  --net tap=NAME[,mac=MAC][,queues=N][,transport=pci|mmio][,model=virtio|pcnet]\n"
@@ -156,6 +159,23 @@ static int parse_serial(const char *arg, struct vmm_config *cfg, struct host_err
 	return 0;
 }
 
+static int parse_disk(const char *arg, struct vmm_config *cfg, struct host_err *err)
+{
+	struct vmm_disk_config *d = &cfg->disks[cfg->nr_disks++];
+	int ret = vmm_parse_disk(arg, d, err);
+	if (ret || d->transport != VMM_TRANSPORT_ATA)
+		return ret;
+	unsigned ata = 0;
+	for (unsigned i = 0; i < cfg->nr_disks; i++)
+		ata += cfg->disks[i].transport == VMM_TRANSPORT_ATA;
+	if (ata > VMM_MAX_ATA_DISKS)
+		return host_err_set(
+			err, E2BIG,
+			"--disk %s: at most %d ATA disks (two channels, master and slave)", arg,
+			VMM_MAX_ATA_DISKS);
+	return 0;
+}
+
 static int parse_option(int opt, const char *arg, struct vmm_config *cfg, struct host_err *err)
 {
 	switch (opt) {
@@ -180,7 +200,7 @@ static int parse_option(int opt, const char *arg, struct vmm_config *cfg, struct
 	case OPT_DISK:
 		if (cfg->nr_disks == VMM_MAX_DISKS)
 			return host_err_set(err, E2BIG, "at most %d --disk options", VMM_MAX_DISKS);
-		return vmm_parse_disk(arg, &cfg->disks[cfg->nr_disks++], err);
+		return parse_disk(arg, cfg, err);
 	case OPT_NET:
 		if (cfg->nr_nets == VMM_MAX_NETS)
 			return host_err_set(err, E2BIG, "at most %d --net options", VMM_MAX_NETS);

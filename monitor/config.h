@@ -13,10 +13,12 @@
 #define VMM_MAX_DISKS 8
 #define VMM_MAX_NETS  4
 
-/* The order of the words the options accept (transport=pci|mmio). */
-enum vmm_transport { VMM_TRANSPORT_PCI, VMM_TRANSPORT_MMIO };
+/* The order of the words the options accept (transport=pci|mmio, and |ata for --disk). */
+enum vmm_transport { VMM_TRANSPORT_PCI, VMM_TRANSPORT_MMIO, VMM_TRANSPORT_ATA };
 
-/* --disk path=FILE[,readonly=on][,queues=N][,direct=on][,transport=pci|mmio][,serial=ID]
+#define VMM_MAX_ATA_DISKS 4 /* two channels, master and slave */
+
+/* --disk path=FILE[,readonly=on][,queues=N][,direct=on][,transport=pci|mmio|ata][,serial=ID]
  * or --disk vhost-user=SOCKET[,transport=pci|mmio] */
 struct vmm_disk_config {
 	struct host_blk_opts blk; /* path points into `owned`; NULL with vhost_user */

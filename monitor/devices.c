@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <linux/virtio_ids.h>
 
+#include "dev/ata/piix.h"
 #include "dev/pcnet_pci.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
@@ -35,6 +36,7 @@ static uint64_t alloc_bar(struct vmm_devices *devs, uint64_t size)
 	return at;
 }
 
+/* An I/O BAR's port, as firmware would assign it; 0 when the window is full. */
 static uint16_t alloc_io_bar(struct vmm_devices *devs, uint32_t size)
 {
 	uint32_t at = (devs->next_io_bar + size - 1) & ~(size - 1);
@@ -148,6 +150,8 @@ static int add_disks(struct vmm_vm *vm, struct host_err *err)
 {
 	for (unsigned i = 0; i < vm->cfg->nr_disks; i++) {
 		const struct vmm_disk_config *dc = &vm->cfg->disks[i];
+		if (dc->transport == VMM_TRANSPORT_ATA)
+			continue; /* add_ata */
 		if (dc->vhost_user) {
 			int ret = add_vhost_user(vm, dc->vhost_user, VIRTIO_ID_BLOCK, NULL, 0,
 						 dc->transport, err);
@@ -168,6 +172,33 @@ static int add_disks(struct vmm_vm *vm, struct host_err *err)
 		if (ret)
 			return ret;
 	}
+	return 0;
+}
+
+/* The ATA disks, in order: primary master, primary slave, secondary master, secondary slave. */
+static int add_ata(struct vmm_vm *vm, struct host_err *err)
+{
+	struct vmm_devices *devs = &vm->devs;
+	const struct vmm_config *cfg = vm->cfg;
+	unsigned n = 0;
+	for (unsigned i = 0; i < cfg->nr_disks; i++)
+		n += cfg->disks[i].transport == VMM_TRANSPORT_ATA;
+	if (!n)
+		return 0;
+	uint16_t bm_port = alloc_io_bar(devs, PIIX_IDE_BAR_SIZE);
+	devs->ide = calloc(1, sizeof(*devs->ide));
+	if (!devs->ide || !bm_port)
+		return host_err_set(err, ENOMEM, "no room for the IDE controller");
+	int ret = piix_ide_init(devs->ide, &vm->pio, &devs->io, &vm->mem, vmm_vm_set_irq, vm,
+				bm_port, err);
+	for (unsigned i = 0; !ret && i < cfg->nr_disks; i++)
+		if (cfg->disks[i].transport == VMM_TRANSPORT_ATA)
+			ret = piix_ide_add_disk(devs->ide, &cfg->disks[i].blk, err);
+	if (ret)
+		return ret;
+	int slot = pci_host_add(&vm->plat.pci, &devs->ide->pci, -1);
+	if (slot < 0)
+		return host_err_set(err, -slot, "no free PCI slot for the IDE controller");
 	return 0;
 }
 
@@ -300,6 +331,8 @@ int vmm_devices_init(struct vmm_vm *vm, struct host_err *err)
 	if (!ret)
 		ret = add_nets(vm, err);
 	if (!ret)
+		ret = add_ata(vm, err);
+	if (!ret)
 		ret = add_console(vm, err);
 	if (!ret)
 		ret = add_rng(vm, err);
@@ -333,6 +366,8 @@ void vmm_devices_print_stats(const struct vmm_vm *vm)
 	}
 	for (unsigned i = 0; i < vm->devs.nr_pcnet; i++)
 		pcnet_pci_print_stats(vm->devs.pcnet[i], i);
+	if (vm->devs.ide)
+		piix_ide_print_stats(vm->devs.ide, stderr);
 	if (vm->devs.io_ready)
 		fprintf(stderr,
 			"vmmon: stats: I/O thread: %" PRIu64 " loops, %" PRIu64
@@ -376,6 +411,12 @@ void vmm_devices_destroy(struct vmm_vm *vm)
 		free(devs->pcnet[i]);
 	}
 	devs->nr_pcnet = 0;
+	/* After the ring is gone: the controller's requests ran on it. */
+	if (devs->ide) {
+		piix_ide_destroy(devs->ide);
+		free(devs->ide);
+		devs->ide = NULL;
+	}
 	if (devs->routes_ready)
 		vmm_irq_routes_destroy(&devs->routes);
 	devs->io_ready = devs->routes_ready = false;

@@ -2,8 +2,8 @@
 /*
  * The VM's I/O devices: built from the configuration, the virtio devices each on its transport
  * (PCI with BARs pre-assigned in the 32-bit hole, or virtio-mmio announced on the kernel
- * command line) and the emulated legacy NICs (PCnet, I/O BARs pre-assigned from port 0xC000),
- * all served by one I/O thread.
+ * command line), the emulated legacy NIC (PCnet) and the ATA disks on one PIIX IDE controller
+ * (their I/O BARs pre-assigned from port 0xC000), all served by one I/O thread.
  */
 #ifndef VMMON_DEVICES_H
 #define VMMON_DEVICES_H
@@ -25,6 +25,7 @@
 struct vmm_vm;
 struct vmm_virtio_mmio;
 struct pcnet_pci;
+struct piix_ide;
 
 struct vmm_virtio_slot {
 	struct vmm_virtio_dev *vdev;
@@ -46,6 +47,7 @@ struct vmm_devices {
 	uint32_t next_io_bar;
 	struct pcnet_pci *pcnet[VMM_MAX_NETS]; /* --net ...,model=pcnet */
 	unsigned nr_pcnet;
+	struct piix_ide *ide; /* the ATA disks' controller, if any */
 	unsigned nr_mmio;
 	char cmdline[VMM_CMDLINE_EXTRA]; /* virtio_mmio.device=... words for the kernel */
 };

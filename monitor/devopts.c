@@ -7,12 +7,15 @@
 
 #include "host/opts.h"
 
-static const char *const transports[] = {"pci", "mmio", NULL}; /* enum vmm_transport */
+/* enum vmm_transport: the virtio transports, and for disks also the ATA (PIIX IDE) controller. */
+static const char *const transports[] = {"pci", "mmio", NULL};
+static const char *const disk_transports[] = {"pci", "mmio", "ata", NULL};
 
 static const struct host_opt_key disk_keys[] = {
 	HOST_BLK_OPT_KEYS(struct vmm_disk_config, blk),
 	{"vhost-user", host_opt_str, offsetof(struct vmm_disk_config, vhost_user), 0, 0, NULL},
-	{"transport", host_opt_enum, offsetof(struct vmm_disk_config, transport), 0, 0, transports},
+	{"transport", host_opt_enum, offsetof(struct vmm_disk_config, transport), 0, 0,
+	 disk_transports},
 	{0},
 };
 
@@ -29,6 +32,12 @@ int vmm_parse_disk(const char *arg, struct vmm_disk_config *d, struct host_err *
 		ret = host_err_set(err, EINVAL,
 				   "--disk %s: give path=FILE or vhost-user=SOCKET (one of them)",
 				   arg);
+	/* An ATA disk is vmmon's own device on one channel: no back-end, one command at a time. */
+	if (!ret && d->transport == VMM_TRANSPORT_ATA && d->vhost_user)
+		ret = host_err_set(err, EINVAL,
+				   "--disk %s: transport=ata takes path=FILE, not vhost-user", arg);
+	if (!ret && d->transport == VMM_TRANSPORT_ATA && d->blk.queues > 1)
+		ret = host_err_set(err, EINVAL, "--disk %s: transport=ata has no queues=", arg);
 	return ret;
 }
 

@@ -103,9 +103,10 @@ int vmm_platform_write_tables(struct vmm_vm *vm, struct host_err *err)
 		.ioapic_addr = GUEST_IOAPIC_BASE,
 		.lapic_addr = GUEST_LAPIC_BASE,
 	};
-	/* Every PCI function but the host bridge may raise INTx. */
+	/* Every PCI function with an interrupt pin but the host bridge may raise INTx (the IDE
+	 * controller in compatibility mode has none: its channels use ISA IRQs 14 and 15). */
 	for (unsigned s = 1; s < PCI_SLOTS; s++)
-		if (vm->plat.pci.slot[s])
+		if (vm->plat.pci.slot[s] && vm->plat.pci.slot[s]->cfg[PCI_INTERRUPT_PIN])
 			mp.pci_irq[mp.nr_pci_irqs++] =
 				(typeof(mp.pci_irq[0])){(uint8_t)s, (uint8_t)vmm_pci_intx_pin(s)};
 	size_t cap = LAYOUT_HIGH_RAM - LAYOUT_BIOS;

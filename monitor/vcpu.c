@@ -105,9 +105,11 @@ static void handle_io(struct vmm_vcpu *v)
 		return;
 	uint8_t *data = (uint8_t *)r + r->io.data_offset;
 	bool write = r->io.direction == KVM_EXIT_IO_OUT;
-	/* A string instruction (rep ins/outs) arrives as `count` accesses to the same port. */
-	for (uint32_t i = 0; i < r->io.count; i++)
-		vmm_bus_access(&v->vm->pio, r->io.port, data + (size_t)i * size, size, write);
+	/* A string instruction (rep ins/outs) arrives as `count` accesses to the same port: one
+	 * dispatch, so a device with a rep handler moves the burst under one lock. (KVM batches
+	 * rep ins up to 1 KiB and the end of the guest's page per exit; rep outs exits per
+	 * element.) */
+	vmm_bus_access_rep(&v->vm->pio, r->io.port, data, size, r->io.count, write);
 }
 
 static void handle_mmio(struct vmm_vcpu *v)

@@ -8,6 +8,14 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+/* The vmm_io whose thread this is, if any. */
+static __thread const struct vmm_io *current_io;
+
+bool vmm_io_on_thread(const struct vmm_io *io)
+{
+	return current_io == io;
+}
+
 static void event_done(struct host_uring *u, struct host_op *op, int res)
 {
 	struct vmm_io *io = vmm_io_of(u);
@@ -67,6 +75,7 @@ int vmm_io_init(struct vmm_io *io, unsigned entries, struct host_err *err)
 static void *io_thread(void *arg)
 {
 	struct vmm_io *io = arg;
+	current_io = io;
 	/* Only the vCPU threads take the kick signal. */
 	sigset_t all;
 	sigfillset(&all);

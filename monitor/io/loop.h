@@ -61,6 +61,8 @@ static inline struct vmm_io *vmm_io_of(struct host_uring *u)
 {
 	return container_of(u, struct vmm_io, uring);
 }
+/* True when called on io's own thread (where its ring may be used directly). */
+bool vmm_io_on_thread(const struct vmm_io *io);
 /* From the I/O thread: arms an eventfd reader (again after each signal). */
 void vmm_io_event_arm(struct vmm_io *io, struct vmm_io_event *ev);
 /* From the I/O thread: runs f once after the current batch of completions. */

@@ -94,5 +94,18 @@ expect "unknown option --bogus" "$vmmon" --kernel "$guest" --bogus
 expect "--serial tty" "$vmmon" --kernel "$guest" --serial tty
 expect "--serial file=.*cannot open" "$vmmon" --kernel "$guest" --serial "file=$tmp/no/such/dir"
 
+# ATA disks: a file that is not there, a fifth disk, options an ATA disk does not have
+expect "--disk path=.*cannot open" "$vmmon" --kernel "$guest" --disk "path=$tmp/missing,transport=ata"
+truncate -s 1M "$tmp/d.img"
+expect "at most 4 ATA disks" "$vmmon" --kernel "$guest" --disk "path=$tmp/d.img,transport=ata" \
+	--disk "path=$tmp/d.img,transport=ata" --disk "path=$tmp/d.img,transport=ata" \
+	--disk "path=$tmp/d.img,transport=ata" --disk "path=$tmp/d.img,transport=ata"
+expect "transport=ata has no queues=" "$vmmon" --kernel "$guest" \
+	--disk "path=$tmp/d.img,transport=ata,queues=2"
+expect "transport=ata: use pci or mmio" "$vmmon" --kernel "$guest" --net tap=t0,transport=ata
+: >"$tmp/tiny.img"
+expect "smaller than one 512-byte sector" "$vmmon" --kernel "$guest" \
+	--disk "path=$tmp/tiny.img,transport=ata"
+
 [ "$failures" -eq 0 ] || fail "$failures case(s) failed"
 echo "all bad-input cases refused cleanly"

@@ -235,6 +235,76 @@ static void test_unregister(void **state)
 	vmm_bus_destroy(&bus);
 }
 
+/* A device with a string handler: records bursts, and fills reads with the burst's index. */
+struct rep_dev {
+	struct fake_dev one;
+	int ret;
+	unsigned bursts, count, len;
+	uint8_t first;
+};
+
+static int rep_trap(void *dev, uint64_t off, uint8_t *data, unsigned len, unsigned count,
+		    bool is_write)
+{
+	struct rep_dev *d = dev;
+	(void)off;
+	d->bursts++;
+	d->count = count;
+	d->len = len;
+	if (is_write)
+		d->first = data[0];
+	else
+		memset(data, 0x40 + (int)d->bursts, (size_t)len * count);
+	return d->ret;
+}
+
+static void test_string_access_one_burst(void **state)
+{
+	(void)state;
+	struct vmm_bus bus;
+	setup(&bus);
+	struct rep_dev r = {0};
+	struct fake_dev plain = {0};
+	assert_int_equal(vmm_bus_register_rep(&bus, 0x1f0, 8, fake_trap, rep_trap, &r, "rep"), 0);
+	assert_int_equal(reg(&bus, 0x3f6, 1, &plain), 0);
+	/* rep insw of 256 words: one call with all of it. */
+	uint8_t buf[512];
+	assert_int_equal(vmm_bus_access_rep(&bus, 0x1f0, buf, 2, 256, false), 0);
+	assert_int_equal(r.bursts, 1);
+	assert_int_equal(r.count, 256);
+	assert_int_equal(r.len, 2);
+	assert_int_equal(buf[511], 0x41);
+	buf[0] = 0x77;
+	assert_int_equal(vmm_bus_access_rep(&bus, 0x1f0, buf, 4, 128, true), 0);
+	assert_int_equal(r.bursts, 2);
+	assert_int_equal(r.first, 0x77);
+	/* A count of 1 is a plain access. */
+	assert_int_equal(vmm_bus_access_rep(&bus, 0x1f0, buf, 2, 1, false), 0);
+	assert_int_equal(r.bursts, 2);
+	assert_int_equal(r.one.calls, 1);
+	/* A trap without a string handler gets one call per element. */
+	assert_int_equal(vmm_bus_access_rep(&bus, 0x3f6, buf, 1, 5, false), 0);
+	assert_int_equal(plain.calls, 5);
+	assert_int_equal(buf[4], FILL);
+	/* Nothing there: all ones, every element counted. */
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(vmm_bus_access_rep(&bus, 0x170, buf, 2, 4, false), -ENOENT);
+	for (unsigned i = 0; i < 8; i++)
+		assert_int_equal(buf[i], 0xff);
+	assert_int_equal(buf[8], 0);
+	assert_int_equal(bus.unhandled, 4);
+	/* A refused burst reads as all ones too. */
+	r.ret = -EINVAL;
+	assert_int_equal(vmm_bus_access_rep(&bus, 0x1f0, buf, 2, 3, false), -ENOENT);
+	assert_int_equal(buf[5], 0xff);
+	assert_int_equal(bus.unhandled, 7);
+	/* Element-wise refusals count one by one. */
+	plain.ret = -EINVAL;
+	assert_int_equal(vmm_bus_access_rep(&bus, 0x3f6, buf, 1, 2, true), -ENOENT);
+	assert_int_equal(bus.unhandled, 9);
+	vmm_bus_destroy(&bus);
+}
+
 /* xorshift64: a fixed sequence, so a failure reproduces. */
 static uint64_t next_rand(uint64_t *s)
 {
@@ -321,6 +391,7 @@ int main(void)
 		cmocka_unit_test(test_handler_error_is_unhandled),
 		cmocka_unit_test(test_unregister),
 		cmocka_unit_test(test_random_registration_order),
+		cmocka_unit_test(test_string_access_one_burst),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

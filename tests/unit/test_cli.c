@@ -141,6 +141,55 @@ static void net_model(void **state)
 #undef ERR
 }
 
+static void ata_disks(void **state)
+{
+	(void)state;
+	struct vmm_config c;
+	struct host_err e = {{0}};
+	assert_int_equal(PARSE(&c, &e, "--kernel", "k", "--disk",
+			       "path=a.img,transport=ata,readonly=on,direct=on,serial=S1", "--disk",
+			       "path=b.img"),
+			 VMM_CLI_RUN);
+	assert_int_equal(c.nr_disks, 2);
+	assert_int_equal(c.disks[0].transport, VMM_TRANSPORT_ATA);
+	assert_string_equal(c.disks[0].blk.path, "a.img");
+	assert_true(c.disks[0].blk.readonly);
+	assert_true(c.disks[0].blk.direct);
+	assert_string_equal(c.disks[0].blk.serial, "S1");
+	assert_int_equal(c.disks[1].transport, VMM_TRANSPORT_PCI);
+	vmm_config_free(&c);
+	/* Four ATA disks fill both channels; virtio disks beside them do not count. */
+	assert_int_equal(PARSE(&c, &e, "--kernel", "k", "--disk", "path=1,transport=ata", "--disk",
+			       "path=2,transport=ata", "--disk", "path=v", "--disk",
+			       "path=3,transport=ata", "--disk", "path=4,transport=ata"),
+			 VMM_CLI_RUN);
+	vmm_config_free(&c);
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(PARSE(&c, &e, "--kernel", "k", "--disk", "path=1,transport=ata", "--disk",
+			       "path=2,transport=ata", "--disk", "path=3,transport=ata", "--disk",
+			       "path=4,transport=ata", "--disk", "path=5,transport=ata"),
+			 -E2BIG);
+	assert_non_null(strstr(e.msg, "at most 4 ATA disks"));
+	vmm_config_free(&c);
+#define ERR(words, ...)                                                                            \
+	do {                                                                                       \
+		memset(&e, 0, sizeof(e));                                                          \
+		expect_error(PARSE(&c, &e, __VA_ARGS__), &e, words);                               \
+		vmm_config_free(&c);                                                               \
+	} while (0)
+	ERR("transport=ata takes path=FILE, not vhost-user", "--kernel", "k", "--disk",
+	    "vhost-user=/s,transport=ata");
+	ERR("transport=ata has no queues=", "--kernel", "k", "--disk",
+	    "path=a,transport=ata,queues=2");
+	ERR("transport=scsi: use pci or mmio or ata", "--kernel", "k", "--disk",
+	    "path=a,transport=scsi");
+	/* ATA is a disk transport only. */
+	ERR("transport=ata: use pci or mmio", "--kernel", "k", "--net", "tap=t0,transport=ata");
+	ERR("transport=ata: use pci or mmio", "--kernel", "k", "--rng=transport=ata");
+	ERR("transport=ata: use pci or mmio", "--kernel", "k", "--console", "virtio,transport=ata");
+#undef ERR
+}
+
 static void sizes(void **state)
 {
 	(void)state;
@@ -166,9 +215,13 @@ static void sizes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(defaults),	    cmocka_unit_test(everything),
-		cmocka_unit_test(help_and_version), cmocka_unit_test(errors),
-		cmocka_unit_test(net_model),	    cmocka_unit_test(sizes),
+		cmocka_unit_test(defaults),
+		cmocka_unit_test(everything),
+		cmocka_unit_test(help_and_version),
+		cmocka_unit_test(errors),
+		cmocka_unit_test(net_model),
+		cmocka_unit_test(ata_disks),
+		cmocka_unit_test(sizes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The PIIX3 IDE function (Intel 82371SB, 8086:7010) as vmmon's guests see it: a PCI function of
+ * class 0x0101 with prog-if 0x80 (both channels in compatibility mode, bus-master capable), the
+ * legacy ports of its two channels (primary 0x1F0-0x1F7 and 0x3F6 on ISA IRQ 14, secondary
+ * 0x170-0x177 and 0x376 on IRQ 15, always decoded, as in QEMU) and the bus-master registers in
+ * I/O BAR4 (16 bytes: primary at +0, secondary at +8), decoded by the PCI host's I/O window
+ * (pci_host_io_trap) while the command register enables I/O. DMA needs the command register's
+ * bus-master bit.
+ *
+ * Disks: the first is the primary master, then primary slave, secondary master, secondary
+ * slave. Each is a block engine disk (rings/host/blk.c); its reads, writes and flushes run on
+ * vmmon's I/O thread. A vCPU that starts one only marks it queued and signals the thread's
+ * eventfd; the thread starts it, and its completion (on the thread) updates the channel and
+ * raises the interrupt.
+ */
+#ifndef VMMON_DEV_ATA_PIIX_H
+#define VMMON_DEV_ATA_PIIX_H
+
+#include <stdio.h>
+
+#include "../../bus.h"
+#include "../../io/loop.h"
+#include "../pci.h"
+#include "ata.h"
+
+#define PIIX_IDE_VENDOR	       0x8086
+#define PIIX_IDE_DEVICE	       0x7010
+#define PIIX_IDE_CLASS	       0x010180 /* mass storage, IDE, prog-if 0x80 */
+#define PIIX_IDE_BAR	       4
+#define PIIX_IDE_BAR_SIZE      16
+#define PIIX_IDETIM	       0x40   /* word per channel at 0x40 and 0x42 */
+#define PIIX_IDETIM_DECODE     0x8000 /* IDE decode enable, which firmware sets and Linux checks */
+#define PIIX_IDE_MAX_DISKS     4
+#define PIIX_IDE_PRIMARY_IRQ   14
+#define PIIX_IDE_SECONDARY_IRQ 15
+
+struct piix_ide {
+	struct pci_dev pci;
+	struct ata_chan chan[2];
+	bool chan_ready[2];
+	struct host_blk disk[PIIX_IDE_MAX_DISKS]; /* index = channel * 2 + unit */
+	unsigned nr_disks;
+	struct vmm_bus *pio;
+	struct vmm_io *io;
+	/* Requests the channels queued for the I/O thread (under the channel's lock). */
+	bool queued[2];
+	unsigned queued_unit[2];
+	struct vmm_io_event kick;  /* a vCPU queued a request */
+	struct vmm_io_flush flush; /* the I/O thread queued one itself: start it after the batch */
+	unsigned legacy_traps;	   /* registered legacy port ranges, for destroy */
+};
+
+/*
+ * Sets up the controller with no disks: the PCI function (BAR4 pre-assigned at bm_port, as
+ * firmware would), the legacy traps on pio, and the I/O thread's eventfd (call before the
+ * thread starts). irq_set/irq_ctx drive ISA IRQs 14 and 15. Returns 0 or -errno with err set.
+ */
+int piix_ide_init(struct piix_ide *p, struct vmm_bus *pio, struct vmm_io *io,
+		  const struct gmem *mem, int (*irq_set)(void *ctx, unsigned gsi, bool level),
+		  void *irq_ctx, uint16_t bm_port, struct host_err *err);
+/* Opens the next disk (o->path) into the next position. */
+int piix_ide_add_disk(struct piix_ide *p, const struct host_blk_opts *o, struct host_err *err);
+/* After the I/O thread has stopped (no request may be in flight any more). */
+void piix_ide_destroy(struct piix_ide *p);
+void piix_ide_print_stats(const struct piix_ide *p, FILE *out);
+
+#endif
