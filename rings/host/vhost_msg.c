@@ -106,17 +106,15 @@ int host_vu_recv(int sock, struct host_vu_msg *m, int wait_ms)
 	return 0;
 }
 
-int host_vu_send(int sock, const struct vhost_user_header *hdr, const void *payload, const int *fds,
-		 unsigned nfds)
+ssize_t host_vu_sendmsg(int sock, const struct iovec *iov, unsigned niov, const int *fds,
+			unsigned nfds)
 {
 	union {
 		char buf[CMSG_SPACE(VHOST_USER_MAX_FDS * sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
-	struct iovec iov[2] = {{.iov_base = (void *)hdr, .iov_len = sizeof(*hdr)},
-			       {.iov_base = (void *)payload, .iov_len = hdr->size}};
-	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = hdr->size ? 2 : 1};
-	if (nfds > VHOST_USER_MAX_FDS || hdr->size > sizeof(union vhost_user_payload))
+	struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = niov};
+	if (nfds > VHOST_USER_MAX_FDS)
 		return -EINVAL;
 	if (nfds) {
 		memset(&ctl, 0, sizeof(ctl));
@@ -128,14 +126,25 @@ int host_vu_send(int sock, const struct vhost_user_header *hdr, const void *payl
 		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
 		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
 	}
-	size_t want = sizeof(*hdr) + hdr->size;
 	ssize_t n;
 	do
 		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+int host_vu_send(int sock, const struct vhost_user_header *hdr, const void *payload, const int *fds,
+		 unsigned nfds)
+{
+	struct iovec iov[2] = {{.iov_base = (void *)hdr, .iov_len = sizeof(*hdr)},
+			       {.iov_base = (void *)payload, .iov_len = hdr->size}};
+	if (hdr->size > sizeof(union vhost_user_payload))
+		return -EINVAL;
+	ssize_t n = host_vu_sendmsg(sock, iov, hdr->size ? 2 : 1, fds, nfds);
 	if (n < 0)
-		return -errno;
-	return (size_t)n == want ? 0 : -EIO; /* messages are small: a short send means trouble */
+		return (int)n;
+	/* Messages are small: a short send means trouble. */
+	return (size_t)n == sizeof(*hdr) + hdr->size ? 0 : -EIO;
 }
 
 int host_vu_request(int sock, uint32_t request, uint32_t flags, const void *payload, uint32_t size,

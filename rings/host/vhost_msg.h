@@ -11,6 +11,8 @@
 #define HOST_VHOST_MSG_H
 
 #include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #include "vhost_user.h"
 
@@ -33,6 +35,10 @@ int host_vu_recv(int sock, struct host_vu_msg *m, int wait_ms);
  * VHOST_USER_MAX_FDS fds. Returns 0 or -errno. */
 int host_vu_send(int sock, const struct vhost_user_header *hdr, const void *payload, const int *fds,
 		 unsigned nfds);
+/* The bytes of iov[0..niov) with up to VHOST_USER_MAX_FDS fds in one SCM_RIGHTS message, as
+ * they are (tests use it to send what host_vu_send would refuse). Bytes sent, or -errno. */
+ssize_t host_vu_sendmsg(int sock, const struct iovec *iov, unsigned niov, const int *fds,
+			unsigned nfds);
 /* A front-end's request: the header made here (version 1 plus flags). */
 int host_vu_request(int sock, uint32_t request, uint32_t flags, const void *payload, uint32_t size,
 		    const int *fds, unsigned nfds);
