@@ -16,8 +16,8 @@
 #include <stdint.h>
 
 #define MSIX_MAX_VECTORS   128
-#define MSIX_TABLE_SIZE(n) ((n)*16u)
-#define MSIX_PBA_SIZE(n)   ((((n) + 63) / 64) * 8u)
+#define MSIX_TABLE_SIZE(n) ((uint64_t)(n)*16u)
+#define MSIX_PBA_SIZE(n)   ((uint64_t)(((n) + 63) / 64) * 8u)
 
 /* What MSI-X needs from KVM; ctx is the msix's ops_ctx. Each returns 0 or -errno. */
 struct msix_ops {

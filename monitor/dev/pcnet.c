@@ -148,7 +148,8 @@ static void s_reset(struct pcnet *p)
 	p->csr[2] = iadr2;
 	p->csr[15] = portsel;
 	for (unsigned i = 0; i < 3; i++)
-		p->csr[12 + i] = (uint16_t)(p->aprom[2 * i] | p->aprom[2 * i + 1] << 8);
+		p->csr[12 + i] =
+			(uint16_t)(p->aprom[2 * (size_t)i] | p->aprom[2 * (size_t)i + 1] << 8);
 	p->bcr[PCNET_BCR_SWS] = bcr_def[PCNET_BCR_SWS].reset;
 	p->rap = 0;
 	p->rx_base = p->tx_base = 0;

@@ -190,9 +190,9 @@ int pcnet_ring_init(struct pcnet *p)
 	}
 	p->csr[15] = get16(b);
 	for (unsigned i = 0; i < 3; i++)
-		p->csr[12 + i] = get16(b + padr + 2 * i);
+		p->csr[12 + i] = get16(b + padr + 2 * (size_t)i);
 	for (unsigned i = 0; i < 4; i++)
-		p->csr[8 + i] = get16(b + ladrf + 2 * i);
+		p->csr[8 + i] = get16(b + ladrf + 2 * (size_t)i);
 	p->csr[6] = (uint16_t)((tlen & 0xf) << 12 | (rlen & 0xf) << 8);
 	/* Descriptors are aligned to their size; the chip ignores the low address bits. */
 	p->rx_base = rdra & ~(desc_size(p) - 1);
@@ -398,7 +398,7 @@ static bool rx_accept(const struct pcnet *p, const uint8_t *dst, uint32_t *match
 		return true;
 	uint8_t padr[6];
 	for (unsigned i = 0; i < 3; i++) {
-		padr[2 * i] = (uint8_t)p->csr[12 + i];
+		padr[2 * (size_t)i] = (uint8_t)p->csr[12 + i];
 		padr[2 * i + 1] = (uint8_t)(p->csr[12 + i] >> 8);
 	}
 	if (!(mode & PCNET_MODE_DRCVPA) && !memcmp(dst, padr, 6)) {

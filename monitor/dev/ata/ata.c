@@ -73,7 +73,7 @@ void ata_drive_attach(struct ata_chan *ch, unsigned unit, const struct ata_drive
 	copy_id(d->serial, sizeof(d->serial), info->serial);
 	copy_id(d->model, sizeof(d->model), info->model);
 	copy_id(d->firmware, sizeof(d->firmware), info->firmware);
-	uint64_t cyls = info->sectors / (DEFAULT_HEADS * DEFAULT_SPT);
+	uint64_t cyls = info->sectors / ((uint64_t)DEFAULT_HEADS * DEFAULT_SPT);
 	d->cyls = (uint16_t)(cyls > MAX_CYLS ? MAX_CYLS : cyls ? cyls : 1);
 	d->heads = d->cur_heads = DEFAULT_HEADS;
 	d->spt = d->cur_spt = DEFAULT_SPT;

@@ -84,7 +84,7 @@
 
 #define ATA_SECTOR	    512u
 #define ATA_MAX_MULT	    16 /* sectors per DRQ block for READ/WRITE MULTIPLE */
-#define ATA_BUF_SIZE	    (ATA_MAX_MULT * ATA_SECTOR)
+#define ATA_BUF_SIZE	    ((size_t)ATA_MAX_MULT * ATA_SECTOR)
 #define ATA_LBA28_MAX	    0x0fffffffull /* sectors an LBA28 command reaches (IDENTIFY words 60-61) */
 
 /* What the command line says about a disk. */

@@ -76,7 +76,7 @@ static int prd_walk(const struct ata_chan *ch, struct prd_cursor *c, uint64_t wa
 		if (c->off >= len)
 			return -ENODATA; /* only an EOT entry is left fully walked */
 		uint64_t take = len - c->off < want - *moved ? len - c->off : want - *moved;
-		uint64_t gpa = (uint64_t)addr + c->off, took = take;
+		uint64_t gpa = (uint64_t)addr + c->off, took;
 		if (!iov && !gmem_contains(ch->mem, gpa, take))
 			return -EFAULT;
 		for (took = iov ? 0 : take; took < take;) {
