@@ -9,11 +9,12 @@ require_kvm
 scratch
 failures=0
 
-# expect WORDS CMD...: runs CMD, checks status 1 and one stderr line containing WORDS.
+# expect WORDS CMD...: runs CMD, checks status 1 and one stderr line containing WORDS. A VM
+# that starts instead of being refused is stopped after 20 s (timeout's status, 124).
 expect() {
 	words=$1
 	shift
-	"$@" </dev/null >"$tmp/out" 2>"$tmp/err"
+	timeout 20 "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
 	status=$?
 	lines=$(wc -l <"$tmp/err")
 	msg=$(cat "$tmp/err")
