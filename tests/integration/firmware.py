@@ -10,7 +10,8 @@ images/bootdisk.S (a boot sector and a second stage it loads); the host writes t
                   host set, the CPUs and the RAM; afterwards the host finds the guest's 10
                   written sectors in the file and its own pattern untouched;
   --mode reset    the reset chain: the disk resets the machine through port 0xCF9, the i8042,
-                  port 0x92 and a triple fault, one per boot; the fifth boot passes;
+                  port 0x92 and a triple fault, one per boot; the fifth boot passes; with
+                  VMMON_ASAN naming the sanitizer build's vmmon, that one runs the chain too;
   --mode nonboot  a blank boot disk (virtio-blk), then a boot sector without 0x55AA (ATA):
                   SeaBIOS says it is not bootable, then "No bootable device.", and waits; the
                   machine must still run a second later, and vmmon ends on SIGTERM.
@@ -79,8 +80,9 @@ def check_disk(name, path, before):
 
 
 class Machine:
-    def __init__(self, kind, o, tmp):
+    def __init__(self, kind, o, tmp, binary=None):
         self.kind, self.o, self.tmp = kind, o, tmp
+        self.binary = binary or o.vmmon
         self.boot_img = os.path.join(tmp, kind + "-boot.img")
         self.other_img = os.path.join(tmp, kind + "-other.img")
         self.log = os.path.join(tmp, kind + "-seabios.log")
@@ -104,7 +106,7 @@ class Machine:
                 dev = "ide-hd,bus=ide.0,unit=0" if transport == "ata" else "virtio-blk-pci"
                 argv += ["-device", "%s,drive=d%d%s" % (dev, i, ",bootindex=0" if boot else "")]
             return argv
-        argv = [self.o.vmmon, "--firmware", self.o.firmware, "--memory", "512M", "--cpus",
+        argv = [self.binary, "--firmware", self.o.firmware, "--memory", "512M", "--cpus",
                 str(self.o.cpus), "--serial", "stdio", "--debugcon", "file=" + self.log,
                 "--stats"]
         for path, transport, boot in self.disks():
@@ -152,7 +154,7 @@ class Machine:
         text = out.decode(errors="replace").replace("\r", "")
         err = err.decode(errors="replace")
         print("=== %s (status %d):\n%s" % (self.kind, self.proc.returncode, text), end="")
-        if self.kind == "vmmon":
+        if self.kind.startswith("vmmon"):
             print("".join(l + "\n" for l in err.splitlines() if "stats:" in l), end="")
         want = 1 if self.kind == "qemu" else 0  # QEMU's debug-exit: (0 << 1) | 1
         if self.proc.returncode != want:
@@ -264,8 +266,15 @@ def main():
             run_nonboot(o, tmp, boot, kinds)
             return
         out = {}
+        binaries = {}
+        asan = os.environ.get("VMMON_ASAN")
+        if o.mode == "reset" and asan and os.access(asan, os.X_OK):
+            kinds.append("vmmon-sanitizers")  # the rebuild on each reset, under ASan+UBSan
+            binaries["vmmon-sanitizers"] = asan
+        elif o.mode == "reset":
+            print("note: VMMON_ASAN not set: the sanitizer build's vmmon did not run")
         for kind in kinds:
-            m = Machine(kind, o, tmp)
+            m = Machine(kind, o, tmp, binaries.get(kind))
             try:
                 m.start(boot)
                 out[kind] = m.finish()
@@ -279,17 +288,18 @@ def main():
                 text = out[kind].decode(errors="replace")
                 if text.count("SeaBIOS (version") != 5:
                     fail("%s: %d boots, expected 5" % (kind, text.count("SeaBIOS (version")))
-    if len(kinds) == 2:
-        keep = [[l for l in out[k].split(b"\n") if not l.startswith(tuple(
-            p.encode() for p in IGNORE))] for k in kinds]
-        if keep[0] != keep[1]:
-            for a, b in zip(keep[0] + [b""] * len(keep[1]), keep[1] + [b""] * len(keep[0])):
-                if a != b:
-                    print("first difference:\nvmmon: %r\nqemu:  %r" % (a, b))
+    keep = {k: [l for l in out[k].split(b"\n") if not l.startswith(tuple(
+        p.encode() for p in IGNORE))] for k in kinds}
+    for k in kinds[1:]:
+        if keep[k] != keep[kinds[0]]:
+            a, b = keep[kinds[0]], keep[k]
+            for x, y in zip(a + [b""] * len(b), b + [b""] * len(a)):
+                if x != y:
+                    print("first difference:\n%s: %r\n%s: %r" % (kinds[0], x, k, y))
                     break
-            fail("the transcripts of vmmon and QEMU differ")
-        print("ok: vmmon's transcript (%d bytes, escape sequences included) is QEMU's"
-              % len(out["vmmon"]))
+            fail("the transcripts of %s and %s differ" % (kinds[0], k))
+        print("ok: %s's transcript (%d bytes, escape sequences included) is %s's"
+              % (kinds[0], len(out[kinds[0]]), k))
     print("ok: SeaBIOS (%s) booted the test disk from %s, mode %s, on %s"
           % (os.path.basename(o.firmware), o.boot, o.mode, " and ".join(kinds)))
 
