@@ -16,8 +16,10 @@
 #define GUEST_COM1_PORT 0x3f8
 #define GUEST_COM1_IRQ	4
 
-/* CMOS RTC index/data ports; i8042 data and command/status ports. */
+/* CMOS RTC index/data ports (its periodic interrupt on ISA IRQ 8); i8042 data and command/status
+ * ports. */
 #define GUEST_RTC_PORT	      0x70
+#define GUEST_RTC_IRQ	      8
 #define GUEST_I8042_DATA_PORT 0x60
 #define GUEST_I8042_CMD_PORT  0x64
 #define GUEST_I8042_CMD_RESET 0xfe

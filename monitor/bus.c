@@ -40,6 +40,21 @@ int vmm_bus_register(struct vmm_bus *bus, uint64_t base, uint64_t size, vmm_trap
 	return vmm_bus_register_rep(bus, base, size, fn, NULL, dev, name);
 }
 
+/* The counter of `name` (write lock held): its own, or the shared last one when all are taken. */
+static unsigned counter_of(struct vmm_bus *bus, const char *name)
+{
+	const char *key = name ? name : "?";
+	for (unsigned i = 0; i < bus->nr_counters; i++)
+		if (!strcmp(bus->counter[i].name, key))
+			return i;
+	if (bus->nr_counters == VMM_BUS_MAX_NAMES - 1)
+		bus->counter[VMM_BUS_MAX_NAMES - 1].name = "(other)";
+	if (bus->nr_counters >= VMM_BUS_MAX_NAMES - 1)
+		return VMM_BUS_MAX_NAMES - 1;
+	bus->counter[bus->nr_counters].name = key;
+	return bus->nr_counters++;
+}
+
 int vmm_bus_register_rep(struct vmm_bus *bus, uint64_t base, uint64_t size, vmm_trap_fn fn,
 			 vmm_trap_rep_fn rep, void *dev, const char *name)
 {
@@ -65,8 +80,13 @@ int vmm_bus_register_rep(struct vmm_bus *bus, uint64_t base, uint64_t size, vmm_
 		bus->cap = cap;
 	}
 	memmove(&bus->traps[i + 1], &bus->traps[i], (bus->nr - i) * sizeof(*bus->traps));
-	bus->traps[i] = (struct vmm_trap){
-		.base = base, .size = size, .fn = fn, .rep = rep, .dev = dev, .name = name};
+	bus->traps[i] = (struct vmm_trap){.base = base,
+					  .size = size,
+					  .fn = fn,
+					  .rep = rep,
+					  .dev = dev,
+					  .name = name,
+					  .counter = counter_of(bus, name)};
 	bus->nr++;
 out:
 	pthread_rwlock_unlock(&bus->lock);
@@ -87,6 +107,11 @@ int vmm_bus_unregister(struct vmm_bus *bus, uint64_t base)
 	return ret;
 }
 
+static void tally(struct vmm_bus *bus, const struct vmm_trap *t)
+{
+	atomic_fetch_add_explicit(&bus->counter[t->counter].dispatches, 1, memory_order_relaxed);
+}
+
 int vmm_bus_access(struct vmm_bus *bus, uint64_t addr, uint8_t *data, unsigned len, bool is_write)
 {
 	int ret = -ENOENT;
@@ -96,8 +121,10 @@ int vmm_bus_access(struct vmm_bus *bus, uint64_t addr, uint8_t *data, unsigned l
 		const struct vmm_trap *t = &bus->traps[i - 1];
 		uint64_t off = addr - t->base;
 		/* The access must lie wholly inside the trap; a straddling one is refused. */
-		if (off < t->size && len <= t->size - off)
+		if (off < t->size && len <= t->size - off) {
+			tally(bus, t);
 			ret = t->fn(t->dev, off, data, len, is_write) ? -ENOENT : 0;
+		}
 	}
 	pthread_rwlock_unlock(&bus->lock);
 	if (ret) {
@@ -119,6 +146,7 @@ int vmm_bus_access_rep(struct vmm_bus *bus, uint64_t addr, uint8_t *data, unsign
 	const struct vmm_trap *t = i > 0 ? &bus->traps[i - 1] : NULL;
 	uint64_t off = t ? addr - t->base : 0;
 	if (t && off < t->size && len <= t->size - off) {
+		tally(bus, t);
 		if (t->rep) {
 			failed = t->rep(t->dev, off, data, len, count, is_write) ? count : 0;
 		} else {

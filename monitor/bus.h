@@ -34,6 +34,16 @@ struct vmm_trap {
 	vmm_trap_rep_fn rep; /* NULL: a string access is `count` calls to fn */
 	void *dev;
 	const char *name;
+	unsigned counter; /* index in the bus's per-name counters */
+};
+
+/* Dispatches per trap name, kept by name so that a trap that moves (a PCI BAR) keeps its count:
+ * what --stats reports as userspace exits by device (each dispatch from a vCPU is one exit;
+ * a string access counts once). */
+#define VMM_BUS_MAX_NAMES 48
+struct vmm_bus_counter {
+	const char *name;
+	atomic_uint_fast64_t dispatches;
 };
 
 struct vmm_bus {
@@ -42,6 +52,8 @@ struct vmm_bus {
 	struct vmm_trap *traps; /* sorted by base, never overlapping */
 	size_t nr, cap;
 	atomic_uint_fast64_t unhandled; /* accesses that hit nothing or were refused */
+	struct vmm_bus_counter counter[VMM_BUS_MAX_NAMES]; /* the last one: names beyond */
+	unsigned nr_counters;
 };
 
 int vmm_bus_init(struct vmm_bus *bus, const char *name);

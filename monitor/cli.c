@@ -17,16 +17,26 @@
 
 static const char usage[] =
 	"Usage: vmmon --kernel IMAGE [options]\n"
+	"       vmmon --firmware BIOS --disk path=FILE[,boot=on] [options]\n"
 	"Runs a virtual machine on KVM.\n"
 	"\n"
-	"  --kernel IMAGE        PVH ELF image or Linux bzImage to boot (required)\n"
+	"  --kernel IMAGE        PVH ELF image or Linux bzImage to boot\n"
 	"  --initramfs FILE      initial RAM disk (PVH: module 0; Linux: initrd)\n"
 	"  --cmdline STR         kernel command line\n"
+	"  --firmware BIOS       boot as a PC does instead: a BIOS image (SeaBIOS's bios.bin or\n"
+	"                        bios-256k.bin; a multiple of 64K, at most 256K) mapped below\n"
+	"                        4G and copied below 1M, started at the reset vector; it boots\n"
+	"                        a disk's boot sector. Excludes --kernel, --initramfs, --cmdline\n"
 	"  --cpus N              number of vCPUs, 1-254 (also boot=N; default 1)\n"
 	"  --memory SIZE         guest RAM, e.g. 512M or 2G (also size=SIZE; default 512M)\n"
-	"  --serial MODE         COM1: stdio (default), file=PATH, or off\n"
+	"  --serial MODE         COM1: stdio (default), file=PATH, or off (with --firmware,\n"
+	"                        SeaBIOS's screen output appears here too)\n"
+	"  --debugcon MODE       debug console at port 0x402 (reads 0xE9), where SeaBIOS logs:\n"
+	"                        file=PATH, stdio, or off (default)\n"
 	"  --disk path=FILE[,readonly=on][,queues=N][,direct=on][,transport=pci|mmio][,serial=ID]\n"
 	"                        a virtio-blk disk (repeatable)\n"
+	"  --disk ...,boot=on    with --firmware: boot from this disk first (default: the first\n"
+	"                        --disk); ATA and virtio-blk on PCI\n"
 	"  --disk path=FILE,transport=ata[,readonly=on][,direct=on][,serial=ID]\n"
 	"                        an ATA disk on the PIIX IDE controller (up to 4: primary\n"
 	"                        master, primary slave, secondary master, secondary slave)\n"
@@ -47,7 +57,8 @@ static const char usage[] =
 	"\n"
 	"Exit status: the value the guest wrote to the debug-exit port (0xf4; 255 if larger);\n"
 	"0 when the guest resets; 1 on a vmmon error; 2 when the guest crashes (triple fault, KVM\n"
-	"internal error); 128+N when killed by signal N.\n"
+	"internal error); 128+N when killed by signal N. With --firmware a reset (i8042, port\n"
+	"0xCF9 or 0x92, triple fault) restarts the machine from a fresh copy of the firmware.\n"
 	"Environment: VMMON_KVM_DEVICE overrides /dev/kvm.\n";
 
 enum {
@@ -62,6 +73,8 @@ enum {
 	OPT_NET,
 	OPT_CONSOLE,
 	OPT_RNG,
+	OPT_FIRMWARE,
+	OPT_DEBUGCON,
 };
 
 static const struct option options[] = {
@@ -76,6 +89,8 @@ static const struct option options[] = {
 	{"net", required_argument, NULL, OPT_NET},
 	{"console", required_argument, NULL, OPT_CONSOLE},
 	{"rng", optional_argument, NULL, OPT_RNG},
+	{"firmware", required_argument, NULL, OPT_FIRMWARE},
+	{"debugcon", required_argument, NULL, OPT_DEBUGCON},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{0},
@@ -144,17 +159,19 @@ static int parse_memory(const char *arg, struct vmm_config *cfg, struct host_err
 	return 0;
 }
 
-static int parse_serial(const char *arg, struct vmm_config *cfg, struct host_err *err)
+/* --serial and --debugcon: where a character device's output goes. */
+static int parse_output(const char *opt, const char *arg, enum vmm_serial_mode *mode,
+			const char **path, struct host_err *err)
 {
 	if (strcmp(arg, "stdio") == 0) {
-		cfg->serial = VMM_SERIAL_STDIO;
+		*mode = VMM_SERIAL_STDIO;
 	} else if (strcmp(arg, "off") == 0 || strcmp(arg, "null") == 0) {
-		cfg->serial = VMM_SERIAL_OFF;
+		*mode = VMM_SERIAL_OFF;
 	} else if (strncmp(arg, "file=", 5) == 0 && arg[5]) {
-		cfg->serial = VMM_SERIAL_FILE;
-		cfg->serial_path = arg + 5;
+		*mode = VMM_SERIAL_FILE;
+		*path = arg + 5;
 	} else {
-		return host_err_set(err, EINVAL, "--serial %s: use stdio, file=PATH or off", arg);
+		return host_err_set(err, EINVAL, "%s %s: use stdio, file=PATH or off", opt, arg);
 	}
 	return 0;
 }
@@ -187,13 +204,19 @@ static int parse_option(int opt, const char *arg, struct vmm_config *cfg, struct
 		return 0;
 	case OPT_CMDLINE:
 		cfg->cmdline = arg;
+		cfg->cmdline_given = true;
 		return 0;
 	case OPT_CPUS:
 		return parse_cpus(arg, cfg, err);
 	case OPT_MEMORY:
 		return parse_memory(arg, cfg, err);
 	case OPT_SERIAL:
-		return parse_serial(arg, cfg, err);
+		return parse_output("--serial", arg, &cfg->serial, &cfg->serial_path, err);
+	case OPT_DEBUGCON:
+		return parse_output("--debugcon", arg, &cfg->debugcon, &cfg->debugcon_path, err);
+	case OPT_FIRMWARE:
+		cfg->firmware = arg;
+		return 0;
 	case OPT_STATS:
 		cfg->stats = true;
 		return 0;
@@ -213,12 +236,68 @@ static int parse_option(int opt, const char *arg, struct vmm_config *cfg, struct
 	return host_err_set(err, EINVAL, "unhandled option");
 }
 
+/* A firmware finds PCI and ISA devices only: virtio-mmio devices are announced on a kernel's
+ * command line (SeaBIOS would need them in ACPI tables, which vmmon does not build). */
+static int check_firmware_devices(const struct vmm_config *cfg, struct host_err *err)
+{
+	const char *mmio = NULL;
+	for (unsigned i = 0; i < cfg->nr_disks && !mmio; i++)
+		if (cfg->disks[i].transport == VMM_TRANSPORT_MMIO)
+			mmio = "--disk";
+	for (unsigned i = 0; i < cfg->nr_nets && !mmio; i++)
+		if (cfg->nets[i].transport == VMM_TRANSPORT_MMIO)
+			mmio = "--net";
+	if (!mmio && cfg->virtio_console && cfg->console_transport == VMM_TRANSPORT_MMIO)
+		mmio = "--console";
+	if (!mmio && cfg->rng && cfg->rng_transport == VMM_TRANSPORT_MMIO)
+		mmio = "--rng";
+	if (mmio)
+		return host_err_set(err, EINVAL,
+				    "%s ...,transport=mmio: a firmware cannot find virtio-mmio "
+				    "devices (a kernel learns them from its command line); use "
+				    "transport=pci with --firmware",
+				    mmio);
+	return VMM_CLI_RUN;
+}
+
+/* What to boot: a kernel, or a firmware that boots a disk; and the options that go with each. */
+static int check_boot(struct vmm_config *cfg, struct host_err *err)
+{
+	if (!cfg->kernel && !cfg->firmware)
+		return host_err_set(err, EINVAL,
+				    "no --kernel or --firmware given; try vmmon --kernel "
+				    "build/guest-drivers/guest.elf --cmdline run=hello");
+	if (cfg->kernel && cfg->firmware)
+		return host_err_set(err, EINVAL,
+				    "--kernel and --firmware exclude each other: vmmon loads a "
+				    "kernel itself, a firmware boots from a --disk");
+	unsigned boot = 0;
+	for (unsigned i = 0; i < cfg->nr_disks; i++)
+		boot += cfg->disks[i].boot;
+	if (boot && !cfg->firmware)
+		return host_err_set(err, EINVAL,
+				    "--disk ...,boot=on picks the firmware's boot disk: it needs "
+				    "--firmware");
+	if (boot > 1)
+		return host_err_set(err, EINVAL, "boot=on is given to %u disks: give it to one",
+				    boot);
+	if (!cfg->firmware)
+		return VMM_CLI_RUN;
+	if (cfg->initramfs || cfg->cmdline_given)
+		return host_err_set(err, EINVAL,
+				    "--initramfs and --cmdline go with --kernel; with --firmware "
+				    "the boot loader on the disk loads the kernel");
+	return check_firmware_devices(cfg, err);
+}
+
 int vmm_cli_parse(int argc, char **argv, struct vmm_config *cfg, struct host_err *err)
 {
 	*cfg = (struct vmm_config){.cmdline = "",
 				   .cpus = VMM_DEFAULT_CPUS,
 				   .memory = VMM_DEFAULT_MEMORY,
-				   .serial = VMM_SERIAL_STDIO};
+				   .serial = VMM_SERIAL_STDIO,
+				   .debugcon = VMM_SERIAL_OFF};
+
 	opterr = 0; /* our own one-line messages */
 	optind = 0; /* glibc: 0 also resets getopt's internal state, so parsing can repeat */
 	int opt;
@@ -248,9 +327,5 @@ int vmm_cli_parse(int argc, char **argv, struct vmm_config *cfg, struct host_err
 				    "unexpected argument '%s'; options take the form "
 				    "--name value, see vmmon --help",
 				    argv[optind]);
-	if (!cfg->kernel)
-		return host_err_set(err, EINVAL,
-				    "no --kernel given; try vmmon --kernel "
-				    "build/guest-drivers/guest.elf --cmdline run=hello");
-	return VMM_CLI_RUN;
+	return check_boot(cfg, err);
 }

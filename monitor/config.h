@@ -19,12 +19,14 @@ enum vmm_transport { VMM_TRANSPORT_PCI, VMM_TRANSPORT_MMIO, VMM_TRANSPORT_ATA };
 #define VMM_MAX_ATA_DISKS 4 /* two channels, master and slave */
 
 /* --disk path=FILE[,readonly=on][,queues=N][,direct=on][,transport=pci|mmio|ata][,serial=ID]
+ *        [,boot=on]
  * or --disk vhost-user=SOCKET[,transport=pci|mmio] */
 struct vmm_disk_config {
 	struct host_blk_opts blk; /* path points into `owned`; NULL with vhost_user */
 	const char *vhost_user;	  /* a back-end's socket instead of path, or NULL */
 	char *owned;		  /* the option's parsed copy, freed by vmm_config_free */
 	enum vmm_transport transport;
+	bool boot; /* boot=on: the firmware's first boot device (--firmware only) */
 };
 
 /* The order of the words --net model= accepts: the NIC the guest sees. */
@@ -43,13 +45,17 @@ struct vmm_net_config {
 #define VMM_DEFAULT_MEMORY (512ull << 20)
 
 struct vmm_config {
-	const char *kernel;
+	const char *kernel;    /* --kernel, or NULL with --firmware */
+	const char *firmware;  /* --firmware: a BIOS image started at the reset vector, or NULL */
 	const char *initramfs; /* NULL: none */
 	const char *cmdline;   /* never NULL */
+	bool cmdline_given;    /* --cmdline appeared (even empty): refused with --firmware */
 	unsigned cpus;
 	uint64_t memory;
 	enum vmm_serial_mode serial;
 	const char *serial_path;
+	enum vmm_serial_mode debugcon; /* port 0x402 (--debugcon): off unless asked for */
+	const char *debugcon_path;
 	bool stats; /* print exit counts on stderr when the VM ends */
 	struct vmm_disk_config disks[VMM_MAX_DISKS];
 	unsigned nr_disks;

@@ -48,29 +48,40 @@ static int make_raw(struct host_err *err)
 	return 0;
 }
 
-int vmm_console_open(struct vmm_console *con, enum vmm_serial_mode mode, const char *path,
-		     struct host_err *err)
+int vmm_console_open_output(struct vmm_console *con, enum vmm_serial_mode mode, const char *path,
+			    const char *opt, struct host_err *err)
 {
 	*con = (struct vmm_console){.out_fd = -1, .in_fd = -1, .room_fd = -1};
-	con->room_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (con->room_fd < 0)
-		return host_err_set(err, errno, "eventfd: %s", strerror(errno));
 	switch (mode) {
 	case VMM_SERIAL_OFF:
 		return 0;
 	case VMM_SERIAL_FILE:
 		con->out_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (con->out_fd < 0)
-			return host_err_set(err, errno, "--serial file=%s: cannot open: %s", path,
+			return host_err_set(err, errno, "%s file=%s: cannot open: %s", opt, path,
 					    strerror(errno));
 		con->close_out = true;
 		return 0;
 	case VMM_SERIAL_STDIO:
 		con->out_fd = STDOUT_FILENO;
-		con->in_fd = STDIN_FILENO;
-		return isatty(STDIN_FILENO) ? make_raw(err) : 0;
+		return 0;
 	}
 	return 0;
+}
+
+int vmm_console_open(struct vmm_console *con, enum vmm_serial_mode mode, const char *path,
+		     struct host_err *err)
+{
+	int ret = vmm_console_open_output(con, mode, path, "--serial", err);
+	if (ret)
+		return ret;
+	con->room_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (con->room_fd < 0)
+		return host_err_set(err, errno, "eventfd: %s", strerror(errno));
+	if (mode != VMM_SERIAL_STDIO)
+		return 0;
+	con->in_fd = STDIN_FILENO;
+	return isatty(STDIN_FILENO) ? make_raw(err) : 0;
 }
 
 void vmm_console_close(struct vmm_console *con)

@@ -24,6 +24,10 @@ struct vmm_console {
 
 int vmm_console_open(struct vmm_console *con, enum vmm_serial_mode mode, const char *path,
 		     struct host_err *err);
+/* An output-only console (the debug port): stdout, a file, or nowhere; opt names the option in
+ * messages. vmm_console_tx writes to it, vmm_console_close closes it. */
+int vmm_console_open_output(struct vmm_console *con, enum vmm_serial_mode mode, const char *path,
+			    const char *opt, struct host_err *err);
 void vmm_console_close(struct vmm_console *con);
 /* UART callbacks (ctx is the console). */
 void vmm_console_tx(void *ctx, uint8_t byte);

@@ -18,13 +18,11 @@
 #include "vhost_user/frontend.h"
 #include "vm.h"
 
-#define IO_RING_ENTRIES	   1024
-#define PCI_INTX_FIRST_PIN 16 /* I/O APIC pins 16-23 are free of ISA interrupts */
-#define PCI_INTX_PINS	   8
+#define IO_RING_ENTRIES 1024
 
 unsigned vmm_pci_intx_pin(unsigned slot)
 {
-	return PCI_INTX_FIRST_PIN + slot % PCI_INTX_PINS;
+	return VMM_PCI_INTX_FIRST + slot % VMM_PCI_INTX_PINS;
 }
 
 static uint64_t alloc_bar(struct vmm_devices *devs, uint64_t size)
@@ -157,6 +155,7 @@ static int add_disks(struct vmm_vm *vm, struct host_err *err)
 						 dc->transport, err);
 			if (ret)
 				return ret;
+			vm->devs.slot[vm->devs.nr - 1].disk = dc;
 			continue;
 		}
 		struct vblk_dev *b = calloc(1, sizeof(*b));
@@ -171,6 +170,7 @@ static int add_disks(struct vmm_vm *vm, struct host_err *err)
 		ret = add(vm, &b->vdev, b, destroy_blk, vm->cfg->disks[i].transport, err);
 		if (ret)
 			return ret;
+		vm->devs.slot[vm->devs.nr - 1].disk = dc; /* for the firmware's boot order */
 	}
 	return 0;
 }

@@ -16,11 +16,13 @@
 #include "irq_route.h"
 #include "virtio/pci.h"
 
-#define VMM_MAX_VIRTIO	  16
-#define VMM_PCI_WINDOW	  0xc0000000ull /* BARs, up to VMM_MMIO_WINDOW */
-#define VMM_MMIO_WINDOW	  0xd0000000ull /* virtio-mmio devices, 4 KiB apart */
-#define VMM_CMDLINE_EXTRA 512
-#define VMM_PCI_IO_BARS	  0xc000 /* I/O BARs, up to PCI_IO_WINDOW_END */
+#define VMM_MAX_VIRTIO	   16
+#define VMM_PCI_WINDOW	   0xc0000000ull /* BARs, up to VMM_MMIO_WINDOW */
+#define VMM_MMIO_WINDOW	   0xd0000000ull /* virtio-mmio devices, 4 KiB apart */
+#define VMM_CMDLINE_EXTRA  512
+#define VMM_PCI_IO_BARS	   0xc000 /* I/O BARs, up to PCI_IO_WINDOW_END */
+#define VMM_PCI_INTX_FIRST 16	  /* PCI INTx: GSIs 16-23 (I/O APIC pins free of ISA IRQs) */
+#define VMM_PCI_INTX_PINS  8
 
 struct vmm_vm;
 struct vmm_virtio_mmio;
@@ -33,6 +35,7 @@ struct vmm_virtio_slot {
 	void (*destroy)(void *model);
 	struct vmm_virtio_pci *pci;
 	struct vmm_virtio_mmio *mmio;
+	const struct vmm_disk_config *disk; /* the --disk a virtio-blk device serves, or NULL */
 };
 
 struct vmm_devices {

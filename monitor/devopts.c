@@ -16,6 +16,7 @@ static const struct host_opt_key disk_keys[] = {
 	{"vhost-user", host_opt_str, offsetof(struct vmm_disk_config, vhost_user), 0, 0, NULL},
 	{"transport", host_opt_enum, offsetof(struct vmm_disk_config, transport), 0, 0,
 	 disk_transports},
+	{"boot", host_opt_bool, offsetof(struct vmm_disk_config, boot), 0, 0, NULL},
 	{0},
 };
 

@@ -34,6 +34,12 @@
 #define LAYOUT_MMIO_HOLE GUEST_MMIO_HOLE_START
 #define LAYOUT_4G	 0x100000000ull
 
+/* Where KVM on Intel keeps the real-mode identity map (1 page) and TSS (3 pages): the top of
+ * the 32-bit hole, clear of the APICs, of any BAR and of a firmware of up to 256 KiB. */
+#define LAYOUT_KVM_IDENTITY_MAP 0xfffbc000ull
+#define LAYOUT_KVM_TSS		0xfffbd000ull
+#define LAYOUT_KVM_REALMODE_END 0xfffc0000ull
+
 /* Smallest guest: 1 MiB of legacy space plus room for a kernel. */
 #define LAYOUT_MIN_RAM (4ull << 20)
 #define LAYOUT_MAX_RAM (1ull << 40)

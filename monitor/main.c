@@ -29,10 +29,16 @@ int main(int argc, char **argv)
 	ret = vmm_vm_create(&vm, &cfg, &err);
 	if (!ret)
 		ret = vmm_vm_load(&vm, &err);
+	while (!ret) {
+		status = vmm_vm_run(&vm);
+		if (status != VMM_EXIT_RESET)
+			break;
+		/* A firmware's machine was reset: the same machine, built again. */
+		status = VMM_EXIT_ERROR;
+		ret = vmm_vm_reset(&vm, &err);
+	}
 	if (ret)
 		fprintf(stderr, "vmmon: %s\n", err.msg);
-	else
-		status = vmm_vm_run(&vm);
 	vmm_vm_destroy(&vm);
 	vmm_config_free(&cfg);
 	return status;

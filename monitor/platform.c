@@ -4,7 +4,11 @@
 #include <linux/kvm.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
+#include "boot/boot.h"
+#include "dev/i440fx.h"
 #include "layout.h"
 #include "mp.h"
 #include "vm.h"
@@ -12,12 +16,11 @@
 #define LAPIC_VERSION  0x14 /* KVM's local APIC (an integrated xAPIC) */
 #define IOAPIC_VERSION 0x11 /* KVM's 24-pin I/O APIC */
 #define CPUID_FEATURES 1
+#define KBD_IRQ	       1 /* ISA IRQ of the i8042's keyboard port */
 
 static void reset_request(void *ctx)
 {
-	/* A reset ends the VM, as in Firecracker and Cloud Hypervisor: the host restarts it if
-	 * it wants a new boot. */
-	vmm_vm_stop(ctx, VMM_EXIT_OK);
+	vmm_vm_request_reset(ctx);
 }
 
 static void debug_exit_request(void *ctx, uint32_t value)
@@ -26,43 +29,110 @@ static void debug_exit_request(void *ctx, uint32_t value)
 	vmm_vm_stop(ctx, value > 255 ? 255 : (int)value);
 }
 
+/* The RTC's periodic rate changed (a vCPU, the RTC's lock held): re-arm the main loop's timer. */
+static void arm_rtc_timer(void *ctx, uint64_t period_ns)
+{
+	struct vmm_platform *p = ctx;
+	struct timespec t = {.tv_sec = (time_t)(period_ns / 1000000000),
+			     .tv_nsec = (long)(period_ns % 1000000000)};
+	struct itimerspec its = {.it_interval = t, .it_value = t};
+	timerfd_settime(p->rtc_timer_fd, 0, &its, NULL); /* cannot fail on a valid timerfd */
+}
+
+/* The ROM below 4 GiB: reads never exit (a read-only KVM slot); a write does, and is dropped,
+ * as flash ignores plain writes. */
+static int rom_write(void *dev, uint64_t off, uint8_t *data, unsigned len, bool is_write)
+{
+	(void)dev;
+	(void)off;
+	(void)data;
+	(void)len;
+	return is_write ? 0 : -EINVAL;
+}
+
 struct trap_def {
 	uint64_t base, size;
 	vmm_trap_fn fn;
+	vmm_trap_rep_fn rep;
 	void *dev;
 	const char *name;
 };
+
+static int register_all(struct vmm_bus *bus, const struct trap_def *t, size_t n,
+			struct host_err *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!t[i].fn)
+			continue; /* a device this machine does not have */
+		int ret = vmm_bus_register_rep(bus, t[i].base, t[i].size, t[i].fn, t[i].rep,
+					       t[i].dev, t[i].name);
+		if (ret)
+			return host_err_set(err, -ret, "cannot register %s at %s 0x%llx", t[i].name,
+					    bus->name, (unsigned long long)t[i].base);
+	}
+	return 0;
+}
+
+/* What only the PC of --firmware has: the i440FX identity, the PIIX3's ISA bridge in slot 1
+ * (where QEMU's is, before any device takes a slot), a keyboard, fw_cfg. */
+static int init_pc(struct vmm_vm *vm, struct host_err *err)
+{
+	struct vmm_platform *p = &vm->plat;
+	i440fx_init(&p->pci.bridge);
+	piix3_init(&p->isa, vmm_vm_set_irq, reset_request, vm);
+	i8042_attach_keyboard(&p->i8042,
+			      (struct vmm_irq){.set = vmm_vm_set_irq, .ctx = vm, .gsi = KBD_IRQ});
+	int ret = fw_cfg_init(&p->fw_cfg, &vm->mem);
+	p->pc = true; /* both to destroy, whatever fails next */
+	if (ret)
+		return host_err_set(err, -ret, "fw_cfg: %s", strerror(-ret));
+	ret = pci_host_add(&p->pci, &p->isa.pci, PIIX3_SLOT);
+	if (ret < 0)
+		return host_err_set(err, -ret, "cannot plug the ISA bridge: %s", strerror(-ret));
+	const struct trap_def pio[] = {
+		{FW_CFG_PORT, FW_CFG_NR_PORTS, fw_cfg_trap, fw_cfg_trap_rep, &p->fw_cfg, "fw_cfg"},
+		{PIIX3_PORT92, 1, piix3_port92_trap, NULL, &p->isa, "port92"},
+	};
+	const struct trap_def mmio[] = {
+		{vmm_firmware_rom_base(vm->firmware_size), vm->firmware_size, rom_write, NULL, NULL,
+		 "bios-rom"},
+	};
+	ret = register_all(&vm->pio, pio, sizeof(pio) / sizeof(pio[0]), err);
+	return ret ? ret : register_all(&vm->mmio, mmio, 1, err);
+}
 
 int vmm_platform_init(struct vmm_vm *vm, struct host_err *err)
 {
 	struct vmm_platform *p = &vm->plat;
 	struct vmm_irq com1_irq = {.set = vmm_vm_set_irq, .ctx = vm, .gsi = GUEST_COM1_IRQ};
+	struct vmm_irq rtc_irq = {.set = vmm_vm_set_irq, .ctx = vm, .gsi = GUEST_RTC_IRQ};
 	uart_init(&p->com1, com1_irq, vmm_console_tx, vmm_console_rx_room, &vm->con);
 	rtc_init(&p->rtc, NULL, vmm_ram_below_4g(vm->ram_size), vmm_ram_above_4g(vm->ram_size));
 	i8042_init(&p->i8042, reset_request, vm);
 	debug_exit_init(&p->debug_exit, debug_exit_request, vm);
+	debugcon_init(&p->debugcon, vmm_console_tx, &vm->debugcon);
 	pci_host_init(&p->pci, reset_request, vm);
 	p->ready = true;
+	p->rtc_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (p->rtc_timer_fd < 0)
+		return host_err_set(err, errno, "timerfd_create: %s", strerror(errno));
+	rtc_set_timer(&p->rtc, rtc_irq, arm_rtc_timer, p);
 
 	const struct trap_def pio[] = {
-		{GUEST_COM1_PORT, UART_NR_PORTS, uart_trap, &p->com1, "com1"},
-		{GUEST_RTC_PORT, RTC_NR_PORTS, rtc_trap, &p->rtc, "rtc"},
-		{GUEST_I8042_DATA_PORT, I8042_NR_PORTS, i8042_trap, &p->i8042, "i8042"},
-		{GUEST_DEBUG_EXIT_PORT, GUEST_DEBUG_EXIT_SIZE, debug_exit_trap, &p->debug_exit,
-		 "debug-exit"},
-		{PCI_HOST_ADDR_PORT, 4, pci_host_addr_trap, &p->pci, "pci-address"},
-		{PCI_HOST_DATA_PORT, 4, pci_host_data_trap, &p->pci, "pci-data"},
-		{PCI_IO_WINDOW, PCI_IO_WINDOW_END - PCI_IO_WINDOW, pci_host_io_trap, &p->pci,
+		{GUEST_COM1_PORT, UART_NR_PORTS, uart_trap, NULL, &p->com1, "com1"},
+		{GUEST_RTC_PORT, RTC_NR_PORTS, rtc_trap, NULL, &p->rtc, "rtc"},
+		{GUEST_I8042_DATA_PORT, I8042_NR_PORTS, i8042_trap, NULL, &p->i8042, "i8042"},
+		{GUEST_DEBUG_EXIT_PORT, GUEST_DEBUG_EXIT_SIZE, debug_exit_trap, NULL,
+		 &p->debug_exit, "debug-exit"},
+		{DEBUGCON_PORT, 1, vm->cfg->debugcon != VMM_SERIAL_OFF ? debugcon_trap : NULL, NULL,
+		 &p->debugcon, "debugcon"},
+		{PCI_HOST_ADDR_PORT, 4, pci_host_addr_trap, NULL, &p->pci, "pci-address"},
+		{PCI_HOST_DATA_PORT, 4, pci_host_data_trap, NULL, &p->pci, "pci-data"},
+		{PCI_IO_WINDOW, PCI_IO_WINDOW_END - PCI_IO_WINDOW, pci_host_io_trap, NULL, &p->pci,
 		 "pci-io"},
 	};
-	for (size_t i = 0; i < sizeof(pio) / sizeof(pio[0]); i++) {
-		int ret = vmm_bus_register(&vm->pio, pio[i].base, pio[i].size, pio[i].fn,
-					   pio[i].dev, pio[i].name);
-		if (ret)
-			return host_err_set(err, -ret, "cannot register %s at port 0x%llx",
-					    pio[i].name, (unsigned long long)pio[i].base);
-	}
-	return 0;
+	int ret = register_all(&vm->pio, pio, sizeof(pio) / sizeof(pio[0]), err);
+	return !ret && vm->firmware ? init_pc(vm, err) : ret;
 }
 
 void vmm_platform_destroy(struct vmm_vm *vm)
@@ -71,6 +141,14 @@ void vmm_platform_destroy(struct vmm_vm *vm)
 	if (!p->ready)
 		return;
 	p->ready = false;
+	if (p->pc) {
+		fw_cfg_destroy(&p->fw_cfg);
+		piix3_destroy(&p->isa);
+		p->pc = false;
+	}
+	if (p->rtc_timer_fd >= 0)
+		close(p->rtc_timer_fd);
+	p->rtc_timer_fd = -1;
 	pci_host_destroy(&p->pci);
 	i8042_destroy(&p->i8042);
 	rtc_destroy(&p->rtc);

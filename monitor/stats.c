@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <linux/kvm.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,30 @@ static void print_memory(void)
 		status_kib(buf, "\nVmHWM:"));
 }
 
+/* Dispatches per device on one bus, the busiest first; then the accesses nothing took or
+ * that were refused (those are also counted under their device). */
+static void print_by_device(const struct vmm_bus *bus)
+{
+	uint64_t n[VMM_BUS_MAX_NAMES];
+	bool done[VMM_BUS_MAX_NAMES] = {false};
+	unsigned nr =
+		bus->nr_counters < VMM_BUS_MAX_NAMES ? bus->nr_counters + 1 : VMM_BUS_MAX_NAMES;
+	for (unsigned i = 0; i < nr; i++)
+		n[i] = atomic_load_explicit(&bus->counter[i].dispatches, memory_order_relaxed);
+	fprintf(stderr, "vmmon: stats: %s exits by device:", bus->name);
+	for (;;) {
+		unsigned best = nr;
+		for (unsigned i = 0; i < nr; i++)
+			if (!done[i] && n[i] && (best == nr || n[i] > n[best]))
+				best = i;
+		if (best == nr)
+			break;
+		done[best] = true;
+		fprintf(stderr, " %s %" PRIu64, bus->counter[best].name, n[best]);
+	}
+	fprintf(stderr, "; unhandled %" PRIu64 "\n", (uint64_t)bus->unhandled);
+}
+
 void vmm_stats_print(const struct vmm_vm *vm)
 {
 	uint64_t io = 0, mmio = 0;
@@ -107,6 +132,8 @@ void vmm_stats_print(const struct vmm_vm *vm)
 		"vmmon: stats: userspace exits: %" PRIu64 " pio + %" PRIu64 " mmio; unhandled "
 		"accesses: %" PRIu64 " pio, %" PRIu64 " mmio\n",
 		io, mmio, (uint64_t)vm->pio.unhandled, (uint64_t)vm->mmio.unhandled);
+	print_by_device(&vm->pio);
+	print_by_device(&vm->mmio);
 	fprintf(stderr, "vmmon: stats: first guest exit at CLOCK_MONOTONIC %" PRIu64 " ns\n",
 		vm->vcpus[0].stats.first_exit_ns);
 	/* KVM's own count, summed over vCPUs: userspace exits are io_exits + mmio_exits. */

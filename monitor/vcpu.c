@@ -215,6 +215,10 @@ static bool handle_exit(struct vmm_vcpu *v)
 	case KVM_EXIT_IRQ_WINDOW_OPEN:
 		break;
 	case KVM_EXIT_SHUTDOWN:
+		if (v->vm->cfg->firmware) {
+			vmm_vm_request_reset(v->vm); /* a PC's chipset resets on shutdown */
+			return false;
+		}
 		crash(v, "triple fault (the guest shut down the CPU)");
 		return false;
 	case KVM_EXIT_FAIL_ENTRY: {

@@ -6,6 +6,7 @@
 #include <linux/kvm.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,18 +24,27 @@
 #include "stats.h"
 #include "vcpu.h"
 
-/* Where KVM on Intel keeps the real-mode TSS and identity map: the top of the 32-bit hole,
- * clear of the APICs and of any BAR vmmon hands out. */
-#define KVM_TSS_ADDR	      0xfffbd000ull
-#define KVM_IDENTITY_MAP_ADDR 0xfffbc000ull
-#define SLOT_LOW	      0
-#define SLOT_HIGH	      1
+#define SLOT_LOW  0
+#define SLOT_HIGH 1
+#define SLOT_ROM  2
 
 int vmm_vm_set_irq(void *ctx, unsigned gsi, bool level)
 {
 	struct vmm_vm *vm = ctx;
+	/* A PC's PCI interrupts reach the interrupt controllers only through the PIIX3's PIRQ
+	 * routing, which the firmware programs and describes to the OS: pins 16-23 are unused. */
+	if (vm->plat.pc && gsi >= VMM_PCI_INTX_FIRST &&
+	    gsi < VMM_PCI_INTX_FIRST + VMM_PCI_INTX_PINS)
+		return piix3_intx(&vm->plat.isa, gsi - VMM_PCI_INTX_FIRST, level);
 	struct kvm_irq_level irq = {.irq = gsi, .level = level};
 	return ioctl(vm->fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
+}
+
+void vmm_vm_request_reset(struct vmm_vm *vm)
+{
+	/* A kernel's VM ends on a reset, as in Firecracker and Cloud Hypervisor; a firmware's
+	 * machine restarts, as a PC does. */
+	vmm_vm_stop(vm, vm->cfg->firmware ? VMM_EXIT_RESET : VMM_EXIT_OK);
 }
 
 void vmm_vm_stop(struct vmm_vm *vm, int status)
@@ -96,13 +106,40 @@ static int setup_memory(struct vmm_vm *vm, struct host_err *err)
 	return ret;
 }
 
+/* The firmware's flash below 4 GiB: a fresh read-only copy of the image in a slot of its own.
+ * Reads and fetches stay in the guest; a write exits as MMIO and is dropped ("bios-rom"). Not
+ * in the guest-memory table: it is no RAM, and no back-end should see it. */
+static int map_firmware(struct vmm_vm *vm, struct host_err *err)
+{
+	size_t size = vm->firmware_size;
+	if (ioctl(vm->kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) <= 0)
+		return host_err_set(err, ENOTSUP,
+				    "--firmware: this host's KVM lacks KVM_CAP_READONLY_MEM, "
+				    "which the firmware's ROM needs");
+	void *rom = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (rom == MAP_FAILED)
+		return host_err_set(err, errno, "cannot map the firmware: %s", strerror(errno));
+	vm->rom = rom;
+	memcpy(rom, vm->firmware, size);
+	mprotect(rom, size, PROT_READ); /* only hardening: the slot is read-only for the guest */
+	struct kvm_userspace_memory_region r = {.slot = SLOT_ROM,
+						.flags = KVM_MEM_READONLY,
+						.guest_phys_addr = vmm_firmware_rom_base(size),
+						.memory_size = size,
+						.userspace_addr = (uint64_t)(uintptr_t)rom};
+	if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+		return host_err_set(err, errno, "cannot map the firmware below 4 GiB: %s",
+				    strerror(errno));
+	return 0;
+}
+
 /* In-kernel PIC, I/O APIC, local APICs and PIT. The I/O APIC takes the ID the MP table gives
- * it (after the CPUs' APIC IDs), so the guest finds what the table promises. */
+ * it (after the CPUs' APIC IDs, or 0 under a firmware), so the guest finds what it promises. */
 static int setup_irqchip(struct vmm_vm *vm, struct host_err *err)
 {
-	if (ioctl(vm->fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR) < 0)
+	if (ioctl(vm->fd, KVM_SET_TSS_ADDR, (unsigned long)LAYOUT_KVM_TSS) < 0)
 		return host_err_set(err, errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
-	uint64_t idmap = KVM_IDENTITY_MAP_ADDR;
+	uint64_t idmap = LAYOUT_KVM_IDENTITY_MAP;
 	if (ioctl(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0)
 		return host_err_set(err, errno, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
 	if (ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0) < 0)
@@ -110,7 +147,8 @@ static int setup_irqchip(struct vmm_vm *vm, struct host_err *err)
 	struct kvm_irqchip chip = {.chip_id = KVM_IRQCHIP_IOAPIC};
 	if (ioctl(vm->fd, KVM_GET_IRQCHIP, &chip) < 0)
 		return host_err_set(err, errno, "KVM_GET_IRQCHIP: %s", strerror(errno));
-	chip.chip.ioapic.id = vm->nr_vcpus;
+	/* A firmware writes its own tables, which give the I/O APIC ID 0 (SeaBIOS's, QEMU's). */
+	chip.chip.ioapic.id = vm->cfg->firmware ? 0 : vm->nr_vcpus;
 	if (ioctl(vm->fd, KVM_SET_IRQCHIP, &chip) < 0)
 		return host_err_set(err, errno, "KVM_SET_IRQCHIP: %s", strerror(errno));
 	/* SPEAKER_DUMMY gives port 0x61 its PIT gate/output bits: guests time with channel 2. */
@@ -138,12 +176,13 @@ static int create_vcpus(struct vmm_vm *vm, struct host_err *err)
 	return 0;
 }
 
-int vmm_vm_create(struct vmm_vm *vm, const struct vmm_config *cfg, struct host_err *err)
+/* The machine: KVM VM, RAM, interrupt controllers, devices and vCPUs (vm->cfg and the host's
+ * ends set). Built once, and again on each reset of a firmware's machine. */
+static int build(struct vmm_vm *vm, struct host_err *err)
 {
-	memset(vm, 0, sizeof(*vm));
-	vm->cfg = cfg;
+	const struct vmm_config *cfg = vm->cfg;
 	vm->fd = vm->ram_fd = vm->stop_fd = -1;
-	vm->con = (struct vmm_console){.out_fd = -1, .in_fd = -1, .room_fd = -1};
+	vm->plat.rtc_timer_fd = -1;
 	vm->nr_vcpus = cfg->cpus;
 	gmem_init(&vm->mem);
 	pthread_mutex_init(&vm->stop_lock, NULL);
@@ -168,10 +207,10 @@ int vmm_vm_create(struct vmm_vm *vm, const struct vmm_config *cfg, struct host_e
 		ioctl(vm->fd, KVM_ENABLE_CAP, &cap); /* only adds detail to crash reports */
 	}
 	ret = setup_memory(vm, err);
+	if (!ret && vm->firmware)
+		ret = map_firmware(vm, err);
 	if (!ret)
 		ret = setup_irqchip(vm, err);
-	if (!ret)
-		ret = vmm_console_open(&vm->con, cfg->serial, cfg->serial_path, err);
 	if (!ret)
 		ret = vmm_platform_init(vm, err);
 	if (!ret)
@@ -181,8 +220,65 @@ int vmm_vm_create(struct vmm_vm *vm, const struct vmm_config *cfg, struct host_e
 	return ret;
 }
 
+/* The firmware image, read once: every reset starts from this copy. */
+static int read_firmware(struct vmm_vm *vm, struct host_err *err)
+{
+	struct vmm_file f = {0};
+	int ret = vmm_file_map(&f, vm->cfg->firmware, "--firmware", err);
+	if (!ret)
+		ret = vmm_firmware_check(f.size, vm->cfg->firmware, err);
+	if (!ret) {
+		vm->firmware = malloc(f.size);
+		if (vm->firmware) {
+			memcpy(vm->firmware, f.data, f.size);
+			vm->firmware_size = f.size;
+		} else {
+			ret = host_err_set(err, ENOMEM, "out of memory for the firmware");
+		}
+	}
+	vmm_file_unmap(&f);
+	return ret;
+}
+
+int vmm_vm_create(struct vmm_vm *vm, const struct vmm_config *cfg, struct host_err *err)
+{
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = cfg;
+	vm->con = (struct vmm_console){.out_fd = -1, .in_fd = -1, .room_fd = -1};
+	vm->debugcon = vm->con;
+	int ret = 0;
+	if (cfg->firmware)
+		ret = read_firmware(vm, err);
+	if (!ret)
+		ret = vmm_console_open(&vm->con, cfg->serial, cfg->serial_path, err);
+	if (!ret)
+		ret = vmm_console_open_output(&vm->debugcon, cfg->debugcon, cfg->debugcon_path,
+					      "--debugcon", err);
+	if (!ret)
+		ret = build(vm, err);
+	return ret;
+}
+
+/* The firmware below 1 MiB (its ROM is mapped by build), what it reads from fw_cfg and the CMOS,
+ * and the boot CPU at the reset vector; the other CPUs wait for INIT and SIPI in KVM. */
+static int load_firmware(struct vmm_vm *vm, struct host_err *err)
+{
+	struct vmm_boot_entry entry;
+	int ret = vmm_firmware_load(&vm->mem, vm->firmware, vm->firmware_size, &entry, err);
+	if (!ret)
+		ret = vmm_platform_firmware(vm, err);
+	if (ret)
+		return ret;
+	const struct kvm_cpuid_entry2 *leaf1 = vmm_cpuid_find(&vm->cpuid, 1, 0);
+	entry.arg = leaf1 ? leaf1->eax : 0;
+	ret = vmm_boot_set_regs(vm->vcpus[0].fd, &entry);
+	return ret ? host_err_set(err, -ret, "cannot reset the boot CPU: %s", strerror(-ret)) : 0;
+}
+
 int vmm_vm_load(struct vmm_vm *vm, struct host_err *err)
 {
+	if (vm->cfg->firmware)
+		return load_firmware(vm, err);
 	struct vmm_file kernel = {0}, initrd = {0};
 	struct vmm_boot_entry entry;
 	int ret = vmm_file_map(&kernel, vm->cfg->kernel, "--kernel", err);
@@ -246,10 +342,18 @@ static void main_loop(struct vmm_vm *vm, int sig_fd)
 			{.fd = sig_fd, .events = POLLIN},
 			{.fd = vm->con.room_fd, .events = POLLIN},
 			{.fd = room ? vm->con.in_fd : -1, .events = POLLIN},
+			{.fd = vm->plat.rtc_timer_fd, .events = POLLIN},
 		};
 		/* With a full FIFO, look again now and then: leaving loopback frees it silently. */
-		if (poll(fds, 4, input && !room ? 100 : -1) < 0 && errno != EINTR)
+		if (poll(fds, 5, input && !room ? 100 : -1) < 0 && errno != EINTR)
 			break;
+		if (fds[4].revents & POLLIN) {
+			uint64_t n;
+			/* Periods the guest has not acknowledged merge, as on the chip: one tick.
+			 */
+			if (read(vm->plat.rtc_timer_fd, &n, sizeof(n)) == sizeof(n) && n)
+				rtc_periodic_tick(&vm->plat.rtc);
+		}
 		if (fds[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			if (read(sig_fd, &si, sizeof(si)) == sizeof(si))
@@ -312,7 +416,8 @@ int vmm_vm_run(struct vmm_vm *vm)
 	return vm->exit_status;
 }
 
-void vmm_vm_destroy(struct vmm_vm *vm)
+/* Undoes build (whatever part of it was done) and zeroes the machine's part of vm. */
+static void teardown(struct vmm_vm *vm)
 {
 	if (vm->vcpus) {
 		for (unsigned i = 0; i < vm->nr_vcpus; i++)
@@ -322,17 +427,37 @@ void vmm_vm_destroy(struct vmm_vm *vm)
 	}
 	vmm_devices_destroy(vm);
 	vmm_platform_destroy(vm);
-	vmm_console_close(&vm->con);
 	if (vm->ram)
 		munmap(vm->ram, vm->ram_size);
 	if (vm->ram_fd >= 0)
 		close(vm->ram_fd);
 	if (vm->fd >= 0)
 		close(vm->fd);
+	if (vm->rom)
+		munmap(vm->rom, vm->firmware_size);
 	if (vm->stop_fd >= 0)
 		close(vm->stop_fd);
 	vmm_kvm_close(&vm->kvm);
 	vmm_bus_destroy(&vm->mmio);
 	vmm_bus_destroy(&vm->pio);
 	pthread_mutex_destroy(&vm->stop_lock);
+	memset((uint8_t *)vm + offsetof(struct vmm_vm, kvm), 0,
+	       sizeof(*vm) - offsetof(struct vmm_vm, kvm));
+}
+
+int vmm_vm_reset(struct vmm_vm *vm, struct host_err *err)
+{
+	teardown(vm);
+	vm->resets++;
+	int ret = build(vm, err);
+	return ret ? ret : vmm_vm_load(vm, err);
+}
+
+void vmm_vm_destroy(struct vmm_vm *vm)
+{
+	teardown(vm);
+	vmm_console_close(&vm->debugcon);
+	vmm_console_close(&vm->con);
+	free(vm->firmware);
+	vm->firmware = NULL;
 }

@@ -19,12 +19,14 @@
 enum vmm_boot_mode {
 	VMM_BOOT_PVH,	  /* 32-bit protected mode, paging off, %ebx = hvm_start_info */
 	VMM_BOOT_LINUX64, /* 64-bit mode, identity-mapped, %rsi = boot_params */
+	VMM_BOOT_RESET,	  /* a CPU after reset: real mode at the reset vector F000:FFF0 */
 };
 
 struct vmm_boot_entry {
 	enum vmm_boot_mode mode;
 	uint64_t rip;
-	uint64_t arg; /* PVH: start info address (%ebx); Linux: zero page address (%rsi) */
+	uint64_t arg; /* PVH: start info address (%ebx); Linux: zero page address (%rsi); reset:
+		       * the processor signature a CPU leaves in %edx */
 	uint64_t cr3; /* Linux: the identity page tables */
 	uint64_t gdt_base;
 	uint16_t gdt_limit;
@@ -47,6 +49,19 @@ int vmm_pvh_load(struct gmem *mem, const struct vmm_boot_params *p, struct vmm_b
 		 struct host_err *err);
 int vmm_bzimage_load(struct gmem *mem, const struct vmm_boot_params *p,
 		     struct vmm_boot_entry *entry, struct host_err *err);
+
+/* --- firmware images (--firmware) --------------------------------------------------------- */
+
+#define VMM_FIRMWARE_MIN (64u << 10)  /* and the unit of its size */
+#define VMM_FIRMWARE_MAX (256u << 10) /* the KVM real-mode TSS sits just below 4 GiB - 256 KiB */
+
+/* Refuses (one line naming path) a size that is no firmware image's. */
+int vmm_firmware_check(size_t size, const char *path, struct host_err *err);
+/* Where the image is mapped read-only: it ends at 4 GiB, the reset vector in its last bytes. */
+uint64_t vmm_firmware_rom_base(size_t size);
+/* Copies the image below 1 MiB (ending at 0x100000) and sets the reset entry. */
+int vmm_firmware_load(struct gmem *mem, const uint8_t *image, size_t size,
+		      struct vmm_boot_entry *entry, struct host_err *err);
 
 /* --- shared by the loaders ------------------------------------------------------------------ */
 

@@ -137,6 +137,17 @@ int pci_host_add(struct pci_host *h, struct pci_dev *d, int slot)
 	return ret;
 }
 
+int pci_host_slot_of(struct pci_host *h, const struct pci_dev *d)
+{
+	int ret = -ENOENT;
+	pthread_mutex_lock(&h->lock);
+	for (int i = 0; i < PCI_SLOTS && ret < 0; i++)
+		if (h->slot[i] == d)
+			ret = i;
+	pthread_mutex_unlock(&h->lock);
+	return ret;
+}
+
 static struct pci_dev *lookup(struct pci_host *h, unsigned bus, unsigned dev, unsigned fn)
 {
 	/* Only bus 0 and single-function devices exist. */

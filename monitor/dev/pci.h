@@ -81,6 +81,8 @@ void pci_host_init(struct pci_host *h, void (*reset)(void *ctx), void *ctx);
 void pci_host_destroy(struct pci_host *h);
 /* Plugs d into bus 0 at `slot`, or the first free slot if slot < 0. Returns the slot or -errno. */
 int pci_host_add(struct pci_host *h, struct pci_dev *d, int slot);
+/* The slot d is plugged into, or -ENOENT. */
+int pci_host_slot_of(struct pci_host *h, const struct pci_dev *d);
 /* Config access by bus/device/function, as both the ports and tests use it. */
 uint32_t pci_host_cfg_read(struct pci_host *h, unsigned bus, unsigned dev, unsigned fn,
 			   unsigned off, unsigned len);

@@ -119,6 +119,67 @@ void rtc_destroy(struct rtc *rtc)
 	pthread_mutex_destroy(&rtc->lock);
 }
 
+void rtc_cmos_set(struct rtc *rtc, unsigned index, uint8_t val)
+{
+	pthread_mutex_lock(&rtc->lock);
+	if (index < RTC_CMOS_SIZE)
+		rtc->cmos[index] = val;
+	pthread_mutex_unlock(&rtc->lock);
+}
+
+uint64_t rtc_period_ns(const struct rtc *rtc)
+{
+	unsigned rs = rtc->cmos[RTC_REG_A] & RTC_A_RS_MASK;
+	if (!(rtc->cmos[RTC_REG_B] & RTC_B_PIE) || !rs ||
+	    (rtc->cmos[RTC_REG_A] & RTC_A_DV_MASK) != RTC_A_DV_32KHZ)
+		return 0;
+	if (rs < 3)
+		rs += 7; /* rates 1 and 2 repeat 8 and 9 (datasheet table 3) */
+	/* 2^(rs - 1) cycles of the 32.768 kHz time base: 122.070 us at rate 3, 500 ms at 15. */
+	return (1000000000ull << (rs - 1)) / 32768;
+}
+
+/* The line follows IRQF; the host timer follows the rate and PIE (lock held). */
+static void update_irq(struct rtc *rtc)
+{
+	uint8_t c = rtc->cmos[RTC_REG_C] & (RTC_C_PF | RTC_C_AF | RTC_C_UF);
+	uint8_t b = rtc->cmos[RTC_REG_B];
+	bool irqf = ((c & RTC_C_PF) && (b & RTC_B_PIE)) || ((c & RTC_C_AF) && (b & RTC_B_AIE)) ||
+		    ((c & RTC_C_UF) && (b & RTC_B_UIE));
+	rtc->cmos[RTC_REG_C] = (uint8_t)(c | (irqf ? RTC_C_IRQF : 0));
+	if (irqf != rtc->irq_level) {
+		rtc->irq_level = irqf;
+		vmm_irq_set(&rtc->irq, irqf);
+	}
+	uint64_t period = rtc_period_ns(rtc);
+	if (period != rtc->period_ns && rtc->arm) {
+		rtc->period_ns = period;
+		rtc->arm(rtc->arm_ctx, period);
+	}
+}
+
+void rtc_set_timer(struct rtc *rtc, struct vmm_irq irq, void (*arm)(void *, uint64_t), void *ctx)
+{
+	pthread_mutex_lock(&rtc->lock);
+	rtc->irq = irq;
+	rtc->arm = arm;
+	rtc->arm_ctx = ctx;
+	update_irq(rtc);
+	pthread_mutex_unlock(&rtc->lock);
+}
+
+void rtc_periodic_tick(struct rtc *rtc)
+{
+	pthread_mutex_lock(&rtc->lock);
+	/* A tick that raced with the guest turning PIE off is dropped. */
+	if (rtc_period_ns(rtc)) {
+		rtc->cmos[RTC_REG_C] |= RTC_C_PF;
+		rtc->ticks++;
+		update_irq(rtc);
+	}
+	pthread_mutex_unlock(&rtc->lock);
+}
+
 static bool is_time_reg(unsigned idx)
 {
 	return idx <= RTC_YEAR || idx == RTC_CENTURY;
@@ -138,8 +199,10 @@ uint8_t rtc_read(struct rtc *rtc, unsigned port)
 		if (idx == RTC_REG_A)
 			val &= 0x7f; /* UIP: never in an update, the registers are latched at once
 				      */
-		if (idx == RTC_REG_C)
+		if (idx == RTC_REG_C) {
 			rtc->cmos[RTC_REG_C] = 0; /* flags clear on read */
+			update_irq(rtc);
+		}
 	}
 	pthread_mutex_unlock(&rtc->lock);
 	return val;
@@ -156,6 +219,7 @@ void rtc_write(struct rtc *rtc, unsigned port, uint8_t val)
 	switch (idx) {
 	case RTC_REG_A:
 		rtc->cmos[idx] = val & 0x7f; /* UIP is read-only */
+		update_irq(rtc);
 		break;
 	case RTC_REG_B:
 		/* Entering SET freezes the registers at the current time; leaving it commits. */
@@ -166,6 +230,7 @@ void rtc_write(struct rtc *rtc, unsigned port, uint8_t val)
 			commit_time(rtc);
 		}
 		rtc->cmos[RTC_REG_B] = val;
+		update_irq(rtc);
 		break;
 	case RTC_REG_C:
 	case RTC_REG_D:

@@ -9,11 +9,12 @@ require_kvm
 scratch
 failures=0
 
-# expect WORDS CMD...: runs CMD, checks status 1 and one stderr line containing WORDS.
+# expect WORDS CMD...: runs CMD, checks status 1 and one stderr line containing WORDS. A VM
+# that starts instead of being refused is stopped after 20 s (timeout's status, 124).
 expect() {
 	words=$1
 	shift
-	"$@" </dev/null >"$tmp/out" 2>"$tmp/err"
+	timeout 20 "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
 	status=$?
 	lines=$(wc -l <"$tmp/err")
 	msg=$(cat "$tmp/err")
@@ -85,7 +86,7 @@ expect "initramfs .* does not fit.*raise --memory" "$vmmon" --kernel "$guest" \
 expect "--initramfs .*cannot open" "$vmmon" --kernel "$guest" --initramfs "$tmp/missing"
 
 # command lines
-expect "no --kernel given" "$vmmon"
+expect "no --kernel or --firmware given" "$vmmon"
 expect "--cpus 0" "$vmmon" --kernel "$guest" --cpus 0
 expect "--cpus 999" "$vmmon" --kernel "$guest" --cpus 999
 expect "--memory lots" "$vmmon" --kernel "$guest" --memory lots
@@ -106,6 +107,33 @@ expect "transport=ata: use pci or mmio" "$vmmon" --kernel "$guest" --net tap=t0,
 : >"$tmp/tiny.img"
 expect "smaller than one 512-byte sector" "$vmmon" --kernel "$guest" \
 	--disk "path=$tmp/tiny.img,transport=ata"
+
+# --firmware: images of a size no firmware has (not a multiple of 64K, or above 256K, empty),
+# and the options that do not go with it
+head -c 100 /dev/zero >"$tmp/fw100"
+expect "--firmware .*100 bytes is not a firmware image's size" "$vmmon" --firmware "$tmp/fw100"
+truncate -s 96K "$tmp/fw96k"
+expect "98304 bytes is not a firmware image's size" "$vmmon" --firmware "$tmp/fw96k"
+truncate -s 512K "$tmp/fw512k"
+expect "524288 bytes is not a firmware image's size" "$vmmon" --firmware "$tmp/fw512k"
+expect "--firmware .*empty" "$vmmon" --firmware "$tmp/empty"
+expect "--firmware .*cannot open" "$vmmon" --firmware "$tmp/missing"
+truncate -s 128K "$tmp/fw128k"
+expect "--kernel and --firmware exclude each other" "$vmmon" --kernel "$guest" \
+	--firmware "$tmp/fw128k"
+expect "--initramfs and --cmdline go with --kernel" "$vmmon" --firmware "$tmp/fw128k" \
+	--cmdline "console=ttyS0"
+expect "boot=on picks the firmware's boot disk: it needs --firmware" "$vmmon" \
+	--kernel "$guest" --disk "path=$tmp/d.img,boot=on"
+expect "boot=on is given to 2 disks" "$vmmon" --firmware "$tmp/fw128k" \
+	--disk "path=$tmp/d.img,boot=on" --disk "path=$tmp/d.img,transport=ata,boot=on"
+expect "--disk ...,transport=mmio: a firmware cannot find virtio-mmio devices" "$vmmon" \
+	--firmware "$tmp/fw128k" --disk "path=$tmp/d.img,transport=mmio"
+expect "--rng ...,transport=mmio: a firmware cannot find" "$vmmon" --firmware "$tmp/fw128k" \
+	--rng=transport=mmio
+expect "--debugcon tty: use stdio, file=PATH or off" "$vmmon" --kernel "$guest" --debugcon tty
+expect "--debugcon file=.*cannot open" "$vmmon" --kernel "$guest" \
+	--debugcon "file=$tmp/no/such/dir"
 
 [ "$failures" -eq 0 ] || fail "$failures case(s) failed"
 echo "all bad-input cases refused cleanly"

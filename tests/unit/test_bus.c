@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "bus.h"
@@ -380,9 +381,59 @@ static void test_random_registration_order(void **state)
 	vmm_bus_destroy(&bus);
 }
 
+static uint64_t dispatches(const struct vmm_bus *bus, const char *name)
+{
+	for (unsigned i = 0; i < bus->nr_counters; i++)
+		if (!strcmp(bus->counter[i].name, name))
+			return bus->counter[i].dispatches;
+	return 0;
+}
+
+/* Each dispatch counts once for its trap's name (a string access once for the whole burst,
+ * a refused access too, besides the unhandled count); names share a counter, which survives
+ * the trap moving; an access nothing takes counts only as unhandled. */
+static void test_dispatch_counters(void **state)
+{
+	(void)state;
+	struct vmm_bus bus;
+	setup(&bus);
+	struct fake_dev a = {0}, b = {0}, c = {.ret = -EINVAL};
+	assert_int_equal(vmm_bus_register(&bus, 0x100, 8, fake_trap, &a, "uart"), 0);
+	assert_int_equal(vmm_bus_register(&bus, 0x200, 8, fake_trap, &b, "ide"), 0);
+	assert_int_equal(vmm_bus_register(&bus, 0x300, 8, fake_trap, &c, "ide"), 0);
+	uint8_t buf[64];
+	assert_int_equal(vmm_bus_access(&bus, 0x100, buf, 1, true), 0);
+	assert_int_equal(vmm_bus_access(&bus, 0x101, buf, 1, false), 0);
+	assert_int_equal(vmm_bus_access_rep(&bus, 0x200, buf, 2, 32, false), 0);
+	assert_int_equal(vmm_bus_access(&bus, 0x300, buf, 1, false), -ENOENT);
+	assert_int_equal(vmm_bus_access(&bus, 0x400, buf, 1, false), -ENOENT);
+	assert_int_equal(dispatches(&bus, "uart"), 2);
+	assert_int_equal(dispatches(&bus, "ide"), 2);
+	assert_int_equal(bus.nr_counters, 2);
+	assert_int_equal(bus.unhandled, 2);
+	/* The trap moves (a BAR): same name, same counter. */
+	assert_int_equal(vmm_bus_unregister(&bus, 0x100), 0);
+	assert_int_equal(vmm_bus_register(&bus, 0x180, 8, fake_trap, &a, "uart"), 0);
+	assert_int_equal(vmm_bus_access(&bus, 0x180, buf, 1, false), 0);
+	assert_int_equal(dispatches(&bus, "uart"), 3);
+	/* More names than counters: the last counter takes the rest. */
+	static char names[VMM_BUS_MAX_NAMES + 4][8];
+	for (unsigned i = 0; i < VMM_BUS_MAX_NAMES + 4; i++) {
+		snprintf(names[i], sizeof(names[i]), "d%u", i);
+		assert_int_equal(
+			vmm_bus_register(&bus, 0x1000 + 16 * i, 8, fake_trap, &b, names[i]), 0);
+		assert_int_equal(vmm_bus_access(&bus, 0x1000 + 16 * i, buf, 1, false), 0);
+	}
+	assert_int_equal(bus.nr_counters, VMM_BUS_MAX_NAMES - 1);
+	assert_string_equal(bus.counter[VMM_BUS_MAX_NAMES - 1].name, "(other)");
+	assert_int_equal(bus.counter[VMM_BUS_MAX_NAMES - 1].dispatches, 7);
+	vmm_bus_destroy(&bus);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dispatch_counters),
 		cmocka_unit_test(test_lookup_at_range_edges),
 		cmocka_unit_test(test_register_overlap_and_adjacent),
 		cmocka_unit_test(test_register_rejects_empty_and_wrapping),

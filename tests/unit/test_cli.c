@@ -85,7 +85,7 @@ static void errors(void **state)
 		memset(&e, 0, sizeof(e));                                                          \
 		expect_error(PARSE(&c, &e, __VA_ARGS__), &e, words);                               \
 	} while (0)
-	ERR("no --kernel", "--cpus", "2");
+	ERR("no --kernel or --firmware given", "--cpus", "2");
 	ERR("unknown option --frobnicate", "--kernel", "k", "--frobnicate");
 	ERR("--cpus needs a value", "--kernel", "k", "--cpus");
 	ERR("--cpus 0", "--kernel", "k", "--cpus", "0");
@@ -212,16 +212,66 @@ static void sizes(void **state)
 	assert_int_equal(vmm_parse_size("17179869184G", &v), -EINVAL); /* 2^64: overflows */
 }
 
+/* --firmware boots from a disk instead of a kernel: it excludes the kernel's options, boot=on
+ * names one disk and needs it, virtio-mmio (which a firmware cannot find) is refused, and
+ * --debugcon is off unless asked for. */
+static void firmware(void **state)
+{
+	(void)state;
+	struct vmm_config c;
+	struct host_err e = {{0}};
+	assert_int_equal(PARSE(&c, &e, "--kernel", "k"), VMM_CLI_RUN);
+	assert_null(c.firmware);
+	assert_int_equal(c.debugcon, VMM_SERIAL_OFF);
+	assert_int_equal(PARSE(&c, &e, "--firmware", "bios.bin", "--disk", "path=a,transport=ata",
+			       "--disk", "path=b,boot=on", "--debugcon", "file=/tmp/log"),
+			 VMM_CLI_RUN);
+	assert_string_equal(c.firmware, "bios.bin");
+	assert_null(c.kernel);
+	assert_false(c.disks[0].boot);
+	assert_true(c.disks[1].boot);
+	assert_int_equal(c.debugcon, VMM_SERIAL_FILE);
+	assert_string_equal(c.debugcon_path, "/tmp/log");
+	vmm_config_free(&c);
+	assert_int_equal(PARSE(&c, &e, "--firmware", "f", "--debugcon", "stdio", "--disk",
+			       "path=a,boot=off", "--net", "tap=t0", "--rng"),
+			 VMM_CLI_RUN);
+	assert_int_equal(c.debugcon, VMM_SERIAL_STDIO);
+	vmm_config_free(&c);
+#define ERR(words, ...)                                                                            \
+	do {                                                                                       \
+		memset(&e, 0, sizeof(e));                                                          \
+		expect_error(PARSE(&c, &e, __VA_ARGS__), &e, words);                               \
+		vmm_config_free(&c);                                                               \
+	} while (0)
+	ERR("no --kernel or --firmware given", "--disk", "path=a");
+	ERR("--kernel and --firmware exclude each other", "--kernel", "k", "--firmware", "f");
+	ERR("--initramfs and --cmdline go with --kernel", "--firmware", "f", "--initramfs", "i");
+	ERR("--initramfs and --cmdline go with --kernel", "--firmware", "f", "--cmdline", "");
+	ERR("boot=on picks the firmware's boot disk: it needs --firmware", "--kernel", "k",
+	    "--disk", "path=a,boot=on");
+	ERR("boot=on is given to 2 disks", "--firmware", "f", "--disk", "path=a,boot=on", "--disk",
+	    "path=b,boot=on");
+	ERR("boot", "--firmware", "f", "--disk", "path=a,boot=maybe");
+	ERR("--disk ...,transport=mmio: a firmware cannot find", "--firmware", "f", "--disk",
+	    "path=a,transport=mmio");
+	ERR("--net ...,transport=mmio", "--firmware", "f", "--net", "tap=t0,transport=mmio");
+	ERR("--console ...,transport=mmio", "--firmware", "f", "--console",
+	    "virtio,transport=mmio");
+	ERR("--rng ...,transport=mmio", "--firmware", "f", "--rng=transport=mmio");
+	ERR("--debugcon tty: use stdio, file=PATH or off", "--kernel", "k", "--debugcon", "tty");
+	ERR("--debugcon file=", "--kernel", "k", "--debugcon", "file=");
+	ERR("--firmware needs a value", "--firmware");
+#undef ERR
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(defaults),
-		cmocka_unit_test(everything),
-		cmocka_unit_test(help_and_version),
-		cmocka_unit_test(errors),
-		cmocka_unit_test(net_model),
-		cmocka_unit_test(ata_disks),
-		cmocka_unit_test(sizes),
+		cmocka_unit_test(firmware),   cmocka_unit_test(defaults),
+		cmocka_unit_test(everything), cmocka_unit_test(help_and_version),
+		cmocka_unit_test(errors),     cmocka_unit_test(net_model),
+		cmocka_unit_test(ata_disks),  cmocka_unit_test(sizes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <string.h>
 
 #include "dev/i8042.h"
 
@@ -233,9 +234,111 @@ static void test_trap(void **state)
 	i8042_destroy(&k);
 }
 
+/* IRQ 1 as the fake interrupt controller saw it. */
+struct kbd_irq {
+	bool level;
+	unsigned raises;
+};
+
+static int fake_irq(void *ctx, unsigned gsi, bool level)
+{
+	struct kbd_irq *q = ctx;
+	assert_int_equal(gsi, 1);
+	assert_true(level != q->level);
+	q->level = level;
+	q->raises += level;
+	return 0;
+}
+
+static void with_keyboard(struct i8042 *k, struct kbd_irq *q)
+{
+	memset(q, 0, sizeof(*q));
+	i8042_init(k, NULL, NULL);
+	i8042_attach_keyboard(k, (struct vmm_irq){.set = fake_irq, .ctx = q, .gsi = 1});
+}
+
+/* The next keyboard byte, which must be in the output buffer (another may follow it). */
+static uint8_t kbd_byte(struct i8042 *k)
+{
+	assert_true(status(k) & I8042_STR_OBF);
+	return i8042_read(k, I8042_DATA_OFF);
+}
+
+/* Sends a byte to the keyboard and checks what it answers, byte by byte, and that no more. */
+static void kbd_expect(struct i8042 *k, uint8_t sent, const uint8_t *want, unsigned n)
+{
+	data(k, sent);
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(kbd_byte(k), want[i]);
+	assert_false(status(k) & I8042_STR_OBF);
+}
+
+/* The keyless keyboard answers what SeaBIOS and Linux's atkbd send it. */
+static void test_keyboard_commands(void **state)
+{
+	(void)state;
+	struct i8042 k;
+	struct kbd_irq q;
+	with_keyboard(&k, &q);
+	kbd_expect(&k, KBD_CMD_RESET, (const uint8_t[]){KBD_RET_ACK, KBD_RET_BAT}, 2);
+	kbd_expect(&k, KBD_CMD_GETID, (const uint8_t[]){KBD_RET_ACK, KBD_ID_0, KBD_ID_1}, 3);
+	kbd_expect(&k, KBD_CMD_RESET_DIS, (const uint8_t[]){KBD_RET_ACK}, 1);
+	kbd_expect(&k, KBD_CMD_SETLEDS, (const uint8_t[]){KBD_RET_ACK}, 1);
+	kbd_expect(&k, 0x07, (const uint8_t[]){KBD_RET_ACK}, 1); /* the LEDs, not a command */
+	kbd_expect(&k, KBD_CMD_SSCANSET, (const uint8_t[]){KBD_RET_ACK}, 1);
+	kbd_expect(&k, 0x01, (const uint8_t[]){KBD_RET_ACK}, 1);
+	kbd_expect(&k, KBD_CMD_SSCANSET, (const uint8_t[]){KBD_RET_ACK}, 1);
+	kbd_expect(&k, 0x00, (const uint8_t[]){KBD_RET_ACK, 0x01}, 2); /* which set: 1 */
+	kbd_expect(&k, KBD_CMD_ECHO, (const uint8_t[]){KBD_CMD_ECHO}, 1);
+	kbd_expect(&k, 0x42, (const uint8_t[]){KBD_RET_RESEND}, 1);
+	kbd_expect(&k, KBD_CMD_ENABLE, (const uint8_t[]){KBD_RET_ACK}, 1);
+	assert_false(status(&k) & I8042_STR_OBF);
+	/* Without a keyboard the same bytes go nowhere. */
+	struct i8042 bare;
+	i8042_init(&bare, NULL, NULL);
+	data(&bare, KBD_CMD_RESET);
+	assert_false(status(&bare) & I8042_STR_OBF);
+	i8042_destroy(&bare);
+	i8042_destroy(&k);
+}
+
+/* The keyboard's bytes wait while the command byte disables its interface, and raise IRQ 1
+ * only while the command byte enables it; a controller reply never does. */
+static void test_keyboard_interface_and_irq(void **state)
+{
+	(void)state;
+	struct i8042 k;
+	struct kbd_irq q;
+	with_keyboard(&k, &q);
+	cmd(&k, I8042_CMD_WRITE_CTR);
+	data(&k, I8042_CTR_KBDDIS | I8042_CTR_KBDINT);
+	data(&k, KBD_CMD_RESET);
+	assert_false(status(&k) & I8042_STR_OBF);
+	cmd(&k, I8042_CMD_KBD_ENABLE);
+	assert_true(q.level);
+	assert_int_equal(kbd_byte(&k), KBD_RET_ACK);
+	assert_true(q.level); /* the next byte moved in: an edge of its own */
+	assert_int_equal(q.raises, 2);
+	assert_int_equal(reply(&k), KBD_RET_BAT);
+	assert_false(q.level);
+	cmd(&k, I8042_CMD_SELF_TEST);
+	assert_false(q.level);
+	assert_int_equal(reply(&k), 0x55);
+	/* Interrupts off: the byte is there to poll, the line stays low. */
+	cmd(&k, I8042_CMD_WRITE_CTR);
+	data(&k, 0);
+	data(&k, KBD_CMD_ECHO);
+	assert_false(q.level);
+	assert_int_equal(reply(&k), KBD_CMD_ECHO);
+	assert_int_equal(q.raises, 2);
+	i8042_destroy(&k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_keyboard_commands),
+		cmocka_unit_test(test_keyboard_interface_and_irq),
 		cmocka_unit_test(test_status_after_init),
 		cmocka_unit_test(test_self_test),
 		cmocka_unit_test(test_command_byte),

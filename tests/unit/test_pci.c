@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "dev/i440fx.h"
 #include "dev/pci.h"
 
 /* What a test device's callbacks saw. */
@@ -606,9 +607,55 @@ static void test_io_window_follows_bar_and_command(void **state)
 	pci_host_destroy(&h);
 }
 
+/* With --firmware the host bridge is the i440FX's 82441FX with QEMU's subsystem IDs (what
+ * SeaBIOS checks before it trusts fw_cfg); its PAM registers keep what the firmware writes,
+ * the rest of the header stays read-only. */
+static void test_i440fx_identity_and_pam(void **state)
+{
+	(void)state;
+	struct pci_host h;
+	pci_host_init(&h, NULL, NULL);
+	i440fx_init(&h.bridge);
+	assert_int_equal(pci_host_cfg_read(&h, 0, 0, 0, PCI_VENDOR_ID, 4), 0x12378086);
+	assert_int_equal(pci_host_cfg_read(&h, 0, 0, 0, PCI_CLASS_REVISION, 4), 0x06000002);
+	assert_int_equal(pci_host_cfg_read(&h, 0, 0, 0, PCI_SUBSYSTEM_VENDOR_ID, 4), 0x11001af4);
+	assert_int_equal(pci_host_cfg_read(&h, 0, 0, 0, I440FX_PAM0 - 1, 4), 0);
+	/* SeaBIOS's sequence: dwords at 0x58 and 0x5C, then byte writes. */
+	pci_host_cfg_write(&h, 0, 0, 0, 0x58, 4, 0x333330ff);
+	pci_host_cfg_write(&h, 0, 0, 0, 0x5c, 4, 0xff333333);
+	assert_int_equal(pci_host_cfg_read(&h, 0, 0, 0, 0x58, 4), 0x33333000); /* 0x58 read-only */
+	assert_int_equal(pci_host_cfg_read(&h, 0, 0, 0, 0x5c, 4), 0xff333333); /* 0x5F: PAM6 */
+	pci_host_cfg_write(&h, 0, 0, 0, I440FX_PAM0 + I440FX_NR_PAM, 1, 0xff);
+	pci_host_cfg_write(&h, 0, 0, 0, I440FX_PAM0, 1, 0x10);
+	assert_int_equal(pci_host_cfg_read(&h, 0, 0, 0, I440FX_PAM0, 1), 0x10);
+	assert_int_equal(pci_host_cfg_read(&h, 0, 0, 0, I440FX_PAM0 + I440FX_NR_PAM, 1), 0);
+	pci_host_cfg_write(&h, 0, 0, 0, PCI_VENDOR_ID, 4, 0);
+	pci_host_cfg_write(&h, 0, 0, 0, PCI_SUBSYSTEM_VENDOR_ID, 4, 0);
+	assert_int_equal(pci_host_cfg_read(&h, 0, 0, 0, PCI_VENDOR_ID, 4), 0x12378086);
+	assert_int_equal(pci_host_cfg_read(&h, 0, 0, 0, PCI_SUBSYSTEM_VENDOR_ID, 4), 0x11001af4);
+	pci_host_destroy(&h);
+}
+
+static void test_slot_of(void **state)
+{
+	(void)state;
+	struct pci_host h;
+	struct pci_dev a, b;
+	pci_host_init(&h, NULL, NULL);
+	pci_dev_init(&a, 0x1af4, 0x1042, 0x010000, 1);
+	pci_dev_init(&b, 0x1af4, 0x1042, 0x010000, 1);
+	assert_int_equal(pci_host_add(&h, &a, 5), 5);
+	assert_int_equal(pci_host_slot_of(&h, &a), 5);
+	assert_int_equal(pci_host_slot_of(&h, &h.bridge), 0);
+	assert_int_equal(pci_host_slot_of(&h, &b), -ENOENT);
+	pci_host_destroy(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_i440fx_identity_and_pam),
+		cmocka_unit_test(test_slot_of),
 		cmocka_unit_test(test_host_bridge_header_at_each_width),
 		cmocka_unit_test(test_bar_sizing_at_each_width),
 		cmocka_unit_test(test_absent_targets_read_all_ones),

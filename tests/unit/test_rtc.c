@@ -331,9 +331,127 @@ static void test_trap(void **state)
 	rtc_destroy(&rtc);
 }
 
+/* What the fake IRQ 8 and host timer saw. */
+struct periodic {
+	unsigned raises, lowers;
+	bool level;
+	unsigned arms;
+	uint64_t period_ns;
+};
+
+static int fake_irq(void *ctx, unsigned gsi, bool level)
+{
+	struct periodic *p = ctx;
+	assert_int_equal(gsi, 8);
+	assert_true(level != p->level); /* only edges are driven */
+	p->level = level;
+	level ? p->raises++ : p->lowers++;
+	return 0;
+}
+
+static void fake_arm(void *ctx, uint64_t period_ns)
+{
+	struct periodic *p = ctx;
+	p->arms++;
+	p->period_ns = period_ns;
+}
+
+static void periodic_setup(struct rtc *rtc, struct periodic *p)
+{
+	memset(p, 0, sizeof(*p));
+	setup(rtc, T_NOON);
+	rtc_set_timer(rtc, (struct vmm_irq){.set = fake_irq, .ctx = p, .gsi = 8}, fake_arm, p);
+}
+
+/* PIE starts the host timer at the rate of register A; each tick sets PF and IRQF and raises
+ * IRQ 8; reading register C clears both and lowers it; ticks the guest has not acknowledged
+ * merge into one interrupt. */
+static void test_periodic_interrupt(void **state)
+{
+	(void)state;
+	struct rtc rtc;
+	struct periodic p;
+	periodic_setup(&rtc, &p);
+	assert_int_equal(p.period_ns, 0); /* PIE is off after reset */
+	rtc_periodic_tick(&rtc);	  /* a tick racing with PIE going off */
+	assert_int_equal(reg_read(&rtc, RTC_REG_C), 0);
+	reg_write(&rtc, RTC_REG_B, RTC_B_24H | RTC_B_PIE);
+	assert_int_equal(p.period_ns, 976562); /* rate 6: 1024 Hz */
+	assert_int_equal(rtc_period_ns(&rtc), 976562);
+	rtc_periodic_tick(&rtc);
+	rtc_periodic_tick(&rtc);
+	assert_int_equal(p.raises, 1);
+	assert_true(p.level);
+	assert_int_equal(reg_read(&rtc, RTC_REG_C), RTC_C_IRQF | RTC_C_PF);
+	assert_false(p.level);
+	assert_int_equal(reg_read(&rtc, RTC_REG_C), 0);
+	rtc_periodic_tick(&rtc);
+	assert_int_equal(p.raises, 2);
+	/* Turning PIE off drops IRQF and the line (PF stays) and stops the timer; turning it on
+	 * again with PF still set raises the line at once. */
+	reg_write(&rtc, RTC_REG_B, RTC_B_24H);
+	assert_false(p.level);
+	assert_int_equal(p.period_ns, 0);
+	reg_write(&rtc, RTC_REG_B, RTC_B_24H | RTC_B_PIE);
+	assert_true(p.level);
+	assert_int_equal(p.raises, 3);
+	assert_int_equal(reg_read(&rtc, RTC_REG_C), RTC_C_IRQF | RTC_C_PF);
+	reg_write(&rtc, RTC_REG_B, RTC_B_24H);
+	rtc_periodic_tick(&rtc); /* PIE off: PF is not set */
+	assert_int_equal(reg_read(&rtc, RTC_REG_C), 0);
+	assert_int_equal(p.raises, 3);
+	rtc_destroy(&rtc);
+}
+
+/* The rate table of the datasheet with the 32.768 kHz time base (register A bits 6:4 = 010):
+ * rates 3-15 are 2^(rate - 1) cycles, 1 and 2 repeat 8 and 9, 0 and a stopped divider stop it;
+ * the timer is re-armed only when the period changes. */
+static void test_periodic_rates(void **state)
+{
+	(void)state;
+	struct rtc rtc;
+	struct periodic p;
+	periodic_setup(&rtc, &p);
+	reg_write(&rtc, RTC_REG_B, RTC_B_24H | RTC_B_PIE);
+	static const struct {
+		uint8_t a;
+		uint64_t ns;
+	} rates[] = {{0x23, 122070},  {0x24, 244140},  {0x2f, 500000000}, {0x21, 3906250},
+		     {0x22, 7812500}, {0x28, 3906250}, {0x20, 0},	  {0x06, 0},
+		     {0x76, 0},	      {0x26, 976562}};
+	for (size_t i = 0; i < sizeof(rates) / sizeof(rates[0]); i++) {
+		reg_write(&rtc, RTC_REG_A, rates[i].a);
+		assert_int_equal(p.period_ns, rates[i].ns);
+		assert_int_equal(rtc_period_ns(&rtc), rates[i].ns);
+	}
+	unsigned arms = p.arms;
+	reg_write(&rtc, RTC_REG_A, 0x26);
+	reg_write(&rtc, RTC_REG_B, RTC_B_24H | RTC_B_PIE | RTC_B_DM_BINARY);
+	assert_int_equal(p.arms, arms);
+	rtc_destroy(&rtc);
+}
+
+/* Bytes the host sets for the firmware (boot order, CPU count) read back through the ports. */
+static void test_cmos_set(void **state)
+{
+	(void)state;
+	struct rtc rtc;
+	setup(&rtc, T_NOON);
+	rtc_cmos_set(&rtc, RTC_CMOS_BOOT_ORDER, RTC_BOOT_DISK);
+	rtc_cmos_set(&rtc, RTC_CMOS_SMP_COUNT, 3);
+	rtc_cmos_set(&rtc, RTC_CMOS_SIZE, 0x55); /* out of range: ignored */
+	assert_int_equal(reg_read(&rtc, RTC_CMOS_BOOT_ORDER), RTC_BOOT_DISK);
+	assert_int_equal(reg_read(&rtc, RTC_CMOS_SMP_COUNT), 3);
+	assert_int_equal(reg_read(&rtc, RTC_CMOS_BOOT_ORDER_3), 0);
+	rtc_destroy(&rtc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_periodic_interrupt),
+		cmocka_unit_test(test_periodic_rates),
+		cmocka_unit_test(test_cmos_set),
 		cmocka_unit_test(test_time_in_bcd_24h),
 		cmocka_unit_test(test_time_in_binary),
 		cmocka_unit_test(test_time_in_12h),
