@@ -14,11 +14,12 @@
  *    before it, as the exits' path would have placed it. A write the guest made while the
  *    device was busy stays a write made while busy.
  * 4. The ring and a doorbell's eventfd are two channels: their relative order is lost. A sync
- *    reads the eventfds first, then drains: every ring write that came before a doorbell it
- *    read is applied before the doorbell is; writes that came after it may be applied too, so
- *    the device must treat every value the drain brought as possibly earlier (PCnet's rule for
- *    RAP, pcnet.c). Reading, draining and applying happen under the one lock, so no other sync
- *    returns, and no exit is handled, between a doorbell's read and its application.
+ *    drains, reads the eventfds, drains again, then applies them: every ring write that came
+ *    before a doorbell it read is applied before the doorbell is, and the device sees, between
+ *    its begin and apply hooks, the writes that may have come before or after (PCnet's rule
+ *    for RAP, pcnet_opt.c). Reading, draining and applying happen under the one lock, so no
+ *    other sync returns, and no exit is handled, between a doorbell's read and its
+ *    application.
  * 5. The ring: `last` is KVM's, read with acquire (pairs with KVM's write barrier before it
  *    advances `last`); `first` is ours, advanced with release once an entry is copied (KVM
  *    reads it to find room, and may then overwrite the slot).
@@ -135,6 +136,20 @@ static void bus_apply(void *ctx, bool pio, uint64_t addr, const uint8_t *data, u
 	vmm_bus_access_rep(pio ? c->pio : c->mmio, addr, (uint8_t *)data, len, count, true);
 }
 
+/* Drain lock held. */
+static void drain(struct vmm_coalesce *c)
+{
+	if (!c->ring)
+		return;
+	draining = true;
+	unsigned n = vmm_coalesce_ring_drain(c->ring, c->max, bus_apply, c);
+	draining = false;
+	if (n) {
+		atomic_fetch_add_explicit(&c->drains, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&c->entries, n, memory_order_relaxed);
+	}
+}
+
 static bool ring_busy(const struct vmm_coalesce *c)
 {
 	/* Unlocked peek: a write the ring gets right after is the next sync's. */
@@ -165,7 +180,9 @@ void vmm_coalesce_sync(struct vmm_coalesce *c, uint32_t port)
 		return;
 	uint64_t count[VMM_COALESCE_MAX_BELLS][VMM_DOORBELL_FDS] = {{0}};
 	pthread_mutex_lock(&c->lock);
-	/* Doorbells first, then the ring: see the design note (4). */
+	/* The ring, the doorbells, the ring again: see the design note (4). */
+	if (any)
+		drain(c);
 	for (unsigned i = 0; i < nb; i++) {
 		struct vmm_doorbell *db = c->bells[i];
 		if (!want[i])
@@ -175,15 +192,7 @@ void vmm_coalesce_sync(struct vmm_coalesce *c, uint32_t port)
 			count[i][k] = read_bell(db->fd[k]);
 		atomic_fetch_add_explicit(&c->bell_reads, 1, memory_order_relaxed);
 	}
-	if (c->ring) {
-		draining = true;
-		unsigned n = vmm_coalesce_ring_drain(c->ring, c->max, bus_apply, c);
-		draining = false;
-		if (n) {
-			atomic_fetch_add_explicit(&c->drains, 1, memory_order_relaxed);
-			atomic_fetch_add_explicit(&c->entries, n, memory_order_relaxed);
-		}
-	}
+	drain(c);
 	for (unsigned i = 0; i < nb; i++)
 		if (want[i])
 			c->bells[i]->apply(c->bells[i]->ctx, count[i]);

@@ -13,8 +13,9 @@
  *
  * A doorbell is a group of eventfds KVM signals for datamatched writes it swallows (an
  * ioeventfd); when their effect depends on writes in the ring (PCnet's RDP write means
- * nothing without RAP), the device registers them here, and every sync reads the eventfds,
- * then drains the ring, then hands the counts to the device, all under the drain lock.
+ * nothing without RAP), the device registers them here, and a sync drains the ring, reads
+ * the eventfds, drains what came meanwhile, then hands the counts to the device, all under
+ * the drain lock.
  */
 #ifndef VMMON_COALESCE_H
 #define VMMON_COALESCE_H
@@ -39,8 +40,8 @@ struct vmm_doorbell {
 	 * swallowing writes now. Written by the device (any thread), read by every sync. */
 	_Atomic uint32_t lo, hi;
 	atomic_bool armed;
-	/* Drain lock held. begin: the eventfds are about to be read, the ring then drained;
-	 * apply: the counts read (all may be 0), after the drain. */
+	/* Drain lock held. begin: the ring is drained and the eventfds are about to be read;
+	 * apply: the counts read (all may be 0), after the writes that came meanwhile. */
 	void (*begin)(void *ctx);
 	void (*apply)(void *ctx, const uint64_t count[VMM_DOORBELL_FDS]);
 	void *ctx;

@@ -167,11 +167,12 @@ enum pcnet_rx_result {
 struct pcnet_stats {
 	uint64_t tx_frames, tx_errors, tx_stalls;
 	uint64_t rx_frames, rx_errors, rx_missed, rx_dropped;
-	uint64_t merr;			       /* memory errors */
-	uint64_t irqs;			       /* times the interrupt line was raised */
-	uint64_t unhandled;		       /* register accesses the chip does not implement */
-	uint64_t irq_holds;		       /* raises interrupt coalescing delayed */
-	uint64_t doorbells, doorbells_guessed; /* swallowed RDP writes applied (pcnet_db_apply) */
+	uint64_t merr;		      /* memory errors */
+	uint64_t irqs;		      /* times the interrupt line was raised */
+	uint64_t unhandled;	      /* register accesses the chip does not implement */
+	uint64_t irq_holds;	      /* raises interrupt coalescing delayed */
+	uint64_t doorbells;	      /* swallowed RDP writes applied (pcnet_db_apply) */
+	uint64_t doorbells_ambiguous; /* reads of them whose RAP was not surely 0 */
 };
 
 /* One frame's buffers while the transmitter gathers it. */
@@ -201,15 +202,16 @@ struct pcnet {
 	bool irq_level; /* what the line was last driven to */
 
 	/* The optimisations (pcnet_opt.c). */
-	bool running;		  /* STRT and not STOP, as ops->run_state last heard */
-	bool rap_nz;		  /* a RAP value a doorbell not yet read may have seen was not 0 */
-	bool db_window, db_check; /* between pcnet_db_begin and _apply: rap_nz for those read */
-	uint64_t coalesce_ns;	  /* interrupt coalescing's bound; 0: off */
-	unsigned coalesce_max;	  /* frames after which a held interrupt goes at once */
-	bool data_path;		  /* in pcnet_tx_run, pcnet_rx or pcnet_tdmd: a rise may wait */
-	bool held;		  /* a rise is being held */
-	uint64_t hold_since;	  /* when the hold began */
-	uint64_t irq_frames;	  /* frames moved when the line last rose or a hold ended */
+	bool running;	      /* STRT and not STOP, as ops->run_state last heard */
+	unsigned rap_cand;    /* RAP values a doorbell not yet read may have met (zero, not zero) */
+	unsigned db_cand;     /* the same for the doorbells being read */
+	bool db_window;	      /* between pcnet_db_begin and pcnet_db_apply */
+	uint64_t coalesce_ns; /* interrupt coalescing's bound; 0: off */
+	unsigned coalesce_max; /* frames after which a held interrupt goes at once */
+	bool data_path;	       /* in pcnet_tx_run, pcnet_rx or pcnet_tdmd: a rise may wait */
+	bool held;	       /* a rise is being held */
+	uint64_t hold_since;   /* when the hold began */
+	uint64_t irq_frames;   /* frames moved when the line last rose or a hold ended */
 
 	/* The buffer management unit: rings as INIT read them. */
 	uint32_t rx_base, tx_base;
@@ -255,14 +257,13 @@ struct pcnet_stats pcnet_stats(struct pcnet *p);
 /*
  * The transmit demand as a doorbell (opt=tdmd): KVM swallows a write of a datamatched value to
  * RDP (an ioeventfd) whatever RAP holds, and RAP writes themselves wait in the coalesced ring
- * (opt=rap). Around reading the doorbells' counters and draining the ring (coalesce.c), the
- * glue calls pcnet_db_begin before and pcnet_db_apply after: `count[i]` writes of `val[i]`.
- * They are applied as the CSR0 writes they stand for when every RAP value they can have met
- * is 0 (PCNET_DB_EXACT); otherwise the chip cannot know which register the guest wrote: the
- * write goes to CSR[RAP] and the result is PCNET_DB_GUESSED, after which the glue disarms the
- * doorbell (see pcnet_opt.c for why this is safe).
+ * (opt=rap). Around reading the doorbells' counters (coalesce.c: with the ring drained before
+ * and after), the glue calls pcnet_db_begin before and pcnet_db_apply after: `count[i]` writes
+ * of `val[i]`. They are applied as the CSR0 writes they stand for when every RAP value they
+ * can have met is 0 (PCNET_DB_EXACT); otherwise as pcnet_opt.c's design note says
+ * (PCNET_DB_AMBIGUOUS, counted).
  */
-enum pcnet_db_result { PCNET_DB_NONE, PCNET_DB_EXACT, PCNET_DB_GUESSED };
+enum pcnet_db_result { PCNET_DB_NONE, PCNET_DB_EXACT, PCNET_DB_AMBIGUOUS };
 void pcnet_db_begin(struct pcnet *p);
 enum pcnet_db_result pcnet_db_apply(struct pcnet *p, const uint16_t *val, const uint64_t *count,
 				    unsigned n);

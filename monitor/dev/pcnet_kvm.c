@@ -123,18 +123,7 @@ static void db_begin(void *ctx)
 static void db_apply(void *ctx, const uint64_t count[VMM_DOORBELL_FDS])
 {
 	struct pcnet_pci *n = ctx;
-	if (pcnet_db_apply(&n->core, db_val, count, n->db.nfd) == PCNET_DB_GUESSED) {
-		pthread_mutex_lock(&n->db_lock);
-		if (!n->db_off)
-			fprintf(stderr,
-				"vmmon: pcnet on tap %s: an RDP write of a doorbell value came with "
-				"RAP not 0: applied to CSR%u; the transmit doorbell is off from now "
-				"on\n",
-				n->tap.opts.name, (unsigned)n->core.rap);
-		n->db_off = true;
-		db_place(n);
-		pthread_mutex_unlock(&n->db_lock);
-	}
+	pcnet_db_apply(&n->core, db_val, count, n->db.nfd);
 	/* On the I/O thread the demand it made is served here (a vCPU's went by the kick). */
 	if (vmm_io_on_thread(n->io) && n->kick_local)
 		pcnet_pci_demand(n, 0);

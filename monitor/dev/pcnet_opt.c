@@ -8,29 +8,31 @@
  * With opt=tdmd, KVM swallows a 16-bit write of 0x0048 (INEA|TDMD, what Linux's pcnet32 and
  * the guest's driver write to send) or 0x0008 (TDMD alone, polled drivers) to RDP and signals
  * an eventfd, whatever RAP holds; the write meant CSR0 only if RAP was 0. With opt=rap the RAP
- * writes wait in the coalesced ring, so when vmmon reads a doorbell it cannot tell where among
- * the drained RAP writes the guest rang it. What is known: the doorbell's RAP is the value RAP
- * had at the previous read of the doorbells, or one the guest wrote since (the sync reads the
- * doorbells, then drains the ring: every RAP write before them is applied, later ones may be,
- * coalesce.c). rap_nz remembers whether any of those candidates was not 0.
- *  - All were 0 (rap_nz clear): the writes were CSR0 writes. Exact, whatever their order
- *    against the RAP writes: a CSR0 write of 0x48 or 0x08 and a RAP write commute, and the
- *    sync applies both before it handles the exit that follows them (an exit on the PCnet's
- *    ports reads the doorbells first), so INEA changes where the guest made it change.
- *    This is the steady state of pcnet32 and of our driver: each CSR0 access writes RAP=0
- *    first, and the interrupt service restores the RAP it found.
- *  - Some were not 0: the write may have been meant for another CSR (CSR1 or CSR2 holding an
- *    initialization block address with a half 0x0048 is the case that happens). vmmon then
- *    applies it to CSR[RAP], the register the guest selected last, and reports
- *    PCNET_DB_GUESSED; the glue disarms the doorbell for good, warns once, and every later
- *    RDP write exits: exact from then on. Safe: the write goes through the same register
- *    core as any RDP write (a wrong register gets a legal value, nothing outside the model is
- *    touched), and at most the writes of one sync are guessed.
- * The doorbell is armed only while the chip runs (STRT without STOP), and run_state comes
- * from the register write that starts or stops it (an exit): initialization, where CSR1, CSR2
- * and the mode registers get their values, happens with it disarmed. Two different values
- * in one sync (a driver switching between interrupts and polling with no exit between its
- * doorbells) also count as a guess: their order is unknown.
+ * writes wait in the coalesced ring, and the ring and an eventfd keep no order between them:
+ * when vmmon reads a doorbell it cannot tell where among the RAP writes the guest rang it.
+ * What is known (coalesce.c drains, reads the doorbells, drains again): a doorbell read now
+ * met a RAP value that RAP had at the previous read, or one written since; db_cand collects
+ * whether any of those was 0 and whether any was not.
+ *  - All were 0: the writes were CSR0 writes, exactly, whatever their order against the RAP
+ *    writes (a CSR0 write of 0x48 or 0x08 and a RAP write commute) and against the exits
+ *    (an exit on the PCnet's ports reads the doorbells first, so INEA changes where the guest
+ *    changed it). The steady state of pcnet32 and of our driver: each CSR0 access writes RAP=0
+ *    first, and our interrupt service restores the RAP it found.
+ *  - Some were not 0 (pcnet32 leaves RAP at 3 or 112 after reading its masks or the missed
+ *    frame count, then sends with RAP=0, RDP=0x48): ambiguous. If RAP was 0 at one of those
+ *    points the write is applied as the CSR0 write, else to CSR[RAP]; the doorbell stays
+ *    armed and the read is counted (doorbells_ambiguous). It is wrong only for a driver that
+ *    writes 0x0048 or 0x0008 to another CSR while the chip runs with no exit between that and
+ *    a RAP=0: while running only CSR3, CSR4, CSR5 and test registers take writes, and drivers
+ *    write those with other values (masks with bits 8-14, 0x0915, SPND or LTINTEN). Safe
+ *    either way: it is an RDP write like any other, through the same register core, and no
+ *    exactness of the model would let a guest reach outside its RAM.
+ *  - Both values in one read: their order is unknown; they are applied in the order that
+ *    leaves INEA as it was (a possible order), and the read counts as ambiguous.
+ * The doorbell is armed only while the chip runs (STRT without STOP), told by the register
+ * write or reset that starts or stops it (an exit): initialisation, where CSR1 and CSR2 get an
+ * address whose halves may well be 0x0048, happens with it disarmed, and what RAP saw then is
+ * forgotten when the chip starts.
  */
 #include "pcnet.h"
 
@@ -55,13 +57,18 @@ bool pcnet_combine_due(unsigned pending, uint64_t first_ns, uint64_t now_ns, uns
 
 /* ------------------------------------------------------------ the doorbell ------------------ */
 
+enum { CAND_ZERO = 1, CAND_NZ = 2 }; /* db_cand, rap_cand: RAP values a doorbell may have met */
+
+static unsigned cand(const struct pcnet *p)
+{
+	return p->rap ? CAND_NZ : CAND_ZERO;
+}
+
 void pcnet_rap_written(struct pcnet *p)
 {
-	if (!p->rap)
-		return;
-	p->rap_nz = true;
+	p->rap_cand |= cand(p);
 	if (p->db_window)
-		p->db_check = true; /* drained after the read: maybe before a doorbell read */
+		p->db_cand |= cand(p); /* drained after the read: maybe before a doorbell read */
 }
 
 void pcnet_run_check(struct pcnet *p)
@@ -71,7 +78,7 @@ void pcnet_run_check(struct pcnet *p)
 		return;
 	p->running = run;
 	if (run)
-		p->rap_nz = p->rap != 0; /* what came before was written with the doorbell off */
+		p->rap_cand = cand(p); /* what came before was written with the doorbell off */
 	if (p->ops && p->ops->run_state)
 		p->ops->run_state(p->ctx, run);
 }
@@ -80,8 +87,8 @@ void pcnet_db_begin(struct pcnet *p)
 {
 	pthread_mutex_lock(&p->lock);
 	p->db_window = true;
-	p->db_check = p->rap_nz;
-	p->rap_nz = p->rap != 0;
+	p->db_cand = p->rap_cand | cand(p);
+	p->rap_cand = cand(p);
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -98,15 +105,18 @@ enum pcnet_db_result pcnet_db_apply(struct pcnet *p, const uint16_t *val, const 
 	p->db_window = false;
 	enum pcnet_db_result r = PCNET_DB_NONE;
 	if (total) {
-		r = p->db_check || kinds > 1 ? PCNET_DB_GUESSED : PCNET_DB_EXACT;
+		r = p->db_cand == CAND_ZERO && kinds == 1 ? PCNET_DB_EXACT : PCNET_DB_AMBIGUOUS;
 		p->stats.doorbells += total;
-		if (r == PCNET_DB_GUESSED)
-			p->stats.doorbells_guessed += total;
+		p->stats.doorbells_ambiguous += r == PCNET_DB_AMBIGUOUS;
+		unsigned reg = p->db_cand & CAND_ZERO ? 0 : p->rap;
 		/* Repeating a write of the same value to the same CSR changes nothing more: once
-		 * per value is the whole effect. */
-		for (unsigned i = 0; i < n; i++)
-			if (count[i])
-				pcnet_csr_write_locked(p, r == PCNET_DB_EXACT ? 0 : p->rap, val[i]);
+		 * per value is the whole effect. Two values: the one that keeps INEA as it was
+		 * goes last. */
+		bool inea = p->csr[0] & PCNET_CSR0_INEA;
+		for (unsigned pass = 0; pass < 2; pass++)
+			for (unsigned i = 0; i < n; i++)
+				if (count[i] && (!(val[i] & PCNET_CSR0_INEA) == !inea) == pass)
+					pcnet_csr_write_locked(p, reg, val[i]);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return r;

@@ -307,7 +307,7 @@ void pcnet_pci_print_stats(struct pcnet_pci *n, unsigned index)
 		", missed %" PRIu64 ", dropped %" PRIu64 "), memory errors %" PRIu64
 		", interrupts %" PRIu64 ", tap errors %" PRIu64 ", unhandled registers %" PRIu64
 		"; opt %s%s%s%s%s: coalesced writes %" PRIu64 ", doorbells %" PRIu64
-		" (guessed %" PRIu64 "), transmit runs %" PRIu64 " (frames %" PRIu64
+		" (ambiguous reads %" PRIu64 "), transmit runs %" PRIu64 " (frames %" PRIu64
 		"), interrupts held %" PRIu64 "\n",
 		index, n->kicks, s.tx_frames, s.tx_errors, s.tx_stalls, s.rx_frames, s.rx_errors,
 		s.rx_missed, s.rx_dropped, s.merr, s.irqs, n->tap_errors, s.unhandled,
@@ -315,5 +315,5 @@ void pcnet_pci_print_stats(struct pcnet_pci *n, unsigned index)
 		n->opt & VMM_PCNET_OPT_TDMD ? "+tdmd" : "",
 		n->opt & VMM_PCNET_OPT_COMBINE ? "+combine" : "",
 		n->opt & VMM_PCNET_OPT_COALESCE ? "+coalesce" : "", (uint64_t)n->drained,
-		s.doorbells, s.doorbells_guessed, n->runs, n->run_frames, s.irq_holds);
+		s.doorbells, s.doorbells_ambiguous, n->runs, n->run_frames, s.irq_holds);
 }
