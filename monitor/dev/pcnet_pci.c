@@ -90,10 +90,12 @@ void pcnet_pci_demand(struct pcnet_pci *n, uint64_t count)
 		n->first_ns = t;
 	n->pending =
 		n->pending + count > n->combine_max ? n->combine_max : n->pending + (unsigned)count;
-	if (pcnet_combine_due(n->pending, n->first_ns, t, n->combine_max, n->combine_ns))
+	if (pcnet_combine_due(n->pending, n->first_ns, t, n->combine_max, n->combine_ns)) {
 		tx_run(n);
-	else
-		vmm_io_timer_arm(n->io, &n->combine_timer, n->first_ns + n->combine_ns - t);
+		return;
+	}
+	n->held_demands++;
+	vmm_io_timer_arm(n->io, &n->combine_timer, n->first_ns + n->combine_ns - t);
 }
 
 /* I/O thread: send combining's bound, or an earlier timer (it was armed for a group that
@@ -308,12 +310,13 @@ void pcnet_pci_print_stats(struct pcnet_pci *n, unsigned index)
 		", interrupts %" PRIu64 ", tap errors %" PRIu64 ", unhandled registers %" PRIu64
 		"; opt %s%s%s%s%s: coalesced writes %" PRIu64 ", doorbells %" PRIu64
 		" (ambiguous reads %" PRIu64 "), transmit runs %" PRIu64 " (frames %" PRIu64
-		"), interrupts held %" PRIu64 "\n",
+		", demands held %" PRIu64 "), interrupts held %" PRIu64 "\n",
 		index, n->kicks, s.tx_frames, s.tx_errors, s.tx_stalls, s.rx_frames, s.rx_errors,
 		s.rx_missed, s.rx_dropped, s.merr, s.irqs, n->tap_errors, s.unhandled,
 		n->opt ? "" : "none", n->opt & VMM_PCNET_OPT_RAP ? "+rap" : "",
 		n->opt & VMM_PCNET_OPT_TDMD ? "+tdmd" : "",
 		n->opt & VMM_PCNET_OPT_COMBINE ? "+combine" : "",
 		n->opt & VMM_PCNET_OPT_COALESCE ? "+coalesce" : "", (uint64_t)n->drained,
-		s.doorbells, s.doorbells_ambiguous, n->runs, n->run_frames, s.irq_holds);
+		s.doorbells, s.doorbells_ambiguous, n->runs, n->run_frames, n->held_demands,
+		s.irq_holds);
 }

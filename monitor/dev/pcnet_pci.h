@@ -104,6 +104,7 @@ struct pcnet_pci {
 	struct vmm_io_timer combine_timer, irq_timer;
 	atomic_uint_fast64_t drained; /* coalesced writes applied to the BAR */
 	uint64_t runs, run_frames;    /* transmitter runs that sent, and their frames */
+	uint64_t held_demands;	      /* demands send combining kept waiting */
 	uint8_t rx_buf[PCNET_PCI_RX_BUFS][PCNET_MAX_FRAME + 1]; /* + 1: a longer frame shows */
 	uint8_t tx_buf[PCNET_PCI_TX_SLOTS][PCNET_MAX_FRAME];
 };

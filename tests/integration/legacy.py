@@ -15,7 +15,9 @@ tap=NAME,model=pcnet), with the results checked from the host:
 that differ by nature ("mem:" device places and identities, "time:" measurements such as the
 PCnet's I/O instructions per frame). --opts runs vmmon once per world-switch optimisation set
 given (opt= of --net or --disk: none, all, or names joined by '+'), and every transcript must
-be the same; each run's --stats lines show what the optimisations did.
+be the same; each run's --stats line must name the set and show each optimisation in it at
+work (coalesced writes, one doorbell per frame sent, demands and interrupts held) and each
+other one idle.
 Exits 77 (SKIP) only without QEMU, KVM, root or a tap; a program that is not built, or that
 refuses an option, fails it.
 Inside a namespace it runs itself as: legacy.py --net-client IP"""
@@ -39,6 +41,7 @@ PINGS, STREAM, WINDOW, UDP_PORT = 3, 400, 8, 9000
 SERVE_SECONDS = 10
 PATTERN_XOR = 0x5A5A5A5A00000000
 PROGRAMS = {"ata": "blktest", "ata-dma": "blktest", "pcnet": "nettest"}
+OPTS = {"pcnet": ("rap", "tdmd", "combine", "coalesce"), "ata": ("taskfile", "data", "bm")}
 
 skip, fail = harness.skip, harness.fail
 
@@ -96,6 +99,7 @@ class Run:
         self.disk = os.path.join(tmp, self.tag + ".img")
         self.proc = None
         self.out = b""
+        self.err = ""
 
     def argv(self):
         if self.machine == "qemu":
@@ -143,7 +147,7 @@ class Run:
         finally:
             self.cleanup()
         self.out += out
-        err = err.decode(errors="replace")
+        err = self.err = err.decode(errors="replace")
         text = self.out.decode(errors="replace").replace("\r", "")
         print("=== %s (status %d): %s\n%s" % (self.name(), self.proc.returncode, self.cmdline,
                                             text), end="")
@@ -159,6 +163,32 @@ class Run:
             fail("%s: last line %r, expected %r" % (self.name(), lines[-1] if lines else "",
                                                     last))
         return lines
+
+
+def opts_on(run):
+    """The optimisations the run asked vmmon for (None: the default, all)."""
+    names = OPTS["pcnet" if run.prog == "nettest" else "ata"]
+    if run.opt in (None, "all"):
+        return set(names)
+    return set() if run.opt == "none" else set(run.opt.split("+"))
+
+
+def check_opts(run, stat_re, active):
+    """vmmon's --stats line for the device (STAT_RE: its opt set, then counters) names the
+    optimisations asked for, and ACTIVE(counters) maps each name to (on, off): what its
+    counters must show when it is on and when it is off."""
+    if run.machine != "vmmon":
+        return
+    m = re.search(stat_re, run.err)
+    if not m:
+        fail("%s: no --stats line matching %r" % (run.name(), stat_re))
+    got = set(m[1].split("+")) - {"", "none"}
+    if got != opts_on(run):
+        fail("%s: vmmon ran with opt %s" % (run.name(), m[1]))
+    for name, (on, off) in active([int(x) for x in m.groups()[1:]]).items():
+        if not (on if name in got else off):
+            fail("%s: the counters do not show opt %s %s: %s" % (run.name(), name,
+                 "at work" if name in got else "off", m[0]))
 
 
 def need(run, lines, pattern):
@@ -206,6 +236,14 @@ def run_blk(run):
         fail("%s: %d interrupts for %d commands: each ends with one" % (run.name(), irqs,
                                                                         requests))
     check_disk(run)
+    # Every command writes its task file; PIO writes fill the data register, DMA commands the
+    # bus master's table and status.
+    pio = run.device == "ata"
+    check_opts(run, r"stats: ata primary: .*; opt (\S+): coalesced writes: task file (\d+), "
+               r"data (\d+), bus master (\d+)", lambda c: {
+                   "taskfile": (c[0] > 0, c[0] == 0),
+                   "data": (c[1] > 0 or not pio, c[1] == 0),
+                   "bm": (c[2] > 0 or pio, c[2] == 0)})
     return lines
 
 
@@ -238,10 +276,21 @@ def run_net(run):
     if int(m[1]) < 1 or int(m[2]) != PINGS or int(m[3]) != STREAM:
         fail("%s: the guest's counts are wrong: %s (expected icmp %d udp %d)"
              % (run.name(), m[0], PINGS, STREAM))
-    m = need(run, lines, r"time: net: \d+ frames in \((\d+) bad\), \d+ out, (\d+) answers "
+    m = need(run, lines, r"time: net: \d+ frames in \((\d+) bad\), (\d+) out, (\d+) answers "
                          r"dropped")
-    if int(m[1]) or int(m[2]):
+    if int(m[1]) or int(m[3]):
         fail("%s: frames bad or answers dropped: %s" % (run.name(), m[0]))
+    sent = int(m[2])
+    # Each frame the guest sends is RAP=0, RDP=INEA|TDMD (0x48; polled 0x08): a coalesced
+    # write and a doorbell, exactly. Send combining holds a lone demand; interrupt coalescing
+    # holds a lone frame's interrupt (polled, there are none).
+    check_opts(run, r"stats: pcnet 0: .*; opt (\S+): coalesced writes (\d+), doorbells (\d+) "
+               r"\(ambiguous reads (\d+)\), transmit runs \d+ \(frames \d+, demands held "
+               r"(\d+)\), interrupts held (\d+)", lambda c: {
+                   "rap": (c[0] >= sent, c[0] == 0),
+                   "tdmd": (c[1] == sent and c[2] == 0, c[1] == 0),
+                   "combine": (c[3] > 0, c[3] == 0),
+                   "coalesce": (c[4] > 0 or run.mode == "poll", c[4] == 0)})
     m = need(run, lines, r"time: net: pcnet io/tx \S+ io/rx \S+ \((\d+) I/O instructions: "
                          r"(\d+) sending, (\d+) in (\d+) interrupt services, (\d+) polling; "
                          r"(\d+) missed, (\d+) transmit errors\)")

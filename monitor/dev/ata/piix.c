@@ -132,7 +132,8 @@ static int cmd_trap_rep(void *dev, uint64_t off, uint8_t *data, unsigned len, un
 {
 	struct piix_port *pp = dev;
 	if (is_write && vmm_coalesce_draining())
-		atomic_fetch_add_explicit(&pp->p->drained[pp->c], count, memory_order_relaxed);
+		atomic_fetch_add_explicit(&pp->p->drained[pp->c][off == ATA_REG_DATA], count,
+					  memory_order_relaxed);
 	return ata_cmd_trap_rep(&pp->p->chan[pp->c], off, data, len, count, is_write);
 }
 
@@ -202,7 +203,7 @@ static int bm_access(void *opaque, uint64_t off, uint8_t *data, unsigned len, bo
 	if (c > 1)
 		return -EINVAL;
 	if (is_write && vmm_coalesce_draining())
-		atomic_fetch_add_explicit(&p->drained[c], 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&p->drained[c][2], 1, memory_order_relaxed);
 	return is_write ? ata_bm_write(&p->chan[c], o, data, len)
 			: ata_bm_read(&p->chan[c], o, data, len);
 }
@@ -379,13 +380,14 @@ void piix_ide_print_stats(struct piix_ide *p, FILE *out)
 			", interrupts %" PRIu64 ", data-port reads %" PRIu64
 			", data-port writes %" PRIu64 " (PIO %" PRIu64 " bytes), DMA %" PRIu64
 			" bytes (errors %" PRIu64 "), ignored %" PRIu64 "; opt %s%s%s%s: coalesced "
-			"writes %" PRIu64 ", timed drains %" PRIu64 "\n",
+			"writes: task file %" PRIu64 ", data %" PRIu64 ", bus master %" PRIu64
+			"; timed drains %" PRIu64 "\n",
 			names[c], s->commands, s->errors, s->irqs, s->data_reads, s->data_writes,
 			s->pio_bytes, s->dma_bytes, s->dma_errors, s->ignored,
 			p->opt[c] ? "" : "none",
 			p->opt[c] & VMM_ATA_OPT_TASKFILE ? "+taskfile" : "",
 			p->opt[c] & VMM_ATA_OPT_DATA ? "+data" : "",
-			p->opt[c] & VMM_ATA_OPT_BM ? "+bm" : "", (uint64_t)p->drained[c],
-			p->watch_drains);
+			p->opt[c] & VMM_ATA_OPT_BM ? "+bm" : "", (uint64_t)p->drained[c][0],
+			(uint64_t)p->drained[c][1], (uint64_t)p->drained[c][2], p->watch_drains);
 	}
 }

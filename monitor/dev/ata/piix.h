@@ -81,8 +81,9 @@ struct piix_ide {
 	struct piix_port {
 		struct piix_ide *p;
 		unsigned c;
-	} port[2];			 /* the command block traps' dev */
-	atomic_uint_fast64_t drained[2]; /* coalesced writes applied to the channel */
+	} port[2]; /* the command block traps' dev */
+	/* Coalesced writes applied to each channel: task file, data register, bus master. */
+	atomic_uint_fast64_t drained[2][3];
 	uint64_t watch_drains;
 };
 
