@@ -7,10 +7,10 @@
  *
  * Threads: register accesses come from vCPU threads; transmits (pcnet_tx_run) and received
  * frames (pcnet_rx) run on the I/O thread. One lock covers the state. A vCPU never walks a
- * ring: a transmit demand (CSR0 TDMD) only asks the I/O thread for a run (ops->tx_kick), which
- * is also the entry point an ioeventfd on the TDMD write can use. RAP is a plain store with no
- * side effect, so its writes may be batched (coalesced PIO) as long as they are applied in
- * order before the next RDP or BDP access.
+ * ring: a transmit demand (CSR0 TDMD) only asks the I/O thread for a run (ops->tx_kick). RAP is
+ * a plain store with no side effect, so its writes may wait in KVM's coalesced PIO ring as long
+ * as they are applied in order before the next RDP or BDP access; the transmit demand may be
+ * an ioeventfd (pcnet_opt.c says what it stands for with RAP coalesced).
  *
  * Every guest address goes through the guest memory map (rings/gmem.h) and is checked: a ring,
  * buffer or initialization block outside guest RAM, or any access while PCI bus mastering is

@@ -68,8 +68,8 @@ struct pcnet_pci {
 	struct host_net_port port;
 	struct vmm_io *io;
 	struct vmm_io_event kick; /* TDMD and STRT from a vCPU */
-	/* Where BAR0 decodes now (0 while I/O decoding is off): where an ioeventfd on TDMD or a
-	 * coalesced RAP would go. */
+	/* Where BAR0 decodes now (0 while I/O decoding is off): where the doorbells and the
+	 * coalesced zones go (pcnet_kvm.c; under db_lock once the doorbells exist). */
 	uint16_t io_base;
 
 	/* Receive: one hard-linked batch of reads at a time. */
