@@ -21,8 +21,13 @@
  *    other sync returns, and no exit is handled, between a doorbell's read and its
  *    application.
  * 5. The ring: `last` is KVM's, read with acquire (pairs with KVM's write barrier before it
- *    advances `last`); `first` is ours, advanced with release once an entry is copied (KVM
+ *    advances `last`); `first` is ours, advanced with release once an entry is applied (KVM
  *    reads it to find room, and may then overwrite the slot).
+ * 6. A sync that finds the ring empty returns without the lock. That is safe only because a
+ *    slot is handed back after its write reached the device: were `first` advanced when the
+ *    entries are copied, a vCPU whose write found the ring full could see it empty while
+ *    another thread still held those entries, and apply its own write before them (a PIO
+ *    sector's words reordered: seen, under the sanitizer build's timing).
  * Lock order: the drain lock, then the bus's, the PCI host's and a device's (a drained write
  * goes through the bus). Nothing holding one of those may sync.
  */
@@ -120,10 +125,12 @@ unsigned vmm_coalesce_ring_drain(struct kvm_coalesced_mmio_ring *ring, unsigned 
 		} while (i != last && n < RUN_MAX && len);
 		if (!len)
 			n = 1;
-		/* The slots are copied: KVM may reuse them (it reads `first` for room). */
-		vq_store_release(&ring->first, i);
 		if (len)
 			apply(ctx, pio, addr, buf, len, n);
+		/* Only now may KVM reuse the slots (it reads `first` for room), and only now does
+		 * the ring look emptier to a sync's unlocked peek: a ring that looks empty has
+		 * had every write in it applied (design note, 6). */
+		vq_store_release(&ring->first, i);
 		done += n;
 	}
 }

@@ -83,8 +83,8 @@ void vmm_coalesce_sync(struct vmm_coalesce *c, uint32_t port);
 bool vmm_coalesce_draining(void);
 
 /* The pure drain (unit-tested with a fake ring): applies entries from ring->first to
- * ring->last in order, a run of writes to one address as one call, and hands each slot back
- * (ring->first) once copied. Returns how many entries it applied. */
+ * ring->last in order, a run of writes to one address as one call, and hands each run's slots
+ * back (ring->first) once it is applied. Returns how many entries it applied. */
 unsigned vmm_coalesce_ring_drain(struct kvm_coalesced_mmio_ring *ring, unsigned max,
 				 vmm_coalesce_apply_fn *apply, void *ctx);
 
