@@ -175,6 +175,29 @@ static int add_disks(struct vmm_vm *vm, struct host_err *err)
 	return 0;
 }
 
+/*
+ * The optimisations a legacy device gets: those asked for (opt=, default all) that this host's
+ * KVM can do. The coalesced ones need KVM_CAP_COALESCED_PIO: asked for by name, their absence
+ * is an error; by default, they are left out with one line saying so.
+ */
+static int usable_opts(const struct vmm_vm *vm, const char *what, const struct host_opt_set *opt,
+		       unsigned coalesced, unsigned *out, struct host_err *err)
+{
+	*out = opt->mask;
+	if (!(opt->mask & coalesced) || vm->kvm.coalesced_pio)
+		return 0;
+	if (opt->given)
+		return host_err_set(err, ENOTSUP,
+				    "%s: this host's KVM lacks KVM_CAP_COALESCED_PIO, which the "
+				    "coalesced optimisations in opt= need; leave them out",
+				    what);
+	fprintf(stderr,
+		"vmmon: %s: KVM lacks KVM_CAP_COALESCED_PIO: the coalesced optimisations are off\n",
+		what);
+	*out &= ~coalesced;
+	return 0;
+}
+
 /* The ATA disks, in order: primary master, primary slave, secondary master, secondary slave. */
 static int add_ata(struct vmm_vm *vm, struct host_err *err)
 {
@@ -190,10 +213,18 @@ static int add_ata(struct vmm_vm *vm, struct host_err *err)
 	if (!devs->ide || !bm_port)
 		return host_err_set(err, ENOMEM, "no room for the IDE controller");
 	int ret = piix_ide_init(devs->ide, &vm->pio, &devs->io, &vm->mem, vmm_vm_set_irq, vm,
-				bm_port, err);
-	for (unsigned i = 0; !ret && i < cfg->nr_disks; i++)
-		if (cfg->disks[i].transport == VMM_TRANSPORT_ATA)
-			ret = piix_ide_add_disk(devs->ide, &cfg->disks[i].blk, err);
+				bm_port, vm->kvm.coalesced_pio ? &vm->coalesce : NULL, err);
+	for (unsigned i = 0; !ret && i < cfg->nr_disks; i++) {
+		const struct vmm_disk_config *dc = &cfg->disks[i];
+		if (dc->transport != VMM_TRANSPORT_ATA)
+			continue;
+		char what[80];
+		snprintf(what, sizeof(what), "--disk path=%s,transport=ata", dc->blk.path);
+		unsigned opt;
+		ret = usable_opts(vm, what, &dc->opt, VMM_ATA_OPT_ALL, &opt, err);
+		if (!ret)
+			ret = piix_ide_add_disk(devs->ide, &dc->blk, opt, err);
+	}
 	if (ret)
 		return ret;
 	int slot = pci_host_add(&vm->plat.pci, &devs->ide->pci, -1);
@@ -219,6 +250,12 @@ static int add_pcnet(struct vmm_vm *vm, const struct vmm_net_config *nc, unsigne
 		     struct host_err *err)
 {
 	struct vmm_devices *devs = &vm->devs;
+	char what[64];
+	snprintf(what, sizeof(what), "--net tap=%s,model=pcnet", nc->tap.name);
+	unsigned opt;
+	int ret = usable_opts(vm, what, &nc->opt, VMM_PCNET_OPT_RAP, &opt, err);
+	if (ret)
+		return ret;
 	uint16_t bar = alloc_io_bar(devs, PCNET_IO_SIZE);
 	struct pcnet_pci *n = calloc(1, sizeof(*n));
 	if (!n || !bar) {
@@ -228,7 +265,7 @@ static int add_pcnet(struct vmm_vm *vm, const struct vmm_net_config *nc, unsigne
 	}
 	devs->pcnet[devs->nr_pcnet++] = n; /* destroyed with the devices, set up or not */
 	struct vmm_irq intx = {.set = vmm_vm_set_irq, .ctx = vm};
-	int ret = pcnet_pci_init(n, &nc->tap, index, &devs->io, &vm->mem, intx, bar, err);
+	ret = pcnet_pci_init(n, nc, opt, index, &devs->io, &vm->mem, intx, bar, &vm->coalesce, err);
 	if (ret)
 		return ret;
 	int slot = pci_host_add(&vm->plat.pci, &n->pci, -1);
@@ -307,6 +344,11 @@ static int add_rng(struct vmm_vm *vm, struct host_err *err)
 	return add(vm, &r->vdev, r, destroy_rng, vm->cfg->rng_transport, err);
 }
 
+static void drain_ring(void *coalesce)
+{
+	vmm_coalesce_sync(coalesce, 0);
+}
+
 int vmm_devices_init(struct vmm_vm *vm, struct host_err *err)
 {
 	struct vmm_devices *devs = &vm->devs;
@@ -323,6 +365,9 @@ int vmm_devices_init(struct vmm_vm *vm, struct host_err *err)
 	if (ret)
 		return ret;
 	devs->io_ready = true;
+	/* Coalesced writes reach their devices before the I/O thread's work (coalesce.c). */
+	devs->io.before_batch = drain_ring;
+	devs->io.before_ctx = &vm->coalesce;
 	devs->host = (struct vmm_virtio_host){.vm_fd = vm->fd,
 					      .mmio = &vm->mmio,
 					      .routes = &devs->routes,

@@ -10,6 +10,8 @@
 /* enum vmm_transport: the virtio transports, and for disks also the ATA (PIIX IDE) controller. */
 static const char *const transports[] = {"pci", "mmio", NULL};
 static const char *const disk_transports[] = {"pci", "mmio", "ata", NULL};
+static const char *const ata_opts[] = {VMM_ATA_OPT_WORDS, NULL};
+static const char *const pcnet_opts[] = {VMM_PCNET_OPT_WORDS, NULL};
 
 static const struct host_opt_key disk_keys[] = {
 	HOST_BLK_OPT_KEYS(struct vmm_disk_config, blk),
@@ -17,6 +19,7 @@ static const struct host_opt_key disk_keys[] = {
 	{"transport", host_opt_enum, offsetof(struct vmm_disk_config, transport), 0, 0,
 	 disk_transports},
 	{"boot", host_opt_bool, offsetof(struct vmm_disk_config, boot), 0, 0, NULL},
+	{"opt", host_opt_set, offsetof(struct vmm_disk_config, opt), 0, 0, ata_opts},
 	{0},
 };
 
@@ -39,6 +42,14 @@ int vmm_parse_disk(const char *arg, struct vmm_disk_config *d, struct host_err *
 				   "--disk %s: transport=ata takes path=FILE, not vhost-user", arg);
 	if (!ret && d->transport == VMM_TRANSPORT_ATA && d->blk.queues > 1)
 		ret = host_err_set(err, EINVAL, "--disk %s: transport=ata has no queues=", arg);
+	/* The optimisations spare exits on the ATA ports; virtio's data path has none. */
+	if (!ret && d->opt.given && d->transport != VMM_TRANSPORT_ATA)
+		ret = host_err_set(err, EINVAL,
+				   "--disk %s: opt= is the ATA disk's (transport=ata); a virtio "
+				   "disk's data path takes no exits to spare",
+				   arg);
+	if (!d->opt.given)
+		d->opt.mask = VMM_ATA_OPT_ALL;
 	return ret;
 }
 
@@ -50,6 +61,13 @@ static const struct host_opt_key net_keys[] = {
 	{"vhost-user", host_opt_strbuf, offsetof(struct vmm_net_config, vhost_user), 0,
 	 sizeof(((struct vmm_net_config *)0)->vhost_user) - 1, NULL},
 	{"transport", host_opt_enum, offsetof(struct vmm_net_config, transport), 0, 0, transports},
+	{"opt", host_opt_set, offsetof(struct vmm_net_config, opt), 0, 0, pcnet_opts},
+	{"combine_frames", host_opt_uint, offsetof(struct vmm_net_config, combine_frames), 1,
+	 VMM_PCNET_COMBINE_MAX, NULL},
+	{"combine_us", host_opt_uint, offsetof(struct vmm_net_config, combine_us), 1, 1000000,
+	 NULL},
+	{"coalesce_us", host_opt_uint, offsetof(struct vmm_net_config, coalesce_us), 1, 1000000,
+	 NULL},
 	{0},
 };
 
@@ -71,6 +89,17 @@ static int check_pcnet(const char *arg, const struct vmm_net_config *n, struct h
 	return 0;
 }
 
+/* opt= and its bounds are the PCnet's: virtio-net's data path takes no exits to spare. */
+static int check_virtio(const char *arg, const struct vmm_net_config *n, struct host_err *err)
+{
+	if (n->opt.given || n->combine_frames || n->combine_us || n->coalesce_us)
+		return host_err_set(err, EINVAL,
+				    "--net %s: opt=, combine_frames=, combine_us= and "
+				    "coalesce_us= are model=pcnet's",
+				    arg);
+	return 0;
+}
+
 int vmm_parse_net(const char *arg, struct vmm_net_config *n, struct host_err *err)
 {
 	char buf[256];
@@ -83,8 +112,17 @@ int vmm_parse_net(const char *arg, struct vmm_net_config *n, struct host_err *er
 		ret = host_err_set(err, EINVAL,
 				   "--net %s: give tap=NAME or vhost-user=SOCKET (one of them)",
 				   arg);
-	if (!ret && n->model == VMM_NET_PCNET)
-		ret = check_pcnet(arg, n, err);
+	if (!ret)
+		ret = n->model == VMM_NET_PCNET ? check_pcnet(arg, n, err)
+						: check_virtio(arg, n, err);
+	if (!n->opt.given)
+		n->opt.mask = VMM_PCNET_OPT_ALL;
+	if (!n->combine_frames)
+		n->combine_frames = VMM_PCNET_COMBINE_FRAMES;
+	if (!n->combine_us)
+		n->combine_us = VMM_PCNET_COMBINE_US;
+	if (!n->coalesce_us)
+		n->coalesce_us = VMM_PCNET_COALESCE_US;
 	return ret;
 }
 

@@ -53,6 +53,10 @@ static int check_caps(struct vmm_kvm *kvm, const char *path, struct host_err *er
 	kvm->has_stats_fd = ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_BINARY_STATS_FD) > 0;
 	kvm->ioeventfd_any_length =
 		ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD_ANY_LENGTH) > 0;
+	int page = ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO);
+	kvm->coalesced_page = page > 0 ? page : 0;
+	kvm->coalesced_pio =
+		page > 0 && ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_PIO) > 0;
 	kvm->run_size = ioctl(kvm->fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (kvm->run_size <= 0)
 		return host_err_set(err, errno, "KVM_GET_VCPU_MMAP_SIZE failed: %s",

@@ -16,6 +16,11 @@ struct vmm_kvm {
 	bool emulation_failure_bytes; /* KVM_CAP_EXIT_ON_EMULATION_FAILURE */
 	bool has_stats_fd;	      /* KVM_CAP_BINARY_STATS_FD */
 	bool ioeventfd_any_length;    /* KVM_CAP_IOEVENTFD_ANY_LENGTH */
+	/* KVM_CAP_COALESCED_MMIO: the ring's page in a vCPU's mapping (0: no ring), and
+	 * KVM_CAP_COALESCED_PIO: zones may hold ports (the optimisations of --net ...,opt= and
+	 * --disk ...,opt= need both). */
+	int coalesced_page;
+	bool coalesced_pio;
 };
 
 /* Opens path (NULL: $VMMON_KVM_DEVICE or /dev/kvm), checks the API version and every required

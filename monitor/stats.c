@@ -136,6 +136,12 @@ void vmm_stats_print(const struct vmm_vm *vm)
 	print_by_device(&vm->mmio);
 	fprintf(stderr, "vmmon: stats: first guest exit at CLOCK_MONOTONIC %" PRIu64 " ns\n",
 		vm->vcpus[0].stats.first_exit_ns);
+	/* Writes KVM kept in the coalesced ring instead of exiting, and doorbell reads. */
+	fprintf(stderr,
+		"vmmon: stats: coalesced ring: %s, %" PRIu64 " writes applied in %" PRIu64
+		" drains; %" PRIu64 " doorbell reads\n",
+		vm->coalesce.ring ? "on" : "off", (uint64_t)vm->coalesce.entries,
+		(uint64_t)vm->coalesce.drains, (uint64_t)vm->coalesce.bell_reads);
 	/* KVM's own count, summed over vCPUs: userspace exits are io_exits + mmio_exits. */
 	static const char *const kvm[] = {"exits",	    "io_exits",	  "mmio_exits",
 					  "signal_exits",   "halt_exits", "irq_injections",

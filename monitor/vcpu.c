@@ -201,6 +201,9 @@ static void crash(struct vmm_vcpu *v, const char *what)
 static bool handle_exit(struct vmm_vcpu *v)
 {
 	struct kvm_run *r = v->run;
+	/* Every coalesced write made before this exit reaches its device first, and, for a port
+	 * a doorbell covers, every doorbell rung (coalesce.c). */
+	vmm_coalesce_sync(&v->vm->coalesce, r->exit_reason == KVM_EXIT_IO ? r->io.port : 0);
 	switch (r->exit_reason) {
 	case KVM_EXIT_IO:
 		atomic_fetch_add_explicit(&v->stats.io, 1, memory_order_relaxed);

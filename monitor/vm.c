@@ -202,6 +202,8 @@ static int build(struct vmm_vm *vm, struct host_err *err)
 	vm->fd = ioctl(vm->kvm.fd, KVM_CREATE_VM, 0);
 	if (vm->fd < 0)
 		return host_err_set(err, errno, "KVM_CREATE_VM: %s", strerror(errno));
+	vmm_coalesce_init(&vm->coalesce, vm->fd, &vm->pio, &vm->mmio);
+	vm->coalesce_ready = true;
 	if (vm->kvm.emulation_failure_bytes) {
 		struct kvm_enable_cap cap = {.cap = KVM_CAP_EXIT_ON_EMULATION_FAILURE, .args = {1}};
 		ioctl(vm->fd, KVM_ENABLE_CAP, &cap); /* only adds detail to crash reports */
@@ -217,6 +219,10 @@ static int build(struct vmm_vm *vm, struct host_err *err)
 		ret = vmm_devices_init(vm, err);
 	if (!ret)
 		ret = create_vcpus(vm, err);
+	/* One ring per VM, seen through every vCPU's mapping: vCPU 0's is the drains'. */
+	if (!ret && vm->kvm.coalesced_pio)
+		vmm_coalesce_set_ring(&vm->coalesce, vm->vcpus[0].run, vm->kvm.run_size,
+				      vm->kvm.coalesced_page);
 	return ret;
 }
 
@@ -438,6 +444,8 @@ static void teardown(struct vmm_vm *vm)
 	if (vm->stop_fd >= 0)
 		close(vm->stop_fd);
 	vmm_kvm_close(&vm->kvm);
+	if (vm->coalesce_ready)
+		vmm_coalesce_destroy(&vm->coalesce);
 	vmm_bus_destroy(&vm->mmio);
 	vmm_bus_destroy(&vm->pio);
 	pthread_mutex_destroy(&vm->stop_lock);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "bus.h"
+#include "coalesce.h"
 #include "config.h"
 #include "console.h"
 #include "cpuid.h"
@@ -76,6 +77,8 @@ struct vmm_vm {
 	struct vmm_e820 e820;
 
 	struct vmm_bus pio, mmio;
+	struct vmm_coalesce coalesce; /* KVM's coalesced PIO ring and the doorbells that need it */
+	bool coalesce_ready;
 	struct vmm_cpuid cpuid;
 	struct vmm_platform plat;
 	struct vmm_devices devs;

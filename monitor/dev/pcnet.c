@@ -109,12 +109,16 @@ unsigned pcnet_swstyle(const struct pcnet *p)
 void pcnet_update_irq(struct pcnet *p)
 {
 	uint16_t c0 = p->csr[0], c4 = p->csr[4], c5 = p->csr[5];
-	bool intr = (c0 & ~p->csr[3] & CSR0_SOURCES) || ((c4 >> 1) & ~c4 & CSR4_MASKS) ||
-		    (c4 & PCNET_CSR4_UINT) || ((c5 >> 1) & c5 & CSR5_ENABLES);
+	uint16_t data = PCNET_CSR0_TINT | PCNET_CSR0_RINT;
+	bool other = (c0 & ~p->csr[3] & CSR0_SOURCES & ~data) || ((c4 >> 1) & ~c4 & CSR4_MASKS) ||
+		     (c4 & PCNET_CSR4_UINT) || ((c5 >> 1) & c5 & CSR5_ENABLES);
+	bool intr = other || (c0 & ~p->csr[3] & data);
 	p->csr[0] = intr ? c0 | PCNET_CSR0_INTR : c0 & ~PCNET_CSR0_INTR;
 	bool level = intr && (c0 & PCNET_CSR0_INEA);
-	if (level == p->irq_level)
+	if (pcnet_irq_hold_locked(p, level, !other) || level == p->irq_level)
 		return;
+	if (level)
+		p->irq_frames = p->stats.tx_frames + p->stats.rx_frames;
 	p->irq_level = level;
 	p->stats.irqs += level;
 	vmm_irq_set(&p->irq, level);
@@ -156,6 +160,7 @@ static void s_reset(struct pcnet *p)
 	p->rx_len = p->tx_len = 1;
 	p->rx_cur = p->tx_cur = 0;
 	pcnet_update_irq(p);
+	pcnet_run_check(p);
 }
 
 static void h_reset(struct pcnet *p)
@@ -280,7 +285,7 @@ static uint16_t csr_read_locked(struct pcnet *p, unsigned n)
 	return p->csr[n];
 }
 
-static void csr_write_locked(struct pcnet *p, unsigned n, uint16_t val)
+void pcnet_csr_write_locked(struct pcnet *p, unsigned n, uint16_t val)
 {
 	if (n >= PCNET_NR_CSR || !(csr_def[n].flags & IMPL)) {
 		p->stats.unhandled++;
@@ -294,7 +299,9 @@ static void csr_write_locked(struct pcnet *p, unsigned n, uint16_t val)
 	switch (n) {
 	case 0:
 		pcnet_csr0_write(p, val);
-		break;
+		pcnet_update_irq(p);
+		pcnet_run_check(p);
+		return;
 	case 4:
 		p->csr[4] &= (uint16_t) ~(val & CSR4_W1C);
 		p->csr[4] = (uint16_t)((p->csr[4] & ~wmask) | (val & wmask));
@@ -311,7 +318,7 @@ static void csr_write_locked(struct pcnet *p, unsigned n, uint16_t val)
 	}
 	case 16:
 	case 17:
-		csr_write_locked(p, n - 15, val);
+		pcnet_csr_write_locked(p, n - 15, val);
 		return;
 	case 58:
 		bcr_write_locked(p, PCNET_BCR_SWS, val);
@@ -377,7 +384,7 @@ uint16_t pcnet_csr_read(struct pcnet *p, unsigned n)
 void pcnet_csr_write(struct pcnet *p, unsigned n, uint16_t val)
 {
 	pthread_mutex_lock(&p->lock);
-	csr_write_locked(p, n, val);
+	pcnet_csr_write_locked(p, n, val);
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -427,16 +434,18 @@ static int reg_access(struct pcnet *p, unsigned off, uint32_t *val, unsigned len
 	switch (reg) {
 	case RDP:
 		if (is_write)
-			csr_write_locked(p, p->rap, (uint16_t)*val);
+			pcnet_csr_write_locked(p, p->rap, (uint16_t)*val);
 		else
 			*val = csr_read_locked(p, p->rap);
 		return 0;
 	case RAP:
 		/* A plain store: nothing happens until RDP or BDP is accessed. */
-		if (is_write)
+		if (is_write) {
 			p->rap = (uint16_t)(*val & 0xff);
-		else
+			pcnet_rap_written(p);
+		} else {
 			*val = p->rap;
+		}
 		return 0;
 	case RESET:
 		if (!is_write)

@@ -7,10 +7,10 @@
  *
  * Threads: register accesses come from vCPU threads; transmits (pcnet_tx_run) and received
  * frames (pcnet_rx) run on the I/O thread. One lock covers the state. A vCPU never walks a
- * ring: a transmit demand (CSR0 TDMD) only asks the I/O thread for a run (ops->tx_kick), which
- * is also the entry point an ioeventfd on the TDMD write can use. RAP is a plain store with no
- * side effect, so its writes may be batched (coalesced PIO) as long as they are applied in
- * order before the next RDP or BDP access.
+ * ring: a transmit demand (CSR0 TDMD) only asks the I/O thread for a run (ops->tx_kick). RAP is
+ * a plain store with no side effect, so its writes may wait in KVM's coalesced PIO ring as long
+ * as they are applied in order before the next RDP or BDP access; the transmit demand may be
+ * an ioeventfd (pcnet_opt.c says what it stands for with RAP coalesced).
  *
  * Every guest address goes through the guest memory map (rings/gmem.h) and is checked: a ring,
  * buffer or initialization block outside guest RAM, or any access while PCI bus mastering is
@@ -144,6 +144,13 @@ struct pcnet_ops {
 	 * now. The frame then stays in the guest's ring; the caller runs pcnet_tx_run again once
 	 * there is room. Called with the lock held, from pcnet_tx_run's thread. */
 	int (*tx)(void *ctx, const uint8_t *frame, size_t len);
+	/* Optional, for the optimisations (pcnet_opt.c), lock held. run_state: the chip started
+	 * (STRT, not STOP) or stopped, from the register write or reset that did it; irq_hold:
+	 * interrupt coalescing holds the line, call pcnet_irq_release in `ns` nanoseconds (from
+	 * pcnet_tx_run's or pcnet_rx's thread); now: the clock, CLOCK_MONOTONIC without it. */
+	void (*run_state)(void *ctx, bool running);
+	void (*irq_hold)(void *ctx, uint64_t ns);
+	uint64_t (*now)(void *ctx);
 };
 
 /* What pcnet_rx did with a frame. */
@@ -160,9 +167,12 @@ enum pcnet_rx_result {
 struct pcnet_stats {
 	uint64_t tx_frames, tx_errors, tx_stalls;
 	uint64_t rx_frames, rx_errors, rx_missed, rx_dropped;
-	uint64_t merr;	    /* memory errors */
-	uint64_t irqs;	    /* times the interrupt line was raised */
-	uint64_t unhandled; /* register accesses the chip does not implement */
+	uint64_t merr;		      /* memory errors */
+	uint64_t irqs;		      /* times the interrupt line was raised */
+	uint64_t unhandled;	      /* register accesses the chip does not implement */
+	uint64_t irq_holds;	      /* raises interrupt coalescing delayed */
+	uint64_t doorbells;	      /* swallowed RDP writes applied (pcnet_db_apply) */
+	uint64_t doorbells_ambiguous; /* reads of them whose RAP was not surely 0 */
 };
 
 /* One frame's buffers while the transmitter gathers it. */
@@ -190,6 +200,18 @@ struct pcnet {
 	uint16_t csr[PCNET_NR_CSR];
 	uint16_t bcr[PCNET_NR_BCR];
 	bool irq_level; /* what the line was last driven to */
+
+	/* The optimisations (pcnet_opt.c). */
+	bool running;	      /* STRT and not STOP, as ops->run_state last heard */
+	unsigned rap_cand;    /* RAP values a doorbell not yet read may have met (zero, not zero) */
+	unsigned db_cand;     /* the same for the doorbells being read */
+	bool db_window;	      /* between pcnet_db_begin and pcnet_db_apply */
+	uint64_t coalesce_ns; /* interrupt coalescing's bound; 0: off */
+	unsigned coalesce_max; /* frames after which a held interrupt goes at once */
+	bool data_path;	       /* in pcnet_tx_run, pcnet_rx or pcnet_tdmd: a rise may wait */
+	bool held;	       /* a rise is being held */
+	uint64_t hold_since;   /* when the hold began */
+	uint64_t irq_frames;   /* frames moved when the line last rose or a hold ended */
 
 	/* The buffer management unit: rings as INIT read them. */
 	uint32_t rx_base, tx_base;
@@ -230,6 +252,34 @@ enum pcnet_rx_result pcnet_rx(struct pcnet *p, const uint8_t *frame, size_t len)
 /* A copy of the counters. */
 struct pcnet_stats pcnet_stats(struct pcnet *p);
 
+/* ---- the seed paper's optimisations, the core's side (pcnet_opt.c) ---- */
+
+/*
+ * The transmit demand as a doorbell (opt=tdmd): KVM swallows a write of a datamatched value to
+ * RDP (an ioeventfd) whatever RAP holds, and RAP writes themselves wait in the coalesced ring
+ * (opt=rap). Around reading the doorbells' counters (coalesce.c: with the ring drained before
+ * and after), the glue calls pcnet_db_begin before and pcnet_db_apply after: `count[i]` writes
+ * of `val[i]`. They are applied as the CSR0 writes they stand for when every RAP value they
+ * can have met is 0 (PCNET_DB_EXACT); otherwise as pcnet_opt.c's design note says
+ * (PCNET_DB_AMBIGUOUS, counted).
+ */
+enum pcnet_db_result { PCNET_DB_NONE, PCNET_DB_EXACT, PCNET_DB_AMBIGUOUS };
+void pcnet_db_begin(struct pcnet *p);
+enum pcnet_db_result pcnet_db_apply(struct pcnet *p, const uint16_t *val, const uint64_t *count,
+				    unsigned n);
+/* Interrupt coalescing (opt=coalesce): a rise of the line caused by frames moved on the I/O
+ * thread (TINT, RINT) waits up to delay_ns, or until `max` frames moved. 0: off. */
+void pcnet_set_coalesce(struct pcnet *p, uint64_t delay_ns, unsigned max);
+/* The glue's timer for ops->irq_hold: the held rise goes now if its time has come. */
+void pcnet_irq_release(struct pcnet *p);
+/* Pure decisions, for the glue and the tests. A held interrupt goes once `frames` moved since
+ * the line last rose reach max, or delay_ns passed since the hold began; send combining runs
+ * the transmitter once `pending` demands reach max or tick_ns passed since the first. */
+bool pcnet_coalesce_due(uint64_t since_ns, uint64_t now_ns, uint64_t frames, uint64_t delay_ns,
+			unsigned max);
+bool pcnet_combine_due(unsigned pending, uint64_t first_ns, uint64_t now_ns, unsigned max,
+		       uint64_t tick_ns);
+
 /* ---- inside the core (pcnet.c and pcnet_ring.c), lock held ---- */
 void pcnet_update_irq(struct pcnet *p);
 void pcnet_csr0_write(struct pcnet *p, uint16_t val);
@@ -238,5 +288,11 @@ int pcnet_ring_init(struct pcnet *p);
 void pcnet_tx_locked(struct pcnet *p);
 bool pcnet_ssize32(const struct pcnet *p);
 unsigned pcnet_swstyle(const struct pcnet *p);
+void pcnet_csr_write_locked(struct pcnet *p, unsigned n, uint16_t val);
+/* pcnet_opt.c: a RAP write; the run state after a CSR0 write or reset; whether a rise of the
+ * line to `level` (only_data: TINT or RINT alone ask for it) waits. */
+void pcnet_rap_written(struct pcnet *p);
+void pcnet_run_check(struct pcnet *p);
+bool pcnet_irq_hold_locked(struct pcnet *p, bool level, bool only_data);
 
 #endif

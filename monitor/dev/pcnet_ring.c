@@ -342,11 +342,14 @@ void pcnet_tx_locked(struct pcnet *p)
 	}
 }
 
+/* Interrupts that frames moved here ask for may wait (interrupt coalescing, pcnet_opt.c). */
 void pcnet_tx_run(struct pcnet *p)
 {
 	pthread_mutex_lock(&p->lock);
+	p->data_path = true;
 	pcnet_tx_locked(p);
 	pcnet_update_irq(p);
+	p->data_path = false;
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -354,8 +357,10 @@ void pcnet_tdmd(struct pcnet *p, uint16_t csr0)
 {
 	pthread_mutex_lock(&p->lock);
 	pcnet_csr0_write(p, csr0);
+	p->data_path = true;
 	pcnet_tx_locked(p);
 	pcnet_update_irq(p);
+	p->data_path = false;
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -514,8 +519,10 @@ static enum pcnet_rx_result rx_locked(struct pcnet *p, const uint8_t *frame, siz
 enum pcnet_rx_result pcnet_rx(struct pcnet *p, const uint8_t *frame, size_t len)
 {
 	pthread_mutex_lock(&p->lock);
+	p->data_path = true;
 	enum pcnet_rx_result r = rx_locked(p, frame, len);
 	pcnet_update_irq(p);
+	p->data_path = false;
 	pthread_mutex_unlock(&p->lock);
 	return r;
 }

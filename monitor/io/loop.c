@@ -2,6 +2,7 @@
 #include "loop.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,9 +23,11 @@ static void event_done(struct host_uring *u, struct host_op *op, int res)
 	struct vmm_io_event *ev = container_of(op, struct vmm_io_event, op);
 	if (io->stopping)
 		return;
-	if (res == (int)sizeof(ev->value) || res == -EAGAIN || res == -EINTR)
+	/* A read gives the counter's 8 bytes, a poll the ready mask. */
+	bool fired = ev->poll ? res > 0 : res == (int)sizeof(ev->value);
+	if (fired || res == -EAGAIN || res == -EINTR)
 		vmm_io_event_arm(io, ev);
-	if (res == (int)sizeof(ev->value))
+	if (fired)
 		ev->fn(io, ev);
 }
 
@@ -32,7 +35,31 @@ void vmm_io_event_arm(struct vmm_io *io, struct vmm_io_event *ev)
 {
 	ev->op.fn = event_done;
 	struct io_uring_sqe *sqe = host_uring_sqe(&io->uring, &ev->op);
-	io_uring_prep_read(sqe, ev->fd, &ev->value, sizeof(ev->value), 0);
+	if (ev->poll)
+		io_uring_prep_poll_add(sqe, ev->fd, POLLIN);
+	else
+		io_uring_prep_read(sqe, ev->fd, &ev->value, sizeof(ev->value), 0);
+}
+
+static void timer_done(struct host_uring *u, struct host_op *op, int res)
+{
+	(void)res; /* -ETIME: expired; -ECANCELED only when the ring goes away */
+	struct vmm_io *io = vmm_io_of(u);
+	struct vmm_io_timer *t = container_of(op, struct vmm_io_timer, op);
+	t->armed = false;
+	if (!io->stopping)
+		t->fn(io, t);
+}
+
+void vmm_io_timer_arm(struct vmm_io *io, struct vmm_io_timer *t, uint64_t ns)
+{
+	if (t->armed)
+		return;
+	t->armed = true;
+	t->op.fn = timer_done;
+	t->ts = (struct __kernel_timespec){.tv_sec = (long long)(ns / 1000000000u),
+					   .tv_nsec = (long long)(ns % 1000000000u)};
+	io_uring_prep_timeout(host_uring_sqe(&io->uring, &t->op), &t->ts, 0, 0);
 }
 
 void vmm_io_defer_flush(struct vmm_io *io, struct vmm_io_flush *f)
@@ -97,6 +124,8 @@ static void *io_thread(void *arg)
 				strerror(-ret));
 			break;
 		}
+		if (io->before_batch)
+			io->before_batch(io->before_ctx);
 		host_uring_reap(&io->uring);
 		io->batches++;
 		run_flushes(io);

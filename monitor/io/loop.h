@@ -26,12 +26,23 @@ struct vmm_io_flush {
 	bool queued;
 };
 
-/* An eventfd read forever through the ring: fn runs on every signal. */
+/* An eventfd read forever through the ring: fn runs on every signal. With `poll` set the ring
+ * only waits for the eventfd to be readable and fn reads it itself (value stays 0): a device
+ * that must read its counter under a lock of its own (a doorbell, coalesce.h). */
 struct vmm_io_event {
 	struct host_op op;
 	void (*fn)(struct vmm_io *io, struct vmm_io_event *ev);
 	int fd;
+	bool poll;
 	uint64_t value;
+};
+
+/* A one-shot timer on the ring (IORING_OP_TIMEOUT): fn runs on the I/O thread once it expires. */
+struct vmm_io_timer {
+	struct host_op op;
+	struct __kernel_timespec ts;
+	void (*fn)(struct vmm_io *io, struct vmm_io_timer *t);
+	bool armed; /* in the kernel: a new arm waits for it to fire */
 };
 
 #define VMM_IO_MAX_EVENTS 256
@@ -46,6 +57,10 @@ struct vmm_io {
 	struct vmm_io_event stop;
 	struct vmm_io_flush *flush_head;
 	uint64_t batches;
+	/* Runs before each batch's completions (coalesce.c: the ring is applied before any
+	 * device work). Set before the thread starts. */
+	void (*before_batch)(void *ctx);
+	void *before_ctx;
 };
 
 int vmm_io_init(struct vmm_io *io, unsigned entries, struct host_err *err);
@@ -65,6 +80,9 @@ static inline struct vmm_io *vmm_io_of(struct host_uring *u)
 bool vmm_io_on_thread(const struct vmm_io *io);
 /* From the I/O thread: arms an eventfd reader (again after each signal). */
 void vmm_io_event_arm(struct vmm_io *io, struct vmm_io_event *ev);
+/* From the I/O thread: fn runs in about `ns` nanoseconds; if the timer is armed already, when
+ * that one expires (fn then checks its own deadline and arms again). */
+void vmm_io_timer_arm(struct vmm_io *io, struct vmm_io_timer *t, uint64_t ns);
 /* From the I/O thread: runs f once after the current batch of completions. */
 void vmm_io_defer_flush(struct vmm_io *io, struct vmm_io_flush *f);
 

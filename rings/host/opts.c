@@ -97,6 +97,50 @@ int host_opt_mac(const struct host_opt_key *k, const char *opt, const char *val,
 	return 0;
 }
 
+/* The words of k as "a, b, c". */
+static void word_list(const struct host_opt_key *k, char *out, size_t size)
+{
+	out[0] = 0;
+	for (int i = 0; k->words[i]; i++) {
+		size_t used = strlen(out);
+		snprintf(out + used, size - used, "%s%s", i ? ", " : "", k->words[i]);
+	}
+}
+
+int host_opt_set(const struct host_opt_key *k, const char *opt, const char *val, void *field,
+		 struct host_err *err)
+{
+	struct host_opt_set *set = field;
+	unsigned n = 0, mask = 0;
+	while (k->words[n])
+		n++;
+	if (!strcmp(val, "all") || !strcmp(val, "none")) {
+		*set = (struct host_opt_set){.mask = val[0] == 'a' ? (1u << n) - 1 : 0,
+					     .given = true};
+		return 0;
+	}
+	for (const char *w = val;;) {
+		size_t len = strcspn(w, "+");
+		unsigned i = 0;
+		while (i < n && (strlen(k->words[i]) != len || strncmp(w, k->words[i], len)))
+			i++;
+		if (i == n || !len) {
+			char known[160];
+			word_list(k, known, sizeof(known));
+			return host_err_set(err, EINVAL,
+					    "%s: %s=%s: use all, none, or names joined by '+' from "
+					    "%s",
+					    opt, k->key, val, known);
+		}
+		mask |= 1u << i;
+		if (!w[len])
+			break;
+		w += len + 1;
+	}
+	*set = (struct host_opt_set){.mask = mask, .given = true};
+	return 0;
+}
+
 static const struct host_opt_key *find(const struct host_opt_key *keys, const char *key)
 {
 	for (; keys->key; keys++)

@@ -22,6 +22,12 @@ struct host_mac {
 	bool set;
 };
 
+/* A set of named switches (opt=rap+tdmd): bit i is words[i]; given: the key was there. */
+struct host_opt_set {
+	unsigned mask;
+	bool given;
+};
+
 /* Parses val into the field at `field`. opt is the option ("--disk") for messages. */
 typedef int host_opt_parse_fn(const struct host_opt_key *k, const char *opt, const char *val,
 			      void *field, struct host_err *err);
@@ -40,6 +46,7 @@ host_opt_parse_fn host_opt_bool;   /* bool: on/off, true/false */
 host_opt_parse_fn host_opt_uint;   /* unsigned in [lo, hi] */
 host_opt_parse_fn host_opt_enum;   /* int: the index of val in words */
 host_opt_parse_fn host_opt_mac;	   /* struct host_mac */
+host_opt_parse_fn host_opt_set;	   /* struct host_opt_set: all, none, or words joined by '+' */
 
 /* Walks the "k=v,k=v" list in buf (tokenised in place; str values point into it), filling
  * target through keys (ended by a NULL key). arg is the original text, for messages. */

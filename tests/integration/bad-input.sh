@@ -104,6 +104,17 @@ expect "at most 4 ATA disks" "$vmmon" --kernel "$guest" --disk "path=$tmp/d.img,
 expect "transport=ata has no queues=" "$vmmon" --kernel "$guest" \
 	--disk "path=$tmp/d.img,transport=ata,queues=2"
 expect "transport=ata: use pci or mmio" "$vmmon" --kernel "$guest" --net tap=t0,transport=ata
+# The optimisations' switches: a name the device does not have, opt= on a device without
+# them, two disks of one channel that disagree.
+expect "opt=rap+fast: use all, none, or names joined by '+' from rap, tdmd, combine, coalesce" \
+	"$vmmon" --kernel "$guest" --net tap=t0,model=pcnet,opt=rap+fast
+expect "opt=, combine_frames=, combine_us= and coalesce_us= are model=pcnet's" "$vmmon" \
+	--kernel "$guest" --net tap=t0,opt=all
+expect "opt=dma: use all, none, or names joined by '+' from taskfile, data, bm" "$vmmon" \
+	--kernel "$guest" --disk "path=$tmp/d.img,transport=ata,opt=dma"
+expect "opt= is the ATA disk's" "$vmmon" --kernel "$guest" --disk "path=$tmp/d.img,opt=none"
+expect "opt= differs from the other disk's on the primary channel" "$vmmon" --kernel "$guest" \
+	--disk "path=$tmp/d.img,transport=ata,opt=data" --disk "path=$tmp/d.img,transport=ata"
 : >"$tmp/tiny.img"
 expect "smaller than one 512-byte sector" "$vmmon" --kernel "$guest" \
 	--disk "path=$tmp/tiny.img,transport=ata"

@@ -13,7 +13,11 @@ tap=NAME,model=pcnet), with the results checked from the host:
                 and the guest's counts must match.
 --frontend both runs vmmon and QEMU and compares their serial transcripts, except the lines
 that differ by nature ("mem:" device places and identities, "time:" measurements such as the
-PCnet's I/O instructions per frame).
+PCnet's I/O instructions per frame). --opts runs vmmon once per world-switch optimisation set
+given (opt= of --net or --disk: none, all, or names joined by '+'), and every transcript must
+be the same; each run's --stats line must name the set and show each optimisation in it at
+work (coalesced writes, one doorbell per frame sent, demands and interrupts held) and each
+other one idle.
 Exits 77 (SKIP) only without QEMU, KVM, root or a tap; a program that is not built, or that
 refuses an option, fails it.
 Inside a namespace it runs itself as: legacy.py --net-client IP"""
@@ -37,6 +41,7 @@ PINGS, STREAM, WINDOW, UDP_PORT = 3, 400, 8, 9000
 SERVE_SECONDS = 10
 PATTERN_XOR = 0x5A5A5A5A00000000
 PROGRAMS = {"ata": "blktest", "ata-dma": "blktest", "pcnet": "nettest"}
+OPTS = {"pcnet": ("rap", "tdmd", "combine", "coalesce"), "ata": ("taskfile", "data", "bm")}
 
 skip, fail = harness.skip, harness.fail
 
@@ -81,8 +86,9 @@ def net_client(ip):
 
 # ------------------------------------------------------------------ running one machine
 class Run:
-    def __init__(self, machine, o, tmp):
-        self.machine, self.o, self.tmp = machine, o, tmp
+    def __init__(self, machine, o, tmp, opt=None):
+        self.machine, self.o, self.tmp, self.opt = machine, o, tmp, opt
+        self.tag = machine + ("-" + opt.replace("+", "-") if opt else "")
         self.device, self.mode = o.device, o.mode
         self.prog = PROGRAMS[o.device]
         words = ["run=" + self.prog]
@@ -90,9 +96,10 @@ class Run:
             words += ["ip=" + GUEST_IP, "seconds=%d" % SERVE_SECONDS]
         words += ["dev=" + o.device, "mode=" + o.mode] + o.guest_args.split()
         self.cmdline = " ".join(words)
-        self.disk = os.path.join(tmp, machine + ".img")
+        self.disk = os.path.join(tmp, self.tag + ".img")
         self.proc = None
         self.out = b""
+        self.err = ""
 
     def argv(self):
         if self.machine == "qemu":
@@ -105,12 +112,16 @@ class Run:
                     ["-kernel", self.o.guest, "-append", self.cmdline, "-smp", "2,sockets=2",
                      "-m", "512", "-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-serial",
                      "stdio", "-display", "none", "-no-reboot"])
+        opt = ",opt=" + self.opt if self.opt else ""
         if self.prog == "blktest":
-            dev = ["--disk", "path=%s,transport=ata" % self.disk]
+            dev = ["--disk", "path=%s,transport=ata%s" % (self.disk, opt)]
         else:
-            dev = ["--net", "tap=%s,model=pcnet,mac=%s" % (TAP, MAC)]
+            dev = ["--net", "tap=%s,model=pcnet,mac=%s%s" % (TAP, MAC, opt)]
         return ["timeout", "150", self.o.vmmon, "--kernel", self.o.guest, "--cmdline",
                 self.cmdline, "--cpus", "2", "--memory", "512M", "--stats"] + dev
+
+    def name(self):
+        return self.machine + (" opt=" + self.opt if self.opt else "")
 
     def start(self, prefix=()):
         self.proc = subprocess.Popen(list(prefix) + self.argv(), stdin=subprocess.DEVNULL,
@@ -122,7 +133,7 @@ class Run:
             if self.proc.poll() is not None:
                 print(self.proc.stderr.read().decode(errors="replace"), end="")
         self.out = harness.read_until(self.proc.stdout, text, timeout, self.out, self.proc,
-                                      self.machine, on_fail=show_stderr)
+                                      self.name(), on_fail=show_stderr)
 
     def cleanup(self):
         if self.proc and self.proc.poll() is None:
@@ -136,22 +147,48 @@ class Run:
         finally:
             self.cleanup()
         self.out += out
-        err = err.decode(errors="replace")
+        err = self.err = err.decode(errors="replace")
         text = self.out.decode(errors="replace").replace("\r", "")
-        print("=== %s (status %d): %s\n%s" % (self.machine, self.proc.returncode, self.cmdline,
+        print("=== %s (status %d): %s\n%s" % (self.name(), self.proc.returncode, self.cmdline,
                                             text), end="")
         if self.machine == "vmmon":
             print("".join(l + "\n" for l in err.splitlines() if "stats:" in l), end="")
         want = 1 if self.machine == "qemu" else 0  # QEMU's debug-exit: (0 << 1) | 1
         if self.proc.returncode != want:
             print(err)
-            fail("%s exited with %d, expected %d" % (self.machine, self.proc.returncode, want))
+            fail("%s exited with %d, expected %d" % (self.name(), self.proc.returncode, want))
         lines = text.splitlines()
         last = "guest: PASS " + self.prog
         if not lines or lines[-1] != last:
-            fail("%s: last line %r, expected %r" % (self.machine, lines[-1] if lines else "",
+            fail("%s: last line %r, expected %r" % (self.name(), lines[-1] if lines else "",
                                                     last))
         return lines
+
+
+def opts_on(run):
+    """The optimisations the run asked vmmon for (None: the default, all)."""
+    names = OPTS["pcnet" if run.prog == "nettest" else "ata"]
+    if run.opt in (None, "all"):
+        return set(names)
+    return set() if run.opt == "none" else set(run.opt.split("+"))
+
+
+def check_opts(run, stat_re, active):
+    """vmmon's --stats line for the device (STAT_RE: its opt set, then counters) names the
+    optimisations asked for, and ACTIVE(counters) maps each name to (on, off): what its
+    counters must show when it is on and when it is off."""
+    if run.machine != "vmmon":
+        return
+    m = re.search(stat_re, run.err)
+    if not m:
+        fail("%s: no --stats line matching %r" % (run.name(), stat_re))
+    got = set(m[1].split("+")) - {"", "none"}
+    if got != opts_on(run):
+        fail("%s: vmmon ran with opt %s" % (run.name(), m[1]))
+    for name, (on, off) in active([int(x) for x in m.groups()[1:]]).items():
+        if not (on if name in got else off):
+            fail("%s: the counters do not show opt %s %s: %s" % (run.name(), name,
+                 "at work" if name in got else "off", m[0]))
 
 
 def need(run, lines, pattern):
@@ -161,20 +198,20 @@ def need(run, lines, pattern):
         m = rx.match(l)
         if m:
             return m
-    fail("%s: no line matching %r" % (run.machine, pattern))
+    fail("%s: no line matching %r" % (run.name(), pattern))
 
 
 def check_disk(run):
     data = open(run.disk, "rb").read(1 << 20)
     if len(data) < 1 << 20:
-        fail("%s: the disk file is shorter than 1 MiB" % run.machine)
+        fail("%s: the disk file is shorter than 1 MiB" % run.name())
     for s in range(2048):
         words = struct.unpack_from("<64Q", data, s * 512)
         for k, w in enumerate(words):
             if w != ((s << 8) | k) ^ PATTERN_XOR:
                 fail("%s: disk sector %d word %d is 0x%016x, expected 0x%016x"
-                     % (run.machine, s, k, w, ((s << 8) | k) ^ PATTERN_XOR))
-    print("host: the first 1 MiB of %s's disk holds the guest's pattern" % run.machine)
+                     % (run.name(), s, k, w, ((s << 8) | k) ^ PATTERN_XOR))
+    print("host: the first 1 MiB of %s's disk holds the guest's pattern" % run.name())
 
 
 def run_blk(run):
@@ -194,11 +231,19 @@ def run_blk(run):
     m = need(run, lines, r"time: blk: (\d+) notifications, (\d+) interrupts")
     irqs = int(m[2])  # during the mix, where each request is one command
     if run.mode == "poll" and irqs:
-        fail("%s: %d interrupts with nIEN set" % (run.machine, irqs))
+        fail("%s: %d interrupts with nIEN set" % (run.name(), irqs))
     if run.mode == "irq" and irqs < requests:
-        fail("%s: %d interrupts for %d commands: each ends with one" % (run.machine, irqs,
+        fail("%s: %d interrupts for %d commands: each ends with one" % (run.name(), irqs,
                                                                         requests))
     check_disk(run)
+    # Every command writes its task file; PIO writes fill the data register, DMA commands the
+    # bus master's table and status.
+    pio = run.device == "ata"
+    check_opts(run, r"stats: ata primary: .*; opt (\S+): coalesced writes: task file (\d+), "
+               r"data (\d+), bus master (\d+)", lambda c: {
+                   "taskfile": (c[0] > 0, c[0] == 0),
+                   "data": (c[1] > 0 or not pio, c[1] == 0),
+                   "bm": (c[2] > 0 or pio, c[2] == 0)})
     return lines
 
 
@@ -211,7 +256,7 @@ def parse_size(text):
 
 
 def run_net(run):
-    ns = harness.TapNamespace("vmmon-legacy-%d-%s" % (os.getpid(), run.machine), HOST_IP,
+    ns = harness.TapNamespace("vmmon-legacy-%d-%s" % (os.getpid(), run.tag), HOST_IP,
                               tap=TAP)
     with ns:
         try:
@@ -223,28 +268,39 @@ def run_net(run):
         finally:
             run.cleanup()
     if rc:
-        fail("%s: the host's exchange with the guest failed" % run.machine)
+        fail("%s: the host's exchange with the guest failed" % run.name())
     irq = "poll" if run.mode == "poll" else "line"
     need(run, lines, r"net: pcnet Am79C970A, swstyle 2, word i/o, interrupts %s" % irq)
     need(run, lines, "net: mac " + MAC)
     m = need(run, lines, r"net: arp (\d+) icmp (\d+) udp (\d+)")
     if int(m[1]) < 1 or int(m[2]) != PINGS or int(m[3]) != STREAM:
         fail("%s: the guest's counts are wrong: %s (expected icmp %d udp %d)"
-             % (run.machine, m[0], PINGS, STREAM))
-    m = need(run, lines, r"time: net: \d+ frames in \((\d+) bad\), \d+ out, (\d+) answers "
+             % (run.name(), m[0], PINGS, STREAM))
+    m = need(run, lines, r"time: net: \d+ frames in \((\d+) bad\), (\d+) out, (\d+) answers "
                          r"dropped")
-    if int(m[1]) or int(m[2]):
-        fail("%s: frames bad or answers dropped: %s" % (run.machine, m[0]))
+    if int(m[1]) or int(m[3]):
+        fail("%s: frames bad or answers dropped: %s" % (run.name(), m[0]))
+    sent = int(m[2])
+    # Each frame the guest sends is RAP=0, RDP=INEA|TDMD (0x48; polled 0x08): a coalesced
+    # write and a doorbell, exactly. Send combining holds a lone demand; interrupt coalescing
+    # holds a lone frame's interrupt (polled, there are none).
+    check_opts(run, r"stats: pcnet 0: .*; opt (\S+): coalesced writes (\d+), doorbells (\d+) "
+               r"\(ambiguous reads (\d+)\), transmit runs \d+ \(frames \d+, demands held "
+               r"(\d+)\), interrupts held (\d+)", lambda c: {
+                   "rap": (c[0] >= sent, c[0] == 0),
+                   "tdmd": (c[1] == sent and c[2] == 0, c[1] == 0),
+                   "combine": (c[3] > 0, c[3] == 0),
+                   "coalesce": (c[4] > 0 or run.mode == "poll", c[4] == 0)})
     m = need(run, lines, r"time: net: pcnet io/tx \S+ io/rx \S+ \((\d+) I/O instructions: "
                          r"(\d+) sending, (\d+) in (\d+) interrupt services, (\d+) polling; "
                          r"(\d+) missed, (\d+) transmit errors\)")
     if int(m[7]):
-        fail("%s: the chip reported transmit errors" % run.machine)
+        fail("%s: the chip reported transmit errors" % run.name())
     if run.mode == "irq" and (int(m[4]) == 0 or int(m[5])):
-        fail("%s: interrupt-driven, yet %s services and %s polling I/O" % (run.machine, m[4],
+        fail("%s: interrupt-driven, yet %s services and %s polling I/O" % (run.name(), m[4],
                                                                             m[5]))
     if run.mode == "poll" and int(m[5]) == 0:
-        fail("%s: polled, yet no polling I/O" % run.machine)
+        fail("%s: polled, yet no polling I/O" % run.name())
     # ARP retries depend on timing: the count may differ between machines.
     return [re.sub(r"^net: arp \d+ ", "net: arp N ", l) for l in lines]
 
@@ -260,6 +316,8 @@ def main():
                     "'qd=1' or 'multiple=off' or 'lba48=on'")
     ap.add_argument("--disk-size", default="64M", help="the raw disk's size (default 64M; "
                     "above 128G the disk needs LBA48)")
+    ap.add_argument("--opts", metavar="LIST", help="vmmon: one run per optimisation set, "
+                    "comma-separated, e.g. 'none,rap,all' (default: one run, vmmon's default)")
     ap.add_argument("--net-client", metavar="IP", help=argparse.SUPPRESS)  # in the namespace
     o = harness.parse_args(ap)
     if o.net_client:
@@ -275,21 +333,27 @@ def main():
         skip("qemu-system-x86_64 is not installed (Debian: qemu-system-x86)")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # unwind: namespaces get removed
     runner = run_net if o.device == "pcnet" else run_blk
-    transcripts = {}
+    opts = o.opts.split(",") if o.opts else [None]
+    if "vmmon" not in machines and o.opts:
+        ap.error("--opts is vmmon's")
+    runs = [(m, opt) for m in machines for opt in (opts if m == "vmmon" else [None])]
+    transcripts = []
     with tempfile.TemporaryDirectory(prefix="vmmon-legacy.") as tmp:
-        for m in machines:
-            run = Run(m, o, tmp)
+        for m, opt in runs:
+            run = Run(m, o, tmp, opt)
             try:
-                transcripts[m] = [l for l in runner(run)
-                                  if not l.startswith(("mem:", "time:"))]
+                transcripts.append((run.name(), [l for l in runner(run)
+                                                 if not l.startswith(("mem:", "time:"))]))
             finally:
                 run.cleanup()
-    if len(machines) == 2 and transcripts["vmmon"] != transcripts["qemu"]:
-        fail("transcripts differ:\nqemu:  %r\nvmmon: %r" % (transcripts["qemu"],
-                                                            transcripts["vmmon"]))
+    first = transcripts[0]
+    for other in transcripts[1:]:
+        if other[1] != first[1]:
+            fail("transcripts differ:\n%s: %r\n%s: %r" % (first[0], first[1], other[0],
+                                                          other[1]))
     print("ok: %s dev=%s mode=%s%s on %s" % (PROGRAMS[o.device], o.device, o.mode,
                                              " " + o.guest_args if o.guest_args else "",
-                                             " and ".join(machines)))
+                                             " and ".join(name for name, _ in transcripts)))
 
 
 if __name__ == "__main__":

@@ -46,6 +46,10 @@ struct fx {
 	unsigned nframes;
 	size_t len[MAX_FRAMES];
 	uint8_t frame[MAX_FRAMES][PCNET_MAX_FRAME];
+	/* The optimisations' hooks: run states told, interrupt holds asked for, the clock. */
+	int running; /* -1: never told */
+	unsigned run_calls, holds;
+	uint64_t hold_ns, now;
 };
 
 static inline int fake_irq(void *ctx, unsigned gsi, bool level)
@@ -78,7 +82,31 @@ static inline int fake_tx(void *ctx, const uint8_t *frame, size_t len)
 	return 0;
 }
 
-static const struct pcnet_ops fake_ops = {.tx_kick = fake_kick, .tx = fake_tx};
+static inline void fake_run_state(void *ctx, bool running)
+{
+	struct fx *f = ctx;
+	assert_int_not_equal(f->running, running); /* told changes only */
+	f->running = running;
+	f->run_calls++;
+}
+
+static inline void fake_irq_hold(void *ctx, uint64_t ns)
+{
+	struct fx *f = ctx;
+	f->holds++;
+	f->hold_ns = ns;
+}
+
+static inline uint64_t fake_now(void *ctx)
+{
+	return ((struct fx *)ctx)->now;
+}
+
+static const struct pcnet_ops fake_ops = {.tx_kick = fake_kick,
+					  .tx = fake_tx,
+					  .run_state = fake_run_state,
+					  .irq_hold = fake_irq_hold,
+					  .now = fake_now};
 
 static inline int setup(void **state)
 {
@@ -86,6 +114,8 @@ static inline int setup(void **state)
 	if (!f || fake_guest_init(&f->g, RAM_SIZE))
 		return -1;
 	f->room = -1;
+	f->running = -1;
+	f->now = 1000000000;
 	struct vmm_irq irq = {.set = fake_irq, .ctx = f, .gsi = TEST_GSI};
 	pcnet_init(&f->p, mac, &f->g.mem, irq, &fake_ops, f);
 	pcnet_set_bus_master(&f->p, true);

@@ -190,6 +190,70 @@ static void ata_disks(void **state)
 #undef ERR
 }
 
+/* opt=: all (the default), none, or names joined by '+', each a bit in the order the device
+ * lists them; a bad list, or opt= on a device that has none, is a one-line error naming what
+ * is accepted. */
+static void optimisations(void **state)
+{
+	(void)state;
+	struct vmm_config c;
+	struct host_err e = {{0}};
+	assert_int_equal(PARSE(&c, &e, "--kernel", "k", "--net", "tap=t0,model=pcnet", "--net",
+			       "tap=t1,model=pcnet,opt=none", "--net",
+			       "tap=t2,model=pcnet,opt=tdmd+rap", "--net",
+			       "tap=t3,model=pcnet,opt=coalesce,coalesce_us=250,combine_frames=8,"
+			       "combine_us=2000"),
+			 VMM_CLI_RUN);
+	assert_int_equal(c.nets[0].opt.mask, VMM_PCNET_OPT_ALL);
+	assert_false(c.nets[0].opt.given);
+	assert_int_equal(c.nets[0].combine_frames, VMM_PCNET_COMBINE_FRAMES);
+	assert_int_equal(c.nets[0].combine_us, VMM_PCNET_COMBINE_US);
+	assert_int_equal(c.nets[0].coalesce_us, VMM_PCNET_COALESCE_US);
+	assert_int_equal(c.nets[1].opt.mask, 0);
+	assert_true(c.nets[1].opt.given);
+	assert_int_equal(c.nets[2].opt.mask, VMM_PCNET_OPT_RAP | VMM_PCNET_OPT_TDMD);
+	assert_int_equal(c.nets[3].opt.mask, VMM_PCNET_OPT_COALESCE);
+	assert_int_equal(c.nets[3].coalesce_us, 250);
+	assert_int_equal(c.nets[3].combine_frames, 8);
+	assert_int_equal(c.nets[3].combine_us, 2000);
+	assert_int_equal(PARSE(&c, &e, "--kernel", "k", "--net", "tap=t0,model=pcnet,opt=all"),
+			 VMM_CLI_RUN);
+	assert_int_equal(c.nets[0].opt.mask, VMM_PCNET_OPT_ALL);
+	assert_true(c.nets[0].opt.given);
+	assert_int_equal(PARSE(&c, &e, "--kernel", "k", "--disk", "path=a,transport=ata", "--disk",
+			       "path=b,transport=ata,opt=data+bm", "--disk",
+			       "path=c,transport=ata,opt=none"),
+			 VMM_CLI_RUN);
+	assert_int_equal(c.disks[0].opt.mask, VMM_ATA_OPT_ALL);
+	assert_int_equal(c.disks[1].opt.mask, VMM_ATA_OPT_DATA | VMM_ATA_OPT_BM);
+	assert_int_equal(c.disks[2].opt.mask, 0);
+	vmm_config_free(&c);
+#define ERR(words, ...)                                                                            \
+	do {                                                                                       \
+		memset(&e, 0, sizeof(e));                                                          \
+		expect_error(PARSE(&c, &e, "--kernel", "k", __VA_ARGS__), &e, words);              \
+		vmm_config_free(&c);                                                               \
+	} while (0)
+	static const char pcnet_words[] =
+		"opt=rap+fast: use all, none, or names joined by '+' from rap, tdmd, combine, "
+		"coalesce";
+	ERR(pcnet_words, "--net", "tap=t0,model=pcnet,opt=rap+fast");
+	ERR("opt=rap+: use all, none", "--net", "tap=t0,model=pcnet,opt=rap+");
+	ERR("opt=+rap: use all, none", "--net", "tap=t0,model=pcnet,opt=+rap");
+	ERR("opt=All: use all, none", "--net", "tap=t0,model=pcnet,opt=All");
+	ERR("opt=none+rap: use all", "--net", "tap=t0,model=pcnet,opt=none+rap");
+	ERR("combine_frames=0: give a number from 1 to 32", "--net",
+	    "tap=t0,model=pcnet,combine_frames=0");
+	ERR("coalesce_us=x: give a number", "--net", "tap=t0,model=pcnet,coalesce_us=x");
+	ERR("are model=pcnet's", "--net", "tap=t0,opt=none");
+	ERR("are model=pcnet's", "--net", "tap=t0,model=virtio,combine_us=5");
+	ERR("opt=fast: use all, none, or names joined by '+' from taskfile, data, bm", "--disk",
+	    "path=a,transport=ata,opt=fast");
+	ERR("opt= is the ATA disk's", "--disk", "path=a,opt=none");
+	ERR("opt= is the ATA disk's", "--disk", "path=a,transport=mmio,opt=all");
+#undef ERR
+}
+
 static void sizes(void **state)
 {
 	(void)state;
@@ -271,7 +335,8 @@ int main(void)
 		cmocka_unit_test(firmware),   cmocka_unit_test(defaults),
 		cmocka_unit_test(everything), cmocka_unit_test(help_and_version),
 		cmocka_unit_test(errors),     cmocka_unit_test(net_model),
-		cmocka_unit_test(ata_disks),  cmocka_unit_test(sizes),
+		cmocka_unit_test(ata_disks),  cmocka_unit_test(optimisations),
+		cmocka_unit_test(sizes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

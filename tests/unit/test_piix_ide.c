@@ -114,12 +114,13 @@ static int setup(void **state)
 					  pci_host_io_trap, &f->host, "pci-io"),
 			 0);
 	assert_int_equal(
-		piix_ide_init(&f->ide, &f->pio, &f->io, &f->mem, fake_irq, f, BM_PORT, &err), 0);
+		piix_ide_init(&f->ide, &f->pio, &f->io, &f->mem, fake_irq, f, BM_PORT, NULL, &err),
+		0);
 	/* Primary master, primary slave (read-only), secondary master. */
 	for (unsigned i = 0; i < 3; i++) {
 		make_disk(f, i);
 		struct host_blk_opts o = {.path = f->path[i], .readonly = i == 1, .queues = 1};
-		assert_int_equal(piix_ide_add_disk(&f->ide, &o, &err), 0);
+		assert_int_equal(piix_ide_add_disk(&f->ide, &o, 0, &err), 0);
 	}
 	f->slot = pci_host_add(&f->host, &f->ide.pci, -1);
 	assert_true(f->slot > 0);

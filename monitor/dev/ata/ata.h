@@ -14,9 +14,11 @@
  * the buffer it names: the drive shows BSY, and a reset waits for the request to come back.
  *
  * Side effects: of the command block writes only the command register acts; features, sector
- * count, LBA and device writes only latch (and push the previous byte into the LBA48 HOB copy).
- * A later step may therefore apply them from KVM's coalesced PIO ring, as long as it applies
- * them, in order, before the next access to the channel (ata_write is that entry point).
+ * count, LBA and device writes only latch (and push the previous byte into the LBA48 HOB copy),
+ * and a data-register write only fills the buffer until the DRQ block is whole. The PIIX glue
+ * (piix.c, opt=) therefore lets them wait in KVM's coalesced PIO ring; vmmon applies them, in
+ * order, before it handles the next exit and before the I/O thread's next completion. Reads,
+ * the command register and device control (SRST, nIEN) still exit.
  */
 #ifndef VMMON_DEV_ATA_H
 #define VMMON_DEV_ATA_H
@@ -132,6 +134,10 @@ struct ata_ops {
 	/* Start ch->io on drive `unit`'s disk (lock held; vCPU or I/O thread). The engine calls
 	 * ch->io.done once it completes, on its own thread and without the lock. */
 	void (*submit)(void *ctx, struct ata_chan *ch, unsigned unit);
+	/* Optional (lock held, vCPU or I/O thread): the channel set DRQ for a PIO data-out block.
+	 * Its data-port writes may wait in KVM's coalesced ring, where nothing but a drain makes
+	 * them arrive: the glue makes sure one comes. */
+	void (*pio_out_wait)(void *ctx, struct ata_chan *ch);
 };
 
 /* The bus-master half of the channel and the DMA transfer's position in the PRD table. */

@@ -97,6 +97,8 @@ static void pio_out_block(struct ata_chan *ch)
 	ch->end = ch->cur * ATA_SECTOR;
 	ch->phase = ATA_PIO_OUT;
 	ch->drive[ch->unit].status = ATA_STATUS_READY | ATA_DRQ;
+	if (ch->ops->pio_out_wait)
+		ch->ops->pio_out_wait(ch->ctx, ch);
 }
 
 /* The buffer holds `bytes` for the host to read: DRQ and an interrupt. */

@@ -13,6 +13,21 @@
  * vmmon's I/O thread. A vCPU that starts one only marks it queued and signals the thread's
  * eventfd; the thread starts it, and its completion (on the thread) updates the channel and
  * raises the interrupt.
+ *
+ * The optimisations (`--disk ...,transport=ata,opt=`, VMM_ATA_OPT_*, per channel: both drives
+ * share its ports): taskfile puts ports 1-6 of the command block (features, count, LBA,
+ * device: writes that only latch) in a coalesced PIO zone, data the data register (writes
+ * that only fill the buffer until the DRQ block is whole; 16-bit only unless taskfile is on as
+ * well, as the zone must cover a 32-bit write whole), bm the channel's bus-master status
+ * (write-one-to-clear bits and the drive-capable latches: nothing reads them but the guest)
+ * and PRD table address (read when the start bit is set, which exits) in BAR4, moving with it.
+ * The bus-master command register stays an exit: its start bit starts the transfer the
+ * driver then sleeps on. The command register is the doorbell and
+ * exits: its effect (BSY, the engine) must be in place for the status read that follows, which
+ * exits anyway, and matching every opcode with an ioeventfd would save one exit of several per
+ * command. While a data-out block waits for words that may sit in the ring (an interrupt-
+ * driven driver writes the block and sleeps), the I/O thread drains the ring on a timer,
+ * from PIIX_WATCH_FIRST_US up to PIIX_WATCH_MAX_US apart, until the block is whole.
  */
 #ifndef VMMON_DEV_ATA_PIIX_H
 #define VMMON_DEV_ATA_PIIX_H
@@ -20,6 +35,8 @@
 #include <stdio.h>
 
 #include "../../bus.h"
+#include "../../coalesce.h"
+#include "../../config.h"
 #include "../../io/loop.h"
 #include "../pci.h"
 #include "ata.h"
@@ -34,6 +51,8 @@
 #define PIIX_IDE_MAX_DISKS     4
 #define PIIX_IDE_PRIMARY_IRQ   14
 #define PIIX_IDE_SECONDARY_IRQ 15
+#define PIIX_WATCH_FIRST_US    50
+#define PIIX_WATCH_MAX_US      1000
 
 struct piix_ide {
 	struct pci_dev pci;
@@ -49,6 +68,23 @@ struct piix_ide {
 	struct vmm_io_event kick;  /* a vCPU queued a request */
 	struct vmm_io_flush flush; /* the I/O thread queued one itself: start it after the batch */
 	unsigned legacy_traps;	   /* registered legacy port ranges, for destroy */
+
+	/* The optimisations. */
+	struct vmm_coalesce *coalesce; /* NULL: none */
+	unsigned opt[2];	       /* per channel, VMM_ATA_OPT_* as its first disk asked */
+	bool opt_set[2];	       /* a disk on the channel set opt[] */
+	uint32_t zone[2][2];	       /* registered zone per channel: port, size (size 0: none) */
+	uint16_t bm_zone;	       /* BAR4 where the bus-master zones are (0: none) */
+	struct vmm_io_event watch_ev;  /* a vCPU set DRQ for a data-out block */
+	struct vmm_io_timer watch;     /* the I/O thread's drains while such a block waits */
+	uint64_t watch_ns;
+	struct piix_port {
+		struct piix_ide *p;
+		unsigned c;
+	} port[2]; /* the command block traps' dev */
+	/* Coalesced writes applied to each channel: task file, data register, bus master. */
+	atomic_uint_fast64_t drained[2][3];
+	uint64_t watch_drains;
 };
 
 /*
@@ -58,11 +94,14 @@ struct piix_ide {
  */
 int piix_ide_init(struct piix_ide *p, struct vmm_bus *pio, struct vmm_io *io,
 		  const struct gmem *mem, int (*irq_set)(void *ctx, unsigned gsi, bool level),
-		  void *irq_ctx, uint16_t bm_port, struct host_err *err);
-/* Opens the next disk (o->path) into the next position. */
-int piix_ide_add_disk(struct piix_ide *p, const struct host_blk_opts *o, struct host_err *err);
+		  void *irq_ctx, uint16_t bm_port, struct vmm_coalesce *c, struct host_err *err);
+/* Opens the next disk (o->path) into the next position, with the optimisations `opt`
+ * (VMM_ATA_OPT_*; its channel's other disk must ask for the same; without a coalesce module
+ * they are ignored). */
+int piix_ide_add_disk(struct piix_ide *p, const struct host_blk_opts *o, unsigned opt,
+		      struct host_err *err);
 /* After the I/O thread has stopped (no request may be in flight any more). */
 void piix_ide_destroy(struct piix_ide *p);
-void piix_ide_print_stats(const struct piix_ide *p, FILE *out);
+void piix_ide_print_stats(struct piix_ide *p, FILE *out);
 
 #endif
