@@ -3,7 +3,24 @@
  * The ATA driver. Every command follows ATA/ATAPI-6's host protocols (9.x): wait until BSY and
  * DRQ are clear and DRDY is set, write the taskfile (for a 48-bit command each register twice,
  * the high-order byte first), the Device register, then the command byte; wait 400 ns, reading
- * the Alternate Status once, before anything else looks at the status.
+ * the Alternate Status once, before anything polls the status.
+ *
+ * Reads are what a VMM pays for (each one is an exit), so a command reads only what the
+ * protocol needs, and an interrupt-driven DMA command reads two registers: the bus master's
+ * status and the Status that acknowledges INTRQ. Two reads the letter of the protocol has are
+ * left out where the driver knows their answer:
+ *  - the ready check before a command (HI1: Check_Status), when the previous command's ending
+ *    Status showed DRDY and BSY, DRQ, ERR, DF clear (a->ready). ATA-6's Status register
+ *    lets a device set BSY only after a reset, after the host wrote the Command register, or
+ *    within that command's data transfer, and DRQ only in a data phase; DRDY stays set in Idle
+ *    and Standby. This driver drives one device and is the only writer of its channel's
+ *    registers, so nothing can have changed that answer. After a reset or a failure it reads
+ *    again.
+ *  - the Alternate Status read in the 400 ns pause after the command byte, when the next look
+ *    at the status comes after INTRQ: the 400 ns rule guards a status read made before the
+ *    device has set BSY, and INTRQ comes only after the device took the command. (The read is
+ *    libata's way of flushing posted writes before the delay; port I/O writes are not
+ *    posted.) Polling, or a PIO data-out command, which polls for its first DRQ, keeps it.
  *
  * Interrupts: the IRQ pin is programmed edge-triggered (runtime/platform.h), and the device
  * holds INTRQ asserted until the host reads the Status register. So every interrupt is
@@ -129,17 +146,20 @@ static void arm(struct g_ata *a)
 		a->irq_seen = g_irq_count(a->vector);
 }
 
-/* Writes tf and its command byte once the device is ready for a command. */
-static int issue(struct g_ata *a, const struct g_ata_tf *tf, uint64_t deadline)
+/* Writes tf and its command byte once the device is ready for a command (known from the last
+ * command's end, or read). poll_next: the caller polls the status next, not after INTRQ, so
+ * the 400 ns pause reads the Alternate Status (see the top). */
+static int issue(struct g_ata *a, const struct g_ata_tf *tf, uint64_t deadline, bool poll_next)
 {
 	uint16_t r = a->cmd;
-	uint8_t st, dev = ATA_DEVICE_OBS | ATA_LBA | (a->drive ? ATA_DEV1 : 0);
-	int rc = g_ata_poll_alt(a, ATA_BUSY | ATA_DRQ, deadline, &st);
+	uint8_t st = 0, dev = ATA_DEVICE_OBS | ATA_LBA | (a->drive ? ATA_DEV1 : 0);
+	int rc = a->ready ? 0 : g_ata_poll_alt(a, ATA_BUSY | ATA_DRQ, deadline, &st);
 
-	if (!rc && !(st & ATA_DRDY))
+	if (!rc && !a->ready && !(st & ATA_DRDY))
 		rc = -EIO;
 	if (rc)
 		return fail(a, tf->command, st, rc);
+	a->ready = false; /* until this command's end shows it again */
 	if (tf->ext) {
 		/* The "previous content" of each FIFO register first (ATA-6 6.20). */
 		g_outb(r + ATA_REG_NSECT, (uint8_t)(tf->nsect >> 8));
@@ -158,8 +178,18 @@ static int issue(struct g_ata *a, const struct g_ata_tf *tf, uint64_t deadline)
 	g_io_barrier(); /* a PRD table or a buffer is complete before the device can use it */
 	g_outb(r + ATA_REG_CMD, tf->command);
 	a->commands++;
-	g_ata_pause(a);
+	if (poll_next)
+		g_ata_pause(a);
 	return 0;
+}
+
+/* A command's ending Status, checked (no DRQ): the device is then ready for the next one. */
+static int end(struct g_ata *a, uint8_t command, uint8_t st)
+{
+	int rc = check(a, command, st, false);
+
+	a->ready = !rc && (st & (ATA_BUSY | ATA_DRDY)) == ATA_DRDY;
+	return rc;
 }
 
 /* PIO data-in (ATA-6 9.7): an interrupt before each DRQ block, none after the last. */
@@ -167,7 +197,7 @@ int g_ata_pio_in(struct g_ata *a, const struct g_ata_tf *tf, uint16_t *buf, unsi
 {
 	uint64_t deadline = g_tsc_deadline(G_ATA_TIMEOUT_US);
 	uint8_t st;
-	int rc = issue(a, tf, deadline);
+	int rc = issue(a, tf, deadline, a->o.poll);
 
 	for (uint32_t done = 0; !rc && done < tf->nsect; done += per) {
 		unsigned int n = tf->nsect - done < per ? tf->nsect - done : per;
@@ -186,7 +216,7 @@ int g_ata_pio_in(struct g_ata *a, const struct g_ata_tf *tf, uint16_t *buf, unsi
 	 * Status (which acknowledges nothing) after the 400 ns it may take. */
 	g_ata_pause(a);
 	rc = g_ata_poll_alt(a, ATA_BUSY, deadline, &st);
-	return rc ? fail(a, tf->command, st, rc) : check(a, tf->command, st, false);
+	return rc ? fail(a, tf->command, st, rc) : end(a, tf->command, st);
 }
 
 /* PIO data-out (ATA-6 9.8): the first DRQ block is polled for, then an interrupt follows
@@ -196,7 +226,7 @@ static int pio_out(struct g_ata *a, const struct g_ata_tf *tf, const uint16_t *b
 {
 	uint64_t deadline = g_tsc_deadline(G_ATA_TIMEOUT_US);
 	uint8_t st;
-	int rc = issue(a, tf, deadline);
+	int rc = issue(a, tf, deadline, true);
 
 	if (!rc)
 		rc = g_ata_poll_alt(a, ATA_BUSY, deadline, &st);
@@ -210,7 +240,8 @@ static int pio_out(struct g_ata *a, const struct g_ata_tf *tf, const uint16_t *b
 		a->drq_blocks++;
 		rc = await(a, tf->command, deadline, &st);
 		if (!rc)
-			rc = check(a, tf->command, st, done + n < tf->nsect);
+			rc = done + n < tf->nsect ? check(a, tf->command, st, true)
+						  : end(a, tf->command, st);
 	}
 	return rc;
 }
@@ -220,11 +251,11 @@ int g_ata_nodata(struct g_ata *a, const struct g_ata_tf *tf)
 {
 	uint64_t deadline = g_tsc_deadline(G_ATA_TIMEOUT_US);
 	uint8_t st;
-	int rc = issue(a, tf, deadline);
+	int rc = issue(a, tf, deadline, a->o.poll);
 
 	if (!rc)
 		rc = await(a, tf->command, deadline, &st);
-	return rc ? rc : check(a, tf->command, st, false);
+	return rc ? rc : end(a, tf->command, st);
 }
 
 /* The PRD table for bytes at buf: regions that never cross a 64 KiB boundary. */
@@ -277,7 +308,7 @@ static int dma(struct g_ata *a, const struct g_ata_tf *tf, bool write, void *buf
 		return rc;
 	g_outl(a->bm + ATA_DMA_TABLE, (uint32_t)g_mem_phys(a->prd));
 	g_outb(a->bm + ATA_DMA_CMD, dir);
-	rc = issue(a, tf, deadline);
+	rc = issue(a, tf, deadline, a->o.poll);
 	if (rc)
 		return rc;
 	g_outb(a->bm + ATA_DMA_CMD, dir | ATA_DMA_START);
@@ -297,7 +328,7 @@ static int dma(struct g_ata *a, const struct g_ata_tf *tf, bool write, void *buf
 	/* Still active: the device moved fewer bytes than the table holds. */
 	if (bms & (ATA_DMA_ERROR | ATA_DMA_ACTIVE))
 		return fail(a, tf->command, st, -EIO);
-	return check(a, tf->command, st, false);
+	return end(a, tf->command, st);
 }
 
 static int xfer(struct g_ata *a, bool write, uint64_t lba, void *buf, uint32_t n, bool ext)

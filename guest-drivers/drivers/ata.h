@@ -65,6 +65,10 @@ struct g_ata {
 	struct g_ata_prd *prd;
 	/* The last failure: command, Status and Error registers. */
 	uint8_t fail_cmd, fail_status, fail_error;
+	/* The device is known to be ready for a command: the last command's ending Status showed
+	 * DRDY with BSY, DRQ, ERR and DF clear, and nothing was written to the channel since
+	 * (ata.c, issue()). */
+	bool ready;
 	uint64_t commands;   /* command bytes written */
 	uint64_t irq_seen;   /* interrupt count when the driver last looked */
 	uint64_t drq_blocks; /* PIO blocks moved */

@@ -105,6 +105,7 @@ static int reset_channel(struct g_ata *a)
 {
 	uint8_t st;
 
+	a->ready = false; /* BSY until the reset ends: read before the next command */
 	g_outb(a->cmd + ATA_REG_DEVICE, ATA_DEVICE_OBS);
 	g_ata_pause(a);
 	g_outb(a->ctl, ATA_NIEN | ATA_SRST);
