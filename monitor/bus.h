@@ -39,7 +39,7 @@ struct vmm_trap {
 
 /* Dispatches per trap name, kept by name so that a trap that moves (a PCI BAR) keeps its count:
  * what --stats reports as userspace exits by device (each dispatch from a vCPU is one exit;
- * a string access counts once). */
+ * a string access counts once; writes applied from the coalesced ring are not counted). */
 #define VMM_BUS_MAX_NAMES 48
 struct vmm_bus_counter {
 	const char *name;

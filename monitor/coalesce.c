@@ -34,6 +34,7 @@
 #include "coalesce.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -73,13 +74,29 @@ void vmm_coalesce_set_ring(struct vmm_coalesce *c, void *run, int run_size, int 
 	c->max = (unsigned)(((size_t)ps - sizeof(*c->ring)) / sizeof(c->ring->coalesced_mmio[0]));
 }
 
+static int kvm_ioctl(struct vmm_coalesce *c, unsigned long req, void *arg)
+{
+	if (c->kvm_ioctl)
+		return c->kvm_ioctl(c, req, arg);
+	return ioctl(c->vm_fd, req, arg) < 0 ? -errno : 0;
+}
+
 int vmm_coalesce_zone(struct vmm_coalesce *c, uint32_t port, uint32_t size, bool add)
 {
 	struct kvm_coalesced_mmio_zone z = {.addr = port, .size = size, .pio = 1};
-	return ioctl(c->vm_fd, add ? KVM_REGISTER_COALESCED_MMIO : KVM_UNREGISTER_COALESCED_MMIO,
-		     &z) < 0
-		       ? -errno
-		       : 0;
+	return kvm_ioctl(c, add ? KVM_REGISTER_COALESCED_MMIO : KVM_UNREGISTER_COALESCED_MMIO, &z);
+}
+
+int vmm_coalesce_ioeventfd(struct vmm_coalesce *c, uint32_t port, unsigned len, uint64_t val,
+			   int fd, bool assign)
+{
+	struct kvm_ioeventfd e = {.datamatch = val,
+				  .addr = port,
+				  .len = len,
+				  .fd = fd,
+				  .flags = KVM_IOEVENTFD_FLAG_PIO | KVM_IOEVENTFD_FLAG_DATAMATCH |
+					   (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN)};
+	return kvm_ioctl(c, KVM_IOEVENTFD, &e);
 }
 
 int vmm_coalesce_add_doorbell(struct vmm_coalesce *c, struct vmm_doorbell *db)
@@ -167,14 +184,35 @@ static bool bell_wanted(struct vmm_doorbell *db, uint32_t port)
 {
 	if (!port || !atomic_load(&db->armed))
 		return false;
-	return port == VMM_COALESCE_ANY_PORT ||
-	       (port >= atomic_load(&db->lo) && port < atomic_load(&db->hi));
+	if (port == VMM_COALESCE_ANY_PORT)
+		return true;
+	for (unsigned i = 0; i < VMM_DOORBELL_RANGES; i++)
+		if (port >= atomic_load(&db->range[i].lo) && port < atomic_load(&db->range[i].hi))
+			return true;
+	return false;
 }
 
 static uint64_t read_bell(int fd)
 {
 	uint64_t v;
 	return read(fd, &v, sizeof(v)) == (ssize_t)sizeof(v) ? v : 0; /* EAGAIN: none */
+}
+
+/* The counts of one doorbell's eventfds. With several, one poll finds those that were rung
+ * (mostly none or one) and only they are read: a sync on a device's ports costs two system
+ * calls, not one per value. A signal after the poll waits for the next sync, as one after
+ * the read would. */
+static void read_bells(const struct vmm_doorbell *db, uint64_t *count)
+{
+	struct pollfd pfd[VMM_DOORBELL_FDS];
+	unsigned n = db->nfd;
+	for (unsigned k = 0; k < n; k++)
+		pfd[k] = (struct pollfd){.fd = db->fd[k], .events = POLLIN};
+	if (n > 1 && poll(pfd, n, 0) < 0)
+		for (unsigned k = 0; k < n; k++)
+			pfd[k].revents = POLLIN; /* poll failed (EINTR, ENOMEM): read them all */
+	for (unsigned k = 0; k < n; k++)
+		count[k] = n == 1 || pfd[k].revents ? read_bell(db->fd[k]) : 0;
 }
 
 void vmm_coalesce_sync(struct vmm_coalesce *c, uint32_t port)
@@ -194,9 +232,9 @@ void vmm_coalesce_sync(struct vmm_coalesce *c, uint32_t port)
 		struct vmm_doorbell *db = c->bells[i];
 		if (!want[i])
 			continue;
-		db->begin(db->ctx);
-		for (unsigned k = 0; k < db->nfd; k++)
-			count[i][k] = read_bell(db->fd[k]);
+		if (db->begin)
+			db->begin(db->ctx);
+		read_bells(db, count[i]);
 		atomic_fetch_add_explicit(&c->bell_reads, 1, memory_order_relaxed);
 	}
 	drain(c);

@@ -28,7 +28,8 @@
 
 #include "bus.h"
 
-#define VMM_DOORBELL_FDS       2 /* datamatched values per doorbell */
+#define VMM_DOORBELL_FDS       8 /* datamatched values per doorbell */
+#define VMM_DOORBELL_RANGES    4 /* port ranges whose exits read a doorbell first */
 #define VMM_COALESCE_MAX_BELLS 8
 #define VMM_COALESCE_ANY_PORT  UINT32_MAX /* vmm_coalesce_sync: every doorbell */
 
@@ -36,12 +37,15 @@
 struct vmm_doorbell {
 	int fd[VMM_DOORBELL_FDS];
 	unsigned nfd;
-	/* Exits on ports [lo, hi) must see this doorbell applied first; armed: KVM may be
-	 * swallowing writes now. Written by the device (any thread), read by every sync. */
-	_Atomic uint32_t lo, hi;
+	/* Exits on ports [lo, hi) of any range must see this doorbell applied first (an empty
+	 * range, lo == hi, covers nothing); armed: KVM may be swallowing writes now. Written by
+	 * the device (any thread), read by every sync. */
+	struct vmm_doorbell_range {
+		_Atomic uint32_t lo, hi;
+	} range[VMM_DOORBELL_RANGES];
 	atomic_bool armed;
-	/* Drain lock held. begin: the ring is drained and the eventfds are about to be read;
-	 * apply: the counts read (all may be 0), after the writes that came meanwhile. */
+	/* Drain lock held. begin (optional): the ring is drained and the eventfds are about to
+	 * be read; apply: the counts read (all may be 0), after the writes that came meanwhile. */
 	void (*begin)(void *ctx);
 	void (*apply)(void *ctx, const uint64_t count[VMM_DOORBELL_FDS]);
 	void *ctx;
@@ -56,6 +60,10 @@ struct vmm_coalesce {
 	struct vmm_doorbell *bells[VMM_COALESCE_MAX_BELLS];
 	_Atomic unsigned nr_bells;
 	atomic_uint_fast64_t drains, entries, bell_reads; /* for --stats */
+	/* The KVM ioctls on vm_fd (zones, ioeventfds); the unit tests put a fake KVM here.
+	 * NULL: ioctl(2). Returns 0 or -errno. */
+	int (*kvm_ioctl)(struct vmm_coalesce *c, unsigned long req, void *arg);
+	void *kvm_ctx; /* the fake's */
 };
 
 /* How one drained entry, or a run of entries to the same address, reaches a device: `count`
@@ -70,6 +78,10 @@ void vmm_coalesce_destroy(struct vmm_coalesce *c);
 void vmm_coalesce_set_ring(struct vmm_coalesce *c, void *run, int run_size, int page);
 /* KVM_(UN)REGISTER_COALESCED_MMIO of ports [port, port + size). 0 or -errno. */
 int vmm_coalesce_zone(struct vmm_coalesce *c, uint32_t port, uint32_t size, bool add);
+/* KVM_IOEVENTFD on port: a `len`-byte write of `val` there signals fd instead of exiting
+ * (assign), or no longer does. 0 or -errno. */
+int vmm_coalesce_ioeventfd(struct vmm_coalesce *c, uint32_t port, unsigned len, uint64_t val,
+			   int fd, bool assign);
 /* Before the guest runs. -ENOSPC when full. */
 int vmm_coalesce_add_doorbell(struct vmm_coalesce *c, struct vmm_doorbell *db);
 /*

@@ -21,10 +21,16 @@ enum vmm_transport { VMM_TRANSPORT_PCI, VMM_TRANSPORT_MMIO, VMM_TRANSPORT_ATA };
 
 /* The ATA disk's world-switch optimisations (opt=, in this order; default all): task-file
  * writes, PIO data-out writes, and the bus-master PRD table address and status writes through
- * KVM's coalesced PIO ring. */
-enum { VMM_ATA_OPT_TASKFILE = 1u << 0, VMM_ATA_OPT_DATA = 1u << 1, VMM_ATA_OPT_BM = 1u << 2 };
-#define VMM_ATA_OPT_ALL	  (VMM_ATA_OPT_TASKFILE | VMM_ATA_OPT_DATA | VMM_ATA_OPT_BM)
-#define VMM_ATA_OPT_WORDS "taskfile", "data", "bm"
+ * KVM's coalesced PIO ring; the DMA command bytes and the bus-master start and stop as
+ * doorbells (datamatched ioeventfds read in order with that ring). */
+enum {
+	VMM_ATA_OPT_TASKFILE = 1u << 0,
+	VMM_ATA_OPT_DATA = 1u << 1,
+	VMM_ATA_OPT_BM = 1u << 2,
+	VMM_ATA_OPT_CMD = 1u << 3,
+};
+#define VMM_ATA_OPT_ALL	  (VMM_ATA_OPT_TASKFILE | VMM_ATA_OPT_DATA | VMM_ATA_OPT_BM | VMM_ATA_OPT_CMD)
+#define VMM_ATA_OPT_WORDS "taskfile", "data", "bm", "cmd"
 
 /* --disk path=FILE[,readonly=on][,queues=N][,direct=on][,transport=pci|mmio|ata][,serial=ID]
  *        [,boot=on][,opt=LIST] (opt: transport=ata)

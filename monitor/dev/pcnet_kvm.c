@@ -13,15 +13,14 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "host/util.h"
 #include "pcnet_pci.h"
 
 /* The datamatched RDP writes, in db.fd order: pcnet32's send (INEA|TDMD) and a polled one. */
-static const uint16_t db_val[VMM_DOORBELL_FDS] = {PCNET_CSR0_INEA | PCNET_CSR0_TDMD,
-						  PCNET_CSR0_TDMD};
+static const uint16_t db_val[PCNET_PCI_DB_VALUES] = {PCNET_CSR0_INEA | PCNET_CSR0_TDMD,
+						     PCNET_CSR0_TDMD};
 
 /* Writes with no effect until a later access reads them (datasheet, I/O resources): the PROM
  * (written only while BCR2 APROMWE, then only latched) and, in word I/O, RAP and RESET (a
@@ -56,13 +55,7 @@ void pcnet_pci_zones_move(struct pcnet_pci *n, uint16_t base)
 
 static int ioeventfd(struct pcnet_pci *n, unsigned i, uint16_t port, bool assign)
 {
-	struct kvm_ioeventfd e = {.datamatch = db_val[i],
-				  .addr = port,
-				  .len = 2,
-				  .fd = n->db.fd[i],
-				  .flags = KVM_IOEVENTFD_FLAG_PIO | KVM_IOEVENTFD_FLAG_DATAMATCH |
-					   (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN)};
-	return ioctl(n->coalesce->vm_fd, KVM_IOEVENTFD, &e) < 0 ? -errno : 0;
+	return vmm_coalesce_ioeventfd(n->coalesce, port, 2, db_val[i], n->db.fd[i], assign);
 }
 
 /* db_lock held: the ioeventfds where they should be now. */
@@ -73,10 +66,10 @@ static void db_place(struct pcnet_pci *n)
 		want = n->io_base + PCNET_RDP;
 	if (want == n->db_port)
 		return;
-	for (unsigned i = 0; n->db_port && i < n->db.nfd; i++)
+	for (unsigned i = 0; n->db_port && i < PCNET_PCI_DB_VALUES; i++)
 		ioeventfd(n, i, n->db_port, false);
 	n->db_port = 0;
-	for (unsigned i = 0; want && i < n->db.nfd; i++) {
+	for (unsigned i = 0; want && i < PCNET_PCI_DB_VALUES; i++) {
 		int ret = ioeventfd(n, i, want, true);
 		if (ret) {
 			fprintf(stderr,
@@ -105,8 +98,8 @@ void pcnet_pci_db_update(struct pcnet_pci *n, int running, int io_base)
 	if (io_base >= 0) {
 		n->io_base = (uint16_t)io_base;
 		/* An exit on the BAR applies the doorbells first (coalesce.c). */
-		atomic_store(&n->db.lo, n->io_base);
-		atomic_store(&n->db.hi, n->io_base ? n->io_base + PCNET_IO_SIZE : 0);
+		atomic_store(&n->db.range[0].lo, n->io_base);
+		atomic_store(&n->db.range[0].hi, n->io_base ? n->io_base + PCNET_IO_SIZE : 0);
 	}
 	db_place(n);
 	pthread_mutex_unlock(&n->db_lock);
@@ -140,7 +133,7 @@ static void db_fired(struct vmm_io *io, struct vmm_io_event *ev)
 
 int pcnet_pci_db_init(struct pcnet_pci *n, struct host_err *err)
 {
-	n->db.nfd = VMM_DOORBELL_FDS;
+	n->db.nfd = PCNET_PCI_DB_VALUES;
 	for (unsigned i = 0; i < VMM_DOORBELL_FDS; i++)
 		n->db.fd[i] = -1;
 	if (!(n->opt & VMM_PCNET_OPT_TDMD))
@@ -150,7 +143,7 @@ int pcnet_pci_db_init(struct pcnet_pci *n, struct host_err *err)
 	n->db.begin = db_begin;
 	n->db.apply = db_apply;
 	n->db.ctx = n;
-	for (unsigned i = 0; i < VMM_DOORBELL_FDS; i++) {
+	for (unsigned i = 0; i < PCNET_PCI_DB_VALUES; i++) {
 		n->db.fd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (n->db.fd[i] < 0)
 			return host_err_set(err, errno, "--net tap=%s,model=pcnet: eventfd: %s",
@@ -179,7 +172,7 @@ void pcnet_pci_kvm_destroy(struct pcnet_pci *n)
 		pthread_mutex_destroy(&n->db_lock);
 		n->db_lock_ready = false;
 	}
-	for (unsigned i = 0; i < VMM_DOORBELL_FDS; i++) {
+	for (unsigned i = 0; i < PCNET_PCI_DB_VALUES; i++) {
 		if (n->db.fd[i] >= 0)
 			close(n->db.fd[i]);
 		n->db.fd[i] = -1;

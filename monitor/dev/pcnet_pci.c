@@ -238,7 +238,7 @@ int pcnet_pci_init(struct pcnet_pci *n, const struct vmm_net_config *nc, unsigne
 	n->combine_ns = (uint64_t)nc->combine_us * 1000;
 	n->combine_timer.fn = combine_expired;
 	n->irq_timer.fn = irq_expired;
-	n->db.nfd = VMM_DOORBELL_FDS;
+	n->db.nfd = PCNET_PCI_DB_VALUES;
 	for (unsigned i = 0; i < VMM_DOORBELL_FDS; i++)
 		n->db.fd[i] = -1;
 	int ret = host_tap_open(&n->tap, "--net", tap, err);

@@ -46,8 +46,9 @@
 #include "pci.h"
 #include "pcnet.h"
 
-#define PCNET_PCI_RX_BUFS  16
-#define PCNET_PCI_TX_SLOTS 32
+#define PCNET_PCI_RX_BUFS   16
+#define PCNET_PCI_TX_SLOTS  32
+#define PCNET_PCI_DB_VALUES 2 /* the transmit doorbell's datamatched RDP values */
 
 struct pcnet_pci;
 
@@ -92,7 +93,7 @@ struct pcnet_pci {
 	struct vmm_coalesce *coalesce;
 	uint16_t zone_base;	/* where the coalesced zones are (0: none registered) */
 	struct vmm_doorbell db; /* fd[i] counts swallowed RDP writes of db_val[i] */
-	struct pcnet_db_event db_ev[VMM_DOORBELL_FDS];
+	struct pcnet_db_event db_ev[PCNET_PCI_DB_VALUES];
 	pthread_mutex_t db_lock; /* leaf: the ioeventfds' registration */
 	bool db_lock_ready;
 	bool running;	     /* the core's run state, as run_state told it */

@@ -5,8 +5,9 @@
 # end, zero counts crossing it, a data read before DRQ, PRD tables outside RAM, without EOT,
 # shorter and longer than the transfer). The host fills each disk with a pattern, then checks
 # that exactly the sectors the guest wrote changed, and changed to what it wrote. A rep insw of
-# a sector must reach the device as one access (--stats), not one per word. With VMMON_ASAN
-# pointing at the sanitizer build's vmmon, every run repeats under it.
+# a sector must reach the device as one access (--stats), not one per word, and the DMA commands
+# (good and bad tables) must go through the command doorbells of the default opt=all. With
+# VMMON_ASAN pointing at the sanitizer build's vmmon, every run repeats under it.
 # Usage: ata.sh VMMON IMG_RW IMG_RO IMG_MULTI
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -85,7 +86,12 @@ all() { # all VMMON: the three images
 	# and one word read before DRQ. Word by word it would be 4609.
 	[ -n "$reads" ] && [ "$reads" -le 15 ] ||
 		fail "PIO reads took $reads data-port accesses; one rep insw burst should be one"
-	echo "ok: $1: read-write disk; PIO reads in $reads accesses, writes in $writes"
+	# The DMA cases (good and bad tables) ran with opt=cmd on (the default): their command
+	# bytes and starts were doorbells.
+	db=$(stat 'doorbells: commands')
+	[ -n "$db" ] && [ "$db" -gt 0 ] || fail "no DMA command went through a doorbell"
+	echo "ok: $1: read-write disk; PIO reads in $reads accesses, writes in $writes;" \
+		"$db DMA commands by doorbell"
 
 	make_disk "$tmp/ro.img" 8
 	sum=$(cksum <"$tmp/ro.img")

@@ -110,7 +110,7 @@ expect "opt=rap+fast: use all, none, or names joined by '+' from rap, tdmd, comb
 	"$vmmon" --kernel "$guest" --net tap=t0,model=pcnet,opt=rap+fast
 expect "opt=, combine_frames=, combine_us= and coalesce_us= are model=pcnet's" "$vmmon" \
 	--kernel "$guest" --net tap=t0,opt=all
-expect "opt=dma: use all, none, or names joined by '+' from taskfile, data, bm" "$vmmon" \
+expect "opt=dma: use all, none, or names joined by '+' from taskfile, data, bm, cmd" "$vmmon" \
 	--kernel "$guest" --disk "path=$tmp/d.img,transport=ata,opt=dma"
 expect "opt= is the ATA disk's" "$vmmon" --kernel "$guest" --disk "path=$tmp/d.img,opt=none"
 expect "opt= differs from the other disk's on the primary channel" "$vmmon" --kernel "$guest" \

@@ -222,11 +222,14 @@ static void optimisations(void **state)
 	assert_true(c.nets[0].opt.given);
 	assert_int_equal(PARSE(&c, &e, "--kernel", "k", "--disk", "path=a,transport=ata", "--disk",
 			       "path=b,transport=ata,opt=data+bm", "--disk",
-			       "path=c,transport=ata,opt=none"),
+			       "path=c,transport=ata,opt=none", "--disk",
+			       "path=d,transport=ata,opt=cmd+taskfile"),
 			 VMM_CLI_RUN);
 	assert_int_equal(c.disks[0].opt.mask, VMM_ATA_OPT_ALL);
+	assert_int_equal(VMM_ATA_OPT_ALL & VMM_ATA_OPT_CMD, VMM_ATA_OPT_CMD);
 	assert_int_equal(c.disks[1].opt.mask, VMM_ATA_OPT_DATA | VMM_ATA_OPT_BM);
 	assert_int_equal(c.disks[2].opt.mask, 0);
+	assert_int_equal(c.disks[3].opt.mask, VMM_ATA_OPT_CMD | VMM_ATA_OPT_TASKFILE);
 	vmm_config_free(&c);
 #define ERR(words, ...)                                                                            \
 	do {                                                                                       \
@@ -247,8 +250,8 @@ static void optimisations(void **state)
 	ERR("coalesce_us=x: give a number", "--net", "tap=t0,model=pcnet,coalesce_us=x");
 	ERR("are model=pcnet's", "--net", "tap=t0,opt=none");
 	ERR("are model=pcnet's", "--net", "tap=t0,model=virtio,combine_us=5");
-	ERR("opt=fast: use all, none, or names joined by '+' from taskfile, data, bm", "--disk",
-	    "path=a,transport=ata,opt=fast");
+	ERR("opt=fast: use all, none, or names joined by '+' from taskfile, data, bm, cmd",
+	    "--disk", "path=a,transport=ata,opt=fast");
 	ERR("opt= is the ATA disk's", "--disk", "path=a,opt=none");
 	ERR("opt= is the ATA disk's", "--disk", "path=a,transport=mmio,opt=all");
 #undef ERR

@@ -4,7 +4,8 @@
  * ring as KVM fills it (KVM writes `last`, vmmon `first`): entries applied in order across the
  * wrap, a run of writes to one port as one string access, each slot handed back only once its
  * write is applied, slots KVM never writes skipped; and a sync drains, reads a doorbell, drains
- * what came meanwhile and applies it, only for exits on the doorbell's ports.
+ * what came meanwhile and applies it, only for exits on the doorbell's ports (any of its port
+ * ranges), reading only the eventfds that were rung of a doorbell with many.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -244,8 +245,8 @@ static int sync_setup(void **state)
 	f->db = (struct vmm_doorbell){.nfd = 2, .begin = db_begin, .apply = db_apply, .ctx = f};
 	for (unsigned i = 0; i < 2; i++)
 		f->db.fd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	atomic_store(&f->db.lo, 0xc000);
-	atomic_store(&f->db.hi, 0xc020);
+	atomic_store(&f->db.range[0].lo, 0xc000);
+	atomic_store(&f->db.range[0].hi, 0xc020);
 	atomic_store(&f->db.armed, true);
 	assert_int_equal(vmm_coalesce_add_doorbell(&f->c, &f->db), 0);
 	return 0;
@@ -319,6 +320,64 @@ static void sync_without_ring(void **state)
 	assert_int_equal(f->got[0], 1);
 }
 
+/* Many values, several ranges (the ATA channel's: command block, control block, bus master,
+ * PCI data), no begin hook: an exit in any range reads it, the counts land by value. */
+static uint64_t got2[VMM_DOORBELL_FDS];
+static unsigned applied2;
+
+static void db2_apply(void *ctx, const uint64_t count[VMM_DOORBELL_FDS])
+{
+	(void)ctx;
+	memcpy(got2, count, sizeof(got2));
+	applied2++;
+}
+
+static void sync_ranges_and_many_values(void **state)
+{
+	struct fx *f = *state;
+	struct vmm_doorbell db = {.nfd = VMM_DOORBELL_FDS, .apply = db2_apply};
+	static const uint32_t range[VMM_DOORBELL_RANGES][2] = {
+		{0x1f0, 0x1f8}, {0x3f6, 0x3f7}, {0xc000, 0xc008}, {0xcfc, 0xd00}};
+	for (unsigned i = 0; i < VMM_DOORBELL_FDS; i++)
+		db.fd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	for (unsigned r = 0; r < VMM_DOORBELL_RANGES; r++) {
+		atomic_store(&db.range[r].lo, range[r][0]);
+		atomic_store(&db.range[r].hi, range[r][1]);
+	}
+	atomic_store(&db.armed, true);
+	assert_int_equal(vmm_coalesce_add_doorbell(&f->c, &db), 0);
+	applied2 = 0;
+	host_signal(db.fd[5]);
+	host_signal(db.fd[5]);
+	host_signal(db.fd[7]);
+	/* Just outside each range: not read. */
+	static const uint32_t outside[] = {0x1ef,  0x1f8,  0x3f5, 0x3f7,
+					   0xbfff, 0xc008, 0xcfb, 0xd00};
+	for (unsigned i = 0; i < sizeof(outside) / sizeof(outside[0]); i++)
+		vmm_coalesce_sync(&f->c, outside[i]);
+	assert_int_equal(applied2, 0);
+	vmm_coalesce_sync(&f->c, 0x3f6);
+	assert_int_equal(applied2, 1);
+	for (unsigned i = 0; i < VMM_DOORBELL_FDS; i++)
+		assert_int_equal(got2[i], i == 5 ? 2 : i == 7 ? 1 : 0);
+	/* Each range's ends. */
+	static const uint32_t inside[] = {0x1f0, 0x1f7, 0xc000, 0xc007, 0xcfc, 0xcff};
+	for (unsigned i = 0; i < sizeof(inside) / sizeof(inside[0]); i++) {
+		host_signal(db.fd[i]);
+		vmm_coalesce_sync(&f->c, inside[i]);
+		assert_int_equal(applied2, 2 + i);
+		for (unsigned k = 0; k < VMM_DOORBELL_FDS; k++)
+			assert_int_equal(got2[k], k == i);
+	}
+	/* An empty range (a BAR not decoded) covers nothing. */
+	atomic_store(&db.range[2].hi, 0xc000);
+	vmm_coalesce_sync(&f->c, 0xc000);
+	assert_int_equal(applied2, 7);
+	atomic_store(&db.armed, false);
+	for (unsigned i = 0; i < VMM_DOORBELL_FDS; i++)
+		close(db.fd[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -330,6 +389,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(sync_elsewhere_drains_only, sync_setup,
 						sync_teardown),
 		cmocka_unit_test_setup_teardown(sync_without_ring, sync_setup, sync_teardown),
+		cmocka_unit_test_setup_teardown(sync_ranges_and_many_values, sync_setup,
+						sync_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,8 +17,10 @@
  * count, LBA and device writes only latch (and push the previous byte into the LBA48 HOB copy),
  * and a data-register write only fills the buffer until the DRQ block is whole. The PIIX glue
  * (piix.c, opt=) therefore lets them wait in KVM's coalesced PIO ring; vmmon applies them, in
- * order, before it handles the next exit and before the I/O thread's next completion. Reads,
- * the command register and device control (SRST, nIEN) still exit.
+ * order, before it handles the next exit and before the I/O thread's next completion. The DMA
+ * commands and the bus-master start and stop may be doorbells (ata_db.c): swallowed by KVM and
+ * applied, after the ring, once vmmon reads their counts. Reads, the other command bytes and
+ * device control (SRST, nIEN) still exit.
  */
 #ifndef VMMON_DEV_ATA_H
 #define VMMON_DEV_ATA_H
@@ -158,6 +160,8 @@ struct ata_stats {
 	uint64_t data_reads, data_writes, pio_bytes;
 	uint64_t dma_bytes, dma_errors;
 	uint64_t ignored; /* writes while BSY/DRQ, data accesses without DRQ */
+	/* Writes the doorbells swallowed (ata_db.c), and reads of them whose order was open. */
+	uint64_t db_commands, db_starts, db_stops, db_ambiguous;
 };
 
 struct ata_chan {
@@ -231,6 +235,34 @@ int ata_bm_write(struct ata_chan *ch, unsigned off, const uint8_t *data, unsigne
 /* The PCI command register's bus-master enable. */
 void ata_bm_set_master(struct ata_chan *ch, bool on);
 
+/* ---- the command doorbells (ata_db.c, opt=cmd) ---- */
+
+/* The writes KVM may swallow, by register and value, one eventfd each (ATA_DB_LEN bytes
+ * wide), in the order ata_db_apply applies their counts. */
+enum ata_db_block { ATA_DB_CMD, ATA_DB_BM }; /* the command block, the channel's bus master */
+enum {
+	ATA_DB_STOP,
+	ATA_DB_STOP_WR,
+	ATA_DB_READ_DMA,
+	ATA_DB_READ_DMA_EXT,
+	ATA_DB_WRITE_DMA,
+	ATA_DB_WRITE_DMA_EXT,
+	ATA_DB_START,
+	ATA_DB_START_WR,
+	ATA_DB_VALUES
+};
+#define ATA_DB_LEN 1
+struct ata_db_value {
+	enum ata_db_block block;
+	uint8_t off, val; /* offset in the block, the value written */
+};
+extern const struct ata_db_value ata_db_values[ATA_DB_VALUES];
+/* The doorbell a write of `len` bytes of val at off swallows, or -1: the write exits. */
+int ata_db_find(enum ata_db_block block, unsigned off, unsigned len, uint64_t val);
+/* Takes ch->lock: the writes counted since the last read (count[i] of ata_db_values[i]), as
+ * if they had exited, in the order ata_db.c argues for. */
+void ata_db_apply(struct ata_chan *ch, const uint64_t count[ATA_DB_VALUES]);
+
 /* Bus glue (vmm_trap_fn / vmm_trap_rep_fn) for the command and control blocks. */
 int ata_cmd_trap(void *dev, uint64_t off, uint8_t *data, unsigned len, bool is_write);
 int ata_cmd_trap_rep(void *dev, uint64_t off, uint8_t *data, unsigned len, unsigned count,
@@ -255,6 +287,8 @@ void ata_cmd_done(struct ata_chan *ch, uint8_t error);
 /* Hands ch->io to the engine for the command's drive. */
 void ata_submit(struct ata_chan *ch, enum ata_step step);
 void ata_submit_flush(struct ata_chan *ch);
+/* ata_dma.c: a write to the bus-master command register. */
+void ata_bm_cmd_write(struct ata_chan *ch, uint8_t val);
 /* ata_dma.c: a DMA command is waiting and the bus master is started: go. */
 void ata_dma_begin(struct ata_chan *ch);
 /* ata_dma.c: the engine finished a DMA chunk (ok or not). */

@@ -198,7 +198,7 @@ void ata_dma_chunk_done(struct ata_chan *ch, bool ok)
 
 /* ------------------------------------------------------------ registers --------------------- */
 
-static void write_cmd(struct ata_chan *ch, uint8_t val)
+void ata_bm_cmd_write(struct ata_chan *ch, uint8_t val)
 {
 	struct ata_bm *bm = &ch->bm;
 	uint8_t old = bm->cmd;
@@ -254,7 +254,7 @@ int ata_bm_write(struct ata_chan *ch, unsigned off, const uint8_t *data, unsigne
 		return -EINVAL;
 	pthread_mutex_lock(&ch->lock);
 	if (off == ATA_DMA_CMD) {
-		write_cmd(ch, data[0]);
+		ata_bm_cmd_write(ch, data[0]);
 	} else if (off == ATA_DMA_STATUS) {
 		write_status(&ch->bm, data[0]);
 	} else {

@@ -181,9 +181,10 @@ static void bm_zones_set(struct piix_ide *p, uint16_t base, bool add)
 	}
 }
 
-/* PCI host lock held: the bus-master zones follow BAR4 (0: decoding off). */
+/* PCI host lock held: the bus-master zones and doorbells follow BAR4 (0: decoding off). */
 static void bm_zones_move(struct piix_ide *p, uint16_t base)
 {
+	piix_db_move(p, base);
 	if (base == p->bm_zone)
 		return;
 	if (p->bm_zone)
@@ -257,6 +258,9 @@ int piix_ide_init(struct piix_ide *p, struct vmm_bus *pio, struct vmm_io *io,
 	p->watch.fn = watch_fired;
 	for (unsigned i = 0; i < PIIX_IDE_MAX_DISKS; i++)
 		p->disk[i].fd = p->disk[i].fd_cached = -1;
+	for (unsigned c = 0; c < 2; c++)
+		for (unsigned i = 0; i < VMM_DOORBELL_FDS; i++)
+			p->db[c].fd[i] = -1;
 	for (unsigned c = 0; c < 2; c++) {
 		struct vmm_irq irq = {.set = irq_set, .ctx = irq_ctx, .gsi = legacy[c].irq};
 		if (ata_chan_init(&p->chan[c], irq, &ops, p, mem))
@@ -318,6 +322,12 @@ int piix_ide_add_disk(struct piix_ide *p, const struct host_blk_opts *o, unsigne
 				legacy[c].cmd, strerror(-ret));
 		p->opt[c] = p->coalesce ? opt : 0;
 		p->opt_set[c] = true;
+		if (p->opt[c] & VMM_ATA_OPT_CMD) {
+			ret = piix_db_init(p, c, legacy[c].cmd, legacy[c].ctl, err);
+			if (ret)
+				return ret;
+			piix_db_move(p, p->bm_zone);
+		}
 	}
 	int ret = host_blk_open(&p->disk[i], "--disk", o, err);
 	if (ret)
@@ -343,6 +353,7 @@ int piix_ide_add_disk(struct piix_ide *p, const struct host_blk_opts *o, unsigne
 void piix_ide_destroy(struct piix_ide *p)
 {
 	bm_zones_move(p, 0);
+	piix_db_destroy(p);
 	for (unsigned c = 0; c < 2; c++) {
 		if (p->zone[c][1])
 			vmm_coalesce_zone(p->coalesce, p->zone[c][0], p->zone[c][1], false);
@@ -379,15 +390,19 @@ void piix_ide_print_stats(struct piix_ide *p, FILE *out)
 			"vmmon: stats: ata %s: commands %" PRIu64 ", errors %" PRIu64
 			", interrupts %" PRIu64 ", data-port reads %" PRIu64
 			", data-port writes %" PRIu64 " (PIO %" PRIu64 " bytes), DMA %" PRIu64
-			" bytes (errors %" PRIu64 "), ignored %" PRIu64 "; opt %s%s%s%s: coalesced "
+			" bytes (errors %" PRIu64 "), ignored %" PRIu64
+			"; opt %s%s%s%s%s: coalesced "
 			"writes: task file %" PRIu64 ", data %" PRIu64 ", bus master %" PRIu64
-			"; timed drains %" PRIu64 "\n",
+			"; timed drains %" PRIu64 "; doorbells: commands %" PRIu64
+			", starts %" PRIu64 ", stops %" PRIu64 " (ambiguous reads %" PRIu64 ")\n",
 			names[c], s->commands, s->errors, s->irqs, s->data_reads, s->data_writes,
 			s->pio_bytes, s->dma_bytes, s->dma_errors, s->ignored,
 			p->opt[c] ? "" : "none",
 			p->opt[c] & VMM_ATA_OPT_TASKFILE ? "+taskfile" : "",
 			p->opt[c] & VMM_ATA_OPT_DATA ? "+data" : "",
-			p->opt[c] & VMM_ATA_OPT_BM ? "+bm" : "", (uint64_t)p->drained[c][0],
-			(uint64_t)p->drained[c][1], (uint64_t)p->drained[c][2], p->watch_drains);
+			p->opt[c] & VMM_ATA_OPT_BM ? "+bm" : "",
+			p->opt[c] & VMM_ATA_OPT_CMD ? "+cmd" : "", (uint64_t)p->drained[c][0],
+			(uint64_t)p->drained[c][1], (uint64_t)p->drained[c][2], p->watch_drains,
+			s->db_commands, s->db_starts, s->db_stops, s->db_ambiguous);
 	}
 }

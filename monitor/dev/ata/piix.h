@@ -21,13 +21,14 @@
  * well, as the zone must cover a 32-bit write whole), bm the channel's bus-master status
  * (write-one-to-clear bits and the drive-capable latches: nothing reads them but the guest)
  * and PRD table address (read when the start bit is set, which exits) in BAR4, moving with it.
- * The bus-master command register stays an exit: its start bit starts the transfer the
- * driver then sleeps on. The command register is the doorbell and
- * exits: its effect (BSY, the engine) must be in place for the status read that follows, which
- * exits anyway, and matching every opcode with an ioeventfd would save one exit of several per
- * command. While a data-out block waits for words that may sit in the ring (an interrupt-
- * driven driver writes the block and sleeps), the I/O thread drains the ring on a timer,
- * from PIIX_WATCH_FIRST_US up to PIIX_WATCH_MAX_US apart, until the block is whole.
+ * cmd makes the command register's DMA opcodes and the bus-master command register's start
+ * and stop doorbells (piix_db.c, ata_db.c): datamatched ioeventfds that KVM signals instead of
+ * exiting, read in order with the ring before any exit on the channel's ports and by the I/O
+ * thread as soon as they are rung, which then starts the transfer. Any other command byte
+ * exits: its status read follows at once. While a data-out block waits for words that may sit in
+ * the ring (an interrupt-driven driver writes the block and sleeps), the I/O thread drains the
+ * ring on a timer, from PIIX_WATCH_FIRST_US up to PIIX_WATCH_MAX_US apart, until the block is
+ * whole.
  */
 #ifndef VMMON_DEV_ATA_PIIX_H
 #define VMMON_DEV_ATA_PIIX_H
@@ -85,6 +86,14 @@ struct piix_ide {
 	/* Coalesced writes applied to each channel: task file, data register, bus master. */
 	atomic_uint_fast64_t drained[2][3];
 	uint64_t watch_drains;
+	/* opt=cmd (piix_db.c): each channel's doorbell, one eventfd per ata_db_values entry. */
+	struct vmm_doorbell db[2];
+	struct piix_db_event {
+		struct vmm_io_event ev;
+		struct piix_ide *p;
+	} db_ev[2][ATA_DB_VALUES];
+	uint16_t db_cmd[2]; /* command block the ioeventfds are on (0: none) */
+	uint16_t db_bm[2];  /* BAR4 the bus-master ioeventfds are on (0: none) */
 };
 
 /*
@@ -103,5 +112,15 @@ int piix_ide_add_disk(struct piix_ide *p, const struct host_blk_opts *o, unsigne
 /* After the I/O thread has stopped (no request may be in flight any more). */
 void piix_ide_destroy(struct piix_ide *p);
 void piix_ide_print_stats(struct piix_ide *p, FILE *out);
+
+/* ---- between piix.c and piix_db.c ---- */
+
+/* Before the I/O thread starts: channel c's doorbell (its command block at cmd, control block
+ * at ctl), its eventfds, I/O events and command-register ioeventfds. 0 or -errno, err set. */
+int piix_db_init(struct piix_ide *p, unsigned c, uint16_t cmd, uint16_t ctl, struct host_err *err);
+/* PCI host lock held: the bus-master ioeventfds follow BAR4 at base (0: not decoded). */
+void piix_db_move(struct piix_ide *p, uint16_t base);
+/* After the I/O thread has stopped: ioeventfds away, eventfds closed. */
+void piix_db_destroy(struct piix_ide *p);
 
 #endif
