@@ -6,14 +6,15 @@
  * registers the ioeventfds from ata_db_values and hands the counts to ata_db_apply.
  *
  * Design note: what a doorbell may stand for, and the order the counts are applied in.
- * 1. The values. Only writes whose whole effect the value names can be swallowed: the DMA
- *    commands READ/WRITE DMA (EXT) (C8h, 25h, CAh, 35h; each only enters the DMA phase, or
- *    fails at once, and raises nothing a later read needs before it is applied, see 3), and
- *    the bus-master command register's four meaningful values (SFF-8038i: bit 0 Start/Stop,
- *    bit 3 Read/Write Control, the rest reserved): start in either direction (01h, 09h) and
- *    stop in either direction (00h, 08h). A write of any other value, any other width, or to
- *    any other register exits as before. PIO and non-data commands stay exits: their status
- *    read follows at once and would sync them anyway.
+ * 1. The values. A datamatch names one value, so each swallowed value gets its own eventfd:
+ *    the DMA commands READ/WRITE DMA (EXT) (C8h, 25h, CAh, 35h: a driver sleeps on the
+ *    interrupt after them, so nothing reads the device before vmmon has read the doorbell and
+ *    the command runs), and the bus-master command register's four meaningful values
+ *    (SFF-8038i: bit 0 Start/Stop, bit 3 Read/Write Control, the rest reserved): start in
+ *    either direction (01h, 09h) and stop in either direction (00h, 08h). A write of any other
+ *    value, any other width, or to any other register exits as before. PIO and non-data
+ *    commands stay exits: their status read follows at once, so a doorbell would spare
+ *    nothing.
  * 2. Stop. SFF-8038i: writing 0 to Start halts the bus master and loses its state; after the
  *    transfer completed (Interrupt set, or Active clear) that only clears Start (and an Active
  *    left by a table longer than the transfer), which nothing but a read of the registers
