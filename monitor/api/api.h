@@ -43,8 +43,8 @@ struct vmm_api_response {
 	void *after_arg;
 };
 
-/* Sets an error reply: `status` with a JSON array of strings, from cause to root. Pass up to 4
- * messages; a NULL ends the list early. Returns -EINVAL as a convenience for handlers. */
+/* Sets an error reply: `status` with a JSON array of strings, from cause to root (`root` may be
+ * NULL for a one-element array). Returns -EINVAL as a convenience for handlers. */
 int vmm_api_error(struct vmm_api_response *r, int status, const char *cause, const char *root);
 
 /* A request on the controller thread. Fills *resp (status 0 means "unknown route": 404). */
