@@ -25,6 +25,7 @@
 struct iop_worker;
 struct iop_queue;
 struct iop_dev;
+struct iop_bufs;
 
 struct iop_dev_ops {
 	const char *name;
@@ -112,6 +113,9 @@ struct iop_dev {
 	/* Raised from the SIGBUS handler when a mapping of the front-end's (its memory or its
 	 * inflight region) lost its pages (fault.h); the control thread then drops it. */
 	atomic_bool mem_fault;
+	/* The memory table's generation for its fixed buffers (bufs.h): bumped by the control
+	 * thread before the table's mappings go, read by the threads that register them. */
+	atomic_uint bufs_gen;
 
 	unsigned nq; /* vrings the device has */
 	struct iop_queue q[IOP_MAX_QUEUES];
@@ -132,6 +136,7 @@ struct iop_pool {
 	unsigned next; /* round-robin assignment of queues */
 	bool poll;
 	unsigned poll_us;
+	struct iop_bufs *bufs; /* guest memory as fixed buffers; NULL: readv/writev only */
 };
 
 /* Sets up the fields every device has; the model fills ops, nq and its own state. */

@@ -11,27 +11,11 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
-
-void iop_worker_set_buffers(struct iop_worker *w, unsigned first, const struct iop_mem *m)
-{
-	if (!w->uring.fixed_bufs)
-		return;
-	struct iovec iov[VHOST_USER_MEM_REGIONS] = {{0}};
-	for (unsigned i = 0; i < m->nr; i++)
-		iov[i] = (struct iovec){.iov_base = m->r[i].map, .iov_len = m->r[i].map_len};
-	int ret = host_uring_buffers_set(&w->uring, first, iov, VHOST_USER_MEM_REGIONS);
-	if (ret < 0 && !w->bufs_warned) {
-		fprintf(stderr,
-			"ioproxy: worker %u: guest memory cannot be registered with io_uring (%s): "
-			"requests use readv/writev\n",
-			w->id, strerror(-ret));
-		w->bufs_warned = true;
-	}
-}
 
 /* ------------------------------------------------------------------ kicks and commands ---- */
 
@@ -317,7 +301,10 @@ static int ring_setup(struct iop_worker *w)
 	if (ret)
 		return ret;
 	host_uring_register_files(&w->uring, w->cfg.files, w->cfg.nfiles);
-	host_uring_buffers_init(&w->uring);
+	/* Filled by the pinner (bufs.h); without a table requests use readv/writev. */
+	if (w->cfg.nbufs && host_uring_buffers_init(&w->uring, w->cfg.nbufs))
+		fprintf(stderr, "ioproxy: worker %u: no buffer table: requests use readv/writev\n",
+			w->id);
 	return 0;
 }
 
@@ -362,7 +349,10 @@ int iop_worker_start(struct iop_worker *w, unsigned id, const struct iop_worker_
 	w->cfg = *cfg;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
-	w->bell_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	w->q = calloc(cfg->max_queues ? cfg->max_queues : 1, sizeof(*w->q));
+	w->bell_fd = w->q ? eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : -1;
+	if (!w->q)
+		return host_err_set(err, ENOMEM, "out of memory");
 	if (w->bell_fd < 0)
 		return host_err_set(err, errno, "eventfd: %s", strerror(errno));
 	int ret = pthread_create(&w->thread, NULL, worker_main, w);
@@ -397,4 +387,6 @@ void iop_worker_stop(struct iop_worker *w)
 	w->bell_fd = -1;
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->lock);
+	free(w->q);
+	w->q = NULL;
 }

@@ -61,7 +61,7 @@ void iop_worker_run_cmds(struct iop_worker *w)
 static void start_fn(struct iop_worker *w, struct iop_cmd *c)
 {
 	struct iop_queue *q = c->q;
-	if (w->nq == IOP_WORKER_MAX_QUEUES) {
+	if (w->nq == w->cfg.max_queues) {
 		c->ret = -ENOSPC;
 		return;
 	}
@@ -160,7 +160,7 @@ static void dump_fn(struct iop_worker *w, void *arg)
 			memcpy(&event, &q->vq.used->ring[q->num], sizeof(event));
 		struct vq_pos at;
 		vq_get_pos(&q->vq, &at);
-		char model[160] = "";
+		char model[240] = "";
 		if (q->dev->ops->queue_stats)
 			q->dev->ops->queue_stats(q, model, sizeof(model));
 		fprintf(stderr,
