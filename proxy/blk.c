@@ -19,15 +19,16 @@ struct blk_dev {
 	char name[32];
 };
 
-/* How long requests stay in ioproxy, from the ring to their used entry: a histogram with 8
- * buckets per power of two of nanoseconds (12.5% apart), read for SIGUSR1. */
+/* How long requests stay in ioproxy, from the driver's kick (or, for chains no kick
+ * announced, from leaving the ring) to their used entry: a histogram with 8 buckets per power
+ * of two of nanoseconds (12.5% apart), read for SIGUSR1. */
 #define LAT_SUB	    8
 #define LAT_BUCKETS (62 * LAT_SUB)
 
 /* The engine's queue and what ioproxy measures around it. */
 struct blk_queue {
 	struct host_blk_queue eq;
-	uint64_t *taken_ns; /* by chain id: when it left the ring */
+	uint64_t *taken_ns; /* by chain id: when it was announced or left the ring */
 	uint64_t lat[LAT_BUCKETS], lat_n, lat_max_ns;
 };
 
@@ -70,8 +71,9 @@ static uint64_t lat_percentile(const struct blk_queue *bq, unsigned permille)
 static int pop(struct host_blk_queue *eq, struct vq_chain *c, unsigned n)
 {
 	struct blk_queue *bq = container_of(eq, struct blk_queue, eq);
-	int got = iop_queue_pop(eq->priv, c, n);
-	uint64_t now = got > 0 ? host_now_ns() : 0;
+	struct iop_queue *q = eq->priv;
+	int got = iop_queue_pop(q, c, n);
+	uint64_t now = got > 0 ? (q->kick_ns ? q->kick_ns : host_now_ns()) : 0;
 	for (int i = 0; i < got; i++)
 		if (!c[i].err && c[i].id < eq->num) /* a refused duplicate is not timed */
 			bq->taken_ns[c[i].id] = now;

@@ -73,10 +73,11 @@ struct iop_queue {
 	struct vq vq;
 	struct host_op kick_op;
 	uint64_t kick_val;
-	bool kicked;   /* run the ring on the next loop */
-	bool stalled;  /* the device ran out of slots with work waiting */
-	bool dirty;    /* completions pushed, not yet published */
-	bool stopping; /* draining for a stop */
+	bool kicked;	  /* run the ring on the next loop */
+	uint64_t kick_ns; /* when the kick that is not served yet came (0: none) */
+	bool stalled;	  /* the device ran out of slots with work waiting */
+	bool dirty;	  /* completions pushed, not yet published */
+	bool stopping;	  /* draining for a stop */
 	bool err_signalled;
 	bool polled;	  /* no kick fd (or it failed): the ring is looked at every loop */
 	bool kick_posted; /* the kick eventfd's read is on the ring */

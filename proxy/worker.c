@@ -40,6 +40,8 @@ static void kick_done(struct host_uring *u, struct host_op *op, int res)
 		q->kicks +=
 			q->kick_val; /* the eventfd counts the notifications since the last read */
 		q->kicked = true;
+		if (!q->kick_ns)
+			q->kick_ns = host_now_ns();
 	}
 	if (res == (int)sizeof(q->kick_val) || res == -EAGAIN || res == -EINTR) {
 		iop_worker_arm_kick(w, q);
@@ -134,6 +136,8 @@ static uint64_t run_queues(struct iop_worker *w)
 		q->kicked = false;
 		uint64_t before = q->chains;
 		run_queue(w, q);
+		if (!q->stalled)
+			q->kick_ns = 0; /* everything the kick announced is taken */
 		took += q->chains - before;
 	}
 	return took;

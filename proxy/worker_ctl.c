@@ -68,6 +68,7 @@ static void start_fn(struct iop_worker *w, struct iop_cmd *c)
 	w->q[w->nq++] = q;
 	q->on_worker = true;
 	q->stopping = q->kicked = q->stalled = q->dirty = q->err_signalled = false;
+	q->kick_ns = 0;
 	q->polled = q->kick_fd < 0;
 	if (q->polled)
 		w->polled_rings++;
