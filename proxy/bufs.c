@@ -230,6 +230,20 @@ static void *pinner_main(void *arg)
 
 /* ------------------------------------------------------------------ the control thread ----- */
 
+void iop_bufs_slots(const struct iop_mem *m, struct iovec *iov)
+{
+	unsigned n = 0;
+	memset(iov, 0, NREG * sizeof(*iov));
+	for (unsigned i = 0; i < m->nr; i++)
+		for (uint64_t off = 0; off < m->r[i].map_len && n < NREG;
+		     off += IOP_BUFS_MAX, n++) {
+			uint64_t left = m->r[i].map_len - off;
+			iov[n] = (struct iovec){.iov_base = m->r[i].map + off,
+						.iov_len =
+							left < IOP_BUFS_MAX ? left : IOP_BUFS_MAX};
+		}
+}
+
 static void wish(struct iop_dev *d, bool table)
 {
 	struct iop_bufs *b = d->pool->bufs;
@@ -237,10 +251,10 @@ static void wish(struct iop_dev *d, bool table)
 	pthread_mutex_lock(&b->lock);
 	w->d = d;
 	w->gen = atomic_load(&d->bufs_gen);
-	for (unsigned i = 0; i < NREG; i++)
-		w->iov[i] = table && i < d->mem.nr ? (struct iovec){.iov_base = d->mem.r[i].map,
-								    .iov_len = d->mem.r[i].map_len}
-						   : (struct iovec){0};
+	if (table)
+		iop_bufs_slots(&d->mem, w->iov);
+	else
+		memset(w->iov, 0, sizeof(w->iov));
 	if (!w->dirty)
 		b->dirty++;
 	w->dirty = true;

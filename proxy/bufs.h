@@ -87,6 +87,15 @@ void iop_bufs_forget(struct iop_dev *d);
  * new table's mapping). Returns at once. */
 void iop_bufs_want(struct iop_dev *d);
 
+/* The largest buffer io_uring registers. */
+#define IOP_BUFS_MAX (1ull << 30)
+
+/* The slots a memory table takes (iov[VHOST_USER_MEM_REGIONS], unused ones zero): a region per
+ * slot, a region over IOP_BUFS_MAX in pieces of that size, as far as the slots go (a request
+ * whose data crosses from one piece to the next, or lies past the last, uses readv/writev).
+ * Pure. */
+void iop_bufs_slots(const struct iop_mem *m, struct iovec *iov);
+
 /* The counters on stderr (SIGUSR1). */
 void iop_bufs_dump(struct iop_bufs *b);
 

@@ -10,6 +10,7 @@
  *  - memory tables replaced one after another in a hurry end with the last one recorded, and
  *    no record ever names a table that was replaced; a clone that lands after iop_bufs_forget
  *    (the queue threads were busy) records nothing.
+ *  - regions map to slots of at most 1 GiB (io_uring's largest buffer), no more than 8.
  * Needs Linux 6.13 (a queue thread clones the pinner's table); older kernels skip, saying so.
  */
 #include <errno.h>
@@ -338,9 +339,40 @@ static void stale_clone_records_nothing(void **state)
 	assert_int_equal(slot_of(0, d, p), -1);
 }
 
+/* Regions to slots: one each up to 1 GiB, larger ones in 1 GiB pieces, no more than 8. */
+static void slots(void **state)
+{
+	(void)state;
+	const uint64_t G = IOP_BUFS_MAX;
+	struct iop_mem m = {.nr = 3};
+	m.r[0] = (struct iop_mem_region){.map = (uint8_t *)0x10000000, .map_len = 640ull << 20};
+	m.r[1] = (struct iop_mem_region){.map = (uint8_t *)0x100000000, .map_len = 2 * G + 4096};
+	m.r[2] = (struct iop_mem_region){.map = (uint8_t *)0x1000000000, .map_len = G};
+	struct iovec iov[NREG];
+	iop_bufs_slots(&m, iov);
+	const struct iovec want[] = {
+		{(void *)0x10000000, 640ull << 20}, {(void *)0x100000000, G},
+		{(void *)(0x100000000 + G), G},	    {(void *)(0x100000000 + 2 * G), 4096},
+		{(void *)0x1000000000, G},	    {NULL, 0}};
+	for (unsigned i = 0; i < NREG; i++) {
+		const struct iovec *w = i < 6 ? &want[i] : &want[5];
+		assert_ptr_equal(iov[i].iov_base, w->iov_base);
+		assert_int_equal(iov[i].iov_len, w->iov_len);
+	}
+	/* Eight slots and no more: a 9 GiB region leaves its last GiB to readv/writev. */
+	m.nr = 1;
+	m.r[0].map_len = 9 * G;
+	iop_bufs_slots(&m, iov);
+	for (unsigned i = 0; i < NREG; i++) {
+		assert_ptr_equal(iov[i].iov_base, (uint8_t *)0x10000000 + i * G);
+		assert_int_equal(iov[i].iov_len, G);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(slots),
 		cmocka_unit_test_setup_teardown(pinned_off_the_queue_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(forget_then_release, setup, teardown),
 		cmocka_unit_test_setup_teardown(newest_table_wins, setup, teardown),
