@@ -19,22 +19,79 @@ struct blk_dev {
 	char name[32];
 };
 
+/* How long requests stay in ioproxy, from the driver's kick (or, for chains no kick
+ * announced, from leaving the ring) to their used entry: a histogram with 8 buckets per power
+ * of two of nanoseconds (12.5% apart), read for SIGUSR1. */
+#define LAT_SUB	    8
+#define LAT_BUCKETS (62 * LAT_SUB)
+
+/* The engine's queue and what ioproxy measures around it. */
+struct blk_queue {
+	struct host_blk_queue eq;
+	uint64_t *taken_ns; /* by chain id: when it was announced or left the ring */
+	uint64_t lat[LAT_BUCKETS], lat_n, lat_max_ns;
+};
+
 static struct blk_dev *to_blk(const struct iop_dev *d)
 {
 	return container_of(d, struct blk_dev, dev);
+}
+
+static unsigned lat_bucket(uint64_t ns)
+{
+	if (ns < LAT_SUB)
+		return (unsigned)ns;
+	unsigned msb = 63u - (unsigned)__builtin_clzll(ns);
+	return (msb - 2) * LAT_SUB + (unsigned)((ns >> (msb - 3)) & (LAT_SUB - 1));
+}
+
+/* The upper end of bucket b, in ns. */
+static uint64_t lat_edge(unsigned b)
+{
+	if (b < LAT_SUB)
+		return b + 1;
+	unsigned msb = b / LAT_SUB + 2;
+	return (uint64_t)(LAT_SUB + b % LAT_SUB + 1) << (msb - 3);
+}
+
+/* The latency under which permille/1000 of the requests completed, in ns. */
+static uint64_t lat_percentile(const struct blk_queue *bq, unsigned permille)
+{
+	uint64_t want = (bq->lat_n * permille + 999) / 1000, seen = 0;
+	for (unsigned b = 0; b < LAT_BUCKETS; b++) {
+		seen += bq->lat[b];
+		if (seen >= want && seen)
+			return lat_edge(b) < bq->lat_max_ns ? lat_edge(b) : bq->lat_max_ns;
+	}
+	return bq->lat_max_ns;
 }
 
 /* ------------------------------------------------------------------ the engine's queue ---- */
 
 static int pop(struct host_blk_queue *eq, struct vq_chain *c, unsigned n)
 {
-	return iop_queue_pop(eq->priv, c, n);
+	struct blk_queue *bq = container_of(eq, struct blk_queue, eq);
+	struct iop_queue *q = eq->priv;
+	int got = iop_queue_pop(q, c, n);
+	uint64_t now = got > 0 ? (q->kick_ns ? q->kick_ns : host_now_ns()) : 0;
+	for (int i = 0; i < got; i++)
+		if (!c[i].err && c[i].id < eq->num) /* a refused duplicate is not timed */
+			bq->taken_ns[c[i].id] = now;
+	return got;
 }
 
 static void complete(struct host_blk_queue *eq, const struct vq_chain *c,
 		     const struct host_blk_io *io, bool from_ring)
 {
 	(void)from_ring; /* one thread: the worker's */
+	struct blk_queue *bq = container_of(eq, struct blk_queue, eq);
+	if (!c->err && c->id < eq->num) {
+		uint64_t ns = host_now_ns() - bq->taken_ns[c->id];
+		bq->lat[lat_bucket(ns)]++;
+		bq->lat_n++;
+		if (ns > bq->lat_max_ns)
+			bq->lat_max_ns = ns;
+	}
 	iop_queue_push(eq->priv, c, io->used_len);
 }
 
@@ -58,15 +115,18 @@ static bool queue_blocked(const struct iop_queue *q)
 
 static int queue_start(struct iop_queue *q)
 {
-	struct host_blk_queue *eq = calloc(1, sizeof(*eq));
-	if (!eq)
-		return -ENOMEM;
-	int ret = host_blk_queue_init(eq, &to_blk(q->dev)->disk, q->num, &queue_ops, q);
+	struct blk_queue *bq = calloc(1, sizeof(*bq));
+	uint64_t *taken = calloc(q->num, sizeof(*taken));
+	int ret = bq && taken ? host_blk_queue_init(&bq->eq, &to_blk(q->dev)->disk, q->num,
+						    &queue_ops, q)
+			      : -ENOMEM;
 	if (ret) {
-		free(eq);
+		free(taken);
+		free(bq);
 		return ret;
 	}
-	q->priv = eq;
+	bq->taken_ns = taken;
+	q->priv = &bq->eq;
 	return 0;
 }
 
@@ -75,17 +135,24 @@ static void queue_stop(struct iop_queue *q)
 	struct host_blk_queue *eq = q->priv;
 	if (!eq)
 		return;
+	struct blk_queue *bq = container_of(eq, struct blk_queue, eq);
 	host_blk_queue_destroy(eq);
-	free(eq);
+	free(bq->taken_ns);
+	free(bq);
 	q->priv = NULL;
 }
 
 static void queue_stats(const struct iop_queue *q, char *buf, size_t len)
 {
 	const struct host_blk_queue *eq = q->priv;
-	snprintf(buf, len, "%llu requests (%llu errors, %llu fixed, %llu vectored)",
+	const struct blk_queue *bq = container_of(eq, struct blk_queue, eq);
+	snprintf(buf, len,
+		 "%llu requests (%llu errors, %llu fixed, %llu vectored), in ioproxy p50 %.1f us "
+		 "p99 %.1f us max %.1f us",
 		 (unsigned long long)eq->requests, (unsigned long long)eq->errors,
-		 (unsigned long long)eq->fixed, (unsigned long long)eq->vectored);
+		 (unsigned long long)eq->fixed, (unsigned long long)eq->vectored,
+		 lat_percentile(bq, 500) / 1e3, lat_percentile(bq, 990) / 1e3,
+		 bq->lat_max_ns / 1e3);
 }
 
 /* ------------------------------------------------------------------ device ops ------------ */

@@ -20,6 +20,8 @@ const char iop_cli_usage[] =
 	"  --blk-file=PATH, --read-only       the vhost-user-blk back-end conventions\n"
 	"  --poll[=USEC]      busy-poll rings and completions, sleeping after USEC idle (100)\n"
 	"  --threads N        queue threads, each with its own io_uring (1)\n"
+	"  --fixed-buffers=on|off|auto  register (pin) guest memory with io_uring; auto: on\n"
+	"                     with --poll (auto)\n"
 	"  --user NAME        run as this user once set up (when started as root)\n"
 	"  --print-capabilities, --help, --version\n";
 
@@ -32,6 +34,7 @@ enum {
 	OPT_READ_ONLY,
 	OPT_POLL,
 	OPT_THREADS,
+	OPT_FIXED_BUFS,
 	OPT_USER,
 	OPT_NO_SECCOMP,
 	OPT_CAPS,
@@ -49,6 +52,7 @@ static const struct option options[] = {
 	{"read-only", no_argument, NULL, OPT_READ_ONLY},
 	{"poll", optional_argument, NULL, OPT_POLL},
 	{"threads", required_argument, NULL, OPT_THREADS},
+	{"fixed-buffers", required_argument, NULL, OPT_FIXED_BUFS},
 	{"user", required_argument, NULL, OPT_USER},
 	{"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
 	{"print-capabilities", no_argument, NULL, OPT_CAPS},
@@ -84,7 +88,10 @@ static int device(struct iop_config *cfg, enum iop_dev_kind kind, const char *ar
 {
 	const char *opt = kind == IOP_DEV_BLK ? "--blk" : "--net";
 	if (cfg->ndev == IOP_MAX_DEVICES)
-		return host_err_set(err, EINVAL, "%s: at most %d devices", opt, IOP_MAX_DEVICES);
+		return host_err_set(
+			err, EINVAL,
+			"%s: at most %d devices in one ioproxy (start another for more)", opt,
+			IOP_MAX_DEVICES);
 	struct iop_dev_cfg *d = &cfg->dev[cfg->ndev];
 	char *copy = strdup(arg);
 	if (!copy)
@@ -106,7 +113,9 @@ static int device(struct iop_config *cfg, enum iop_dev_kind kind, const char *ar
 static int add_socket(struct parse *p, const char *path, int fd, struct host_err *err)
 {
 	if (p->nsock == IOP_MAX_DEVICES)
-		return host_err_set(err, EINVAL, "at most %d sockets", IOP_MAX_DEVICES);
+		return host_err_set(err, EINVAL,
+				    "at most %d sockets in one ioproxy (start another for more)",
+				    IOP_MAX_DEVICES);
 	if (path && !*path)
 		return host_err_set(err, EINVAL, "--socket: empty path");
 	for (unsigned i = 0; path && i < p->nsock; i++)
@@ -127,6 +136,18 @@ static int blk_file(struct iop_config *cfg, const char *path, struct host_err *e
 	char spec[PATH_MAX + 8];
 	snprintf(spec, sizeof(spec), "path=%s", path);
 	return device(cfg, IOP_DEV_BLK, spec, err);
+}
+
+static int fixed_bufs(struct iop_config *cfg, const char *arg, struct host_err *err)
+{
+	static const char *const names[] = {
+		[IOP_FIXED_AUTO] = "auto", [IOP_FIXED_ON] = "on", [IOP_FIXED_OFF] = "off"};
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(arg, names[i])) {
+			cfg->fixed_bufs = (enum iop_fixed_bufs)i;
+			return 0;
+		}
+	return host_err_set(err, EINVAL, "--fixed-buffers=%s: give on, off or auto", arg);
 }
 
 static int parse_option(struct parse *p, int opt, const char *arg, struct host_err *err)
@@ -155,6 +176,8 @@ static int parse_option(struct parse *p, int opt, const char *arg, struct host_e
 			   : 0;
 	case OPT_THREADS:
 		return host_opt_number("--threads", arg, 1, IOP_MAX_THREADS, &cfg->threads, err);
+	case OPT_FIXED_BUFS:
+		return fixed_bufs(cfg, arg, err);
 	case OPT_USER:
 		if (!*arg)
 			return host_err_set(err, EINVAL, "--user: empty name");
@@ -226,6 +249,11 @@ int iop_cli_parse(int argc, char **argv, struct iop_config *cfg, struct host_err
 		return host_err_set(err, EINVAL, "unexpected argument '%s' (see --help)",
 				    argv[optind]);
 	return finish(&p, err);
+}
+
+bool iop_cli_fixed_bufs(const struct iop_config *cfg)
+{
+	return cfg->fixed_bufs == IOP_FIXED_ON || (cfg->fixed_bufs == IOP_FIXED_AUTO && cfg->poll);
 }
 
 void iop_cli_free(struct iop_config *cfg)

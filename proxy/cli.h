@@ -5,7 +5,7 @@
  *   --blk path=FILE[,readonly=on][,direct=on][,queues=N][,serial=ID] | --blk-file=PATH
  *   --net tap=NAME[,queues=N][,mac=MAC]
  * plus --read-only (every block device), --poll[=USEC], --threads N, --user NAME,
- * --print-capabilities, --help, --version.
+ * --fixed-buffers=on|off|auto, --print-capabilities, --help, --version.
  */
 #ifndef IOPROXY_CLI_H
 #define IOPROXY_CLI_H
@@ -17,7 +17,9 @@
 #include "host/err.h"
 #include "host/net.h"
 
-#define IOP_MAX_DEVICES	    16
+/* Sockets (devices) one process serves; each costs a few file descriptors, which main.c makes
+ * sure the process may open. */
+#define IOP_MAX_DEVICES	    1024
 #define IOP_MAX_THREADS	    64
 #define IOP_DEFAULT_POLL_US 100
 #define IOP_MAX_POLL_US	    1000000
@@ -34,12 +36,16 @@ struct iop_dev_cfg {
 
 enum iop_cli_action { IOP_CLI_RUN, IOP_CLI_HELP, IOP_CLI_VERSION, IOP_CLI_CAPABILITIES };
 
+/* --fixed-buffers: guest memory registered with io_uring (pinned) or not; auto: with --poll. */
+enum iop_fixed_bufs { IOP_FIXED_AUTO, IOP_FIXED_ON, IOP_FIXED_OFF };
+
 struct iop_config {
 	struct iop_dev_cfg dev[IOP_MAX_DEVICES];
 	unsigned ndev;
 	unsigned threads;
 	bool poll;
 	unsigned poll_us;
+	enum iop_fixed_bufs fixed_bufs;
 	const char *user; /* --user: drop to this account after setup */
 	bool seccomp;	  /* the allow-list (off only with --no-seccomp, for debugging) */
 	bool caps_net;	  /* --print-capabilities: a --net was given, report type "net" */
@@ -50,6 +56,8 @@ struct iop_config {
  * must outlive cfg (paths point into it). */
 int iop_cli_parse(int argc, char **argv, struct iop_config *cfg, struct host_err *err);
 void iop_cli_free(struct iop_config *cfg);
+/* Whether guest memory is registered as fixed buffers, after auto is resolved. */
+bool iop_cli_fixed_bufs(const struct iop_config *cfg);
 extern const char iop_cli_usage[];
 /* The --print-capabilities JSON (vhost-user.json's VHostUserBackendCapabilities). */
 const char *iop_cli_capabilities(const struct iop_config *cfg);

@@ -29,10 +29,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cli.h"
 #include "host/err.h"
 
 /* Devices x (two memory tables while one replaces the other + the inflight region). */
-#define IOP_FAULT_SLOTS (16 * (2 * 8 + 1))
+#define IOP_FAULT_SLOTS (IOP_MAX_DEVICES * (2 * 8 + 1))
 
 /* Installs the SIGBUS handler and makes the eventfd it rings, before any thread that touches
  * guest memory starts. The action it replaces is what a SIGBUS outside guest memory gets;

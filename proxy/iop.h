@@ -25,6 +25,7 @@
 struct iop_worker;
 struct iop_queue;
 struct iop_dev;
+struct iop_bufs;
 
 struct iop_dev_ops {
 	const char *name;
@@ -72,10 +73,11 @@ struct iop_queue {
 	struct vq vq;
 	struct host_op kick_op;
 	uint64_t kick_val;
-	bool kicked;   /* run the ring on the next loop */
-	bool stalled;  /* the device ran out of slots with work waiting */
-	bool dirty;    /* completions pushed, not yet published */
-	bool stopping; /* draining for a stop */
+	bool kicked;	  /* run the ring on the next loop */
+	uint64_t kick_ns; /* when the kick that is not served yet came (0: none) */
+	bool stalled;	  /* the device ran out of slots with work waiting */
+	bool dirty;	  /* completions pushed, not yet published */
+	bool stopping;	  /* draining for a stop */
 	bool err_signalled;
 	bool polled;	  /* no kick fd (or it failed): the ring is looked at every loop */
 	bool kick_posted; /* the kick eventfd's read is on the ring */
@@ -112,6 +114,9 @@ struct iop_dev {
 	/* Raised from the SIGBUS handler when a mapping of the front-end's (its memory or its
 	 * inflight region) lost its pages (fault.h); the control thread then drops it. */
 	atomic_bool mem_fault;
+	/* The memory table's generation for its fixed buffers (bufs.h): bumped by the control
+	 * thread before the table's mappings go, read by the threads that register them. */
+	atomic_uint bufs_gen;
 
 	unsigned nq; /* vrings the device has */
 	struct iop_queue q[IOP_MAX_QUEUES];
@@ -132,6 +137,7 @@ struct iop_pool {
 	unsigned next; /* round-robin assignment of queues */
 	bool poll;
 	unsigned poll_us;
+	struct iop_bufs *bufs; /* guest memory as fixed buffers; NULL: readv/writev only */
 };
 
 /* Sets up the fields every device has; the model fills ops, nq and its own state. */

@@ -4,9 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 
 #include "blk.h"
+#include "bufs.h"
 #include "cli.h"
 #include "fault.h"
 #include "net.h"
@@ -18,12 +20,16 @@
 #define IOPROXY_VERSION "0"
 #endif
 
+/* Registered files: each disk's descriptor, and its page-cache twin with direct=on. */
+#define MAX_FILES (2 * IOP_MAX_DEVICES)
+
 struct ioproxy {
 	struct iop_config cfg;
 	struct iop_pool pool;
+	struct iop_bufs bufs;
 	struct iop_dev *dev[IOP_MAX_DEVICES];
 	unsigned ndev;
-	int files[IOP_MAX_FILES];
+	int files[MAX_FILES];
 	unsigned nfiles;
 	int sigfd;
 };
@@ -34,7 +40,7 @@ static int make_devices(struct ioproxy *p, struct host_err *err)
 		const struct iop_dev_cfg *c = &p->cfg.dev[i];
 		int ret = c->kind == IOP_DEV_BLK
 				  ? iop_blk_create(&p->dev[i], i, c, &p->pool, p->files, &p->nfiles,
-						   IOP_MAX_FILES, err)
+						   MAX_FILES, err)
 				  : iop_net_create(&p->dev[i], i, c, &p->pool, err);
 		if (ret)
 			return ret;
@@ -46,17 +52,58 @@ static int make_devices(struct ioproxy *p, struct host_err *err)
 	return 0;
 }
 
+/* Descriptors the devices may hold at once: a listening socket, a connection, a disk's two
+ * or a tap's queues, each ring's kick, call and error fds, an inflight region's and the memory
+ * table's while they are mapped; plus the process's own. The soft limit is raised to that; a
+ * hard limit below it is an error now rather than a refused connection later. */
+static int fd_budget(struct ioproxy *p, struct host_err *err)
+{
+	rlim_t need = 64 + 2 * (rlim_t)p->pool.n;
+	for (unsigned i = 0; i < p->ndev; i++)
+		need += 6 + VHOST_USER_MEM_REGIONS + 3 * (rlim_t)p->dev[i]->nq;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return host_err_set(err, errno, "getrlimit: %s", strerror(errno));
+	if (rl.rlim_cur >= need)
+		return 0;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need)
+		return host_err_set(
+			err, EMFILE,
+			"%u devices need up to %llu file descriptors; the hard limit is "
+			"%llu (ulimit -Hn)",
+			p->ndev, (unsigned long long)need, (unsigned long long)rl.rlim_max);
+	rl.rlim_cur = need;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return host_err_set(err, errno, "setrlimit(RLIMIT_NOFILE, %llu): %s",
+				    (unsigned long long)need, strerror(errno));
+	return 0;
+}
+
 static int start_workers(struct ioproxy *p, struct host_err *err)
 {
+	bool fixed = iop_cli_fixed_bufs(&p->cfg);
+	unsigned queues = 0;
+	for (unsigned i = 0; i < p->ndev; i++)
+		queues += p->dev[i]->nq;
 	struct iop_worker_cfg wc = {.poll = p->cfg.poll,
 				    .poll_us = p->cfg.poll_us,
 				    .files = p->files,
-				    .nfiles = p->nfiles};
+				    .nfiles = p->nfiles,
+				    .nbufs = fixed ? p->ndev * VHOST_USER_MEM_REGIONS : 0,
+				    .max_queues = queues};
 	for (unsigned i = 0; i < p->pool.n; i++) {
 		int ret = iop_worker_start(&p->pool.w[i], i, &wc, err);
 		if (ret)
 			return ret;
 	}
+	if (!fixed)
+		return 0;
+	/* Without a pinner the devices run on readv/writev: fixed buffers are an optimization. */
+	struct host_err why = {{0}};
+	if (iop_bufs_start(&p->bufs, &p->pool, p->ndev, &why))
+		fprintf(stderr, "ioproxy: fixed buffers off: %s\n", why.msg);
+	else
+		p->pool.bufs = &p->bufs;
 	return 0;
 }
 
@@ -91,6 +138,8 @@ static int setup(struct ioproxy *p, struct host_err *err)
 	for (unsigned i = 0; i < p->cfg.ndev; i++)
 		net_admin |= p->cfg.dev[i].kind == IOP_DEV_NET && p->cfg.dev[i].net.queues > 1;
 	if (!ret)
+		ret = fd_budget(p, err);
+	if (!ret)
 		ret = iop_security_drop(p->cfg.user, net_admin, err);
 	if (!ret)
 		ret = start_workers(p, err);
@@ -101,6 +150,10 @@ static int setup(struct ioproxy *p, struct host_err *err)
 
 static void teardown(struct ioproxy *p)
 {
+	/* The pinner asks the queue threads to take tables: it goes first. */
+	if (p->pool.bufs)
+		iop_bufs_stop(p->pool.bufs);
+	p->pool.bufs = NULL;
 	for (unsigned i = 0; p->pool.w && i < p->pool.n; i++)
 		if (p->pool.w[i].running || p->pool.w[i].bell_fd >= 0)
 			iop_worker_stop(&p->pool.w[i]);

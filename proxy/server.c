@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "bufs.h"
 #include "fault.h"
 #include "vhost.h"
 #include "worker.h"
@@ -119,9 +120,11 @@ int iop_server_run(struct iop_dev **devs, unsigned n, int sigfd)
 			if (read(sigfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
 				continue;
 			if (si.ssi_signo == SIGUSR1) { /* counters, and on */
-				for (unsigned i = 0; n && devs[0]->pool && i < devs[0]->pool->n;
-				     i++)
-					iop_worker_dump(&devs[0]->pool->w[i]);
+				struct iop_pool *pool = n ? devs[0]->pool : NULL;
+				for (unsigned i = 0; pool && i < pool->n; i++)
+					iop_worker_dump(&pool->w[i]);
+				if (pool && pool->bufs)
+					iop_bufs_dump(pool->bufs);
 				continue;
 			}
 			fprintf(stderr, "ioproxy: %s: exiting\n", strsignal((int)si.ssi_signo));

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bufs.h"
 #include "fault.h"
 
 #define F_PROTOCOL (1ull << VHOST_USER_F_PROTOCOL_FEATURES)
@@ -391,8 +392,8 @@ void iop_vhost_disconnect(struct iop_dev *d)
 {
 	iop_vring_stop_all(d);
 	iop_vring_reset_all(d);
+	iop_bufs_forget(d); /* before the mappings go */
 	iop_mem_clear(&d->mem);
-	iop_vring_sync_buffers(d);
 	inflight_unmap(d); /* the front-end keeps its fd and hands it back */
 	d->features = d->protocol_features = 0;
 	d->features_set = false;

@@ -45,7 +45,5 @@ void iop_vring_stop_all(struct iop_dev *d);
 /* Forgets every ring's configuration and closes its fds (rings stopped). */
 void iop_vring_reset_all(struct iop_dev *d);
 bool iop_vring_any_started(const struct iop_dev *d);
-/* Registers d's current memory with every worker's io_uring (an empty table clears it). */
-void iop_vring_sync_buffers(struct iop_dev *d);
 
 #endif

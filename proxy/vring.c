@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bufs.h"
 #include "vhost.h"
 #include "worker.h"
 
@@ -101,19 +102,6 @@ void iop_vring_reset_all(struct iop_dev *d)
 	}
 }
 
-static void set_buffers_fn(struct iop_worker *w, void *arg)
-{
-	struct iop_dev *d = arg;
-	iop_worker_set_buffers(w, d->id * VHOST_USER_MEM_REGIONS, &d->mem);
-}
-
-void iop_vring_sync_buffers(struct iop_dev *d)
-{
-	for (unsigned i = 0; d->pool && i < d->pool->n; i++)
-		if (d->pool->w[i].running)
-			iop_worker_run(&d->pool->w[i], set_buffers_fn, d);
-}
-
 int iop_vring_set_mem_table(struct iop_dev *d, struct host_vu_msg *m, struct iop_reply *r)
 {
 	(void)r;
@@ -122,9 +110,12 @@ int iop_vring_set_mem_table(struct iop_dev *d, struct host_vu_msg *m, struct iop
 		was[i] = d->q[i].started;
 		stop(&d->q[i]);
 	}
+	/* The queue threads stop using the old mappings' buffers before they go; the new ones
+	 * (or the old, if the table is refused) are registered by the pinner while the rings
+	 * already run on readv/writev. */
+	iop_bufs_forget(d);
 	int ret = iop_mem_set(&d->mem, &m->p.memory, m->fds);
-	if (!ret)
-		iop_vring_sync_buffers(d);
+	iop_bufs_want(d);
 	/* Refused or not, the rings run on (on the old table if it was refused). */
 	for (unsigned i = 0; i < d->nq; i++)
 		if (was[i] || (!ret && ready(&d->q[i])))

@@ -11,27 +11,11 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
-
-void iop_worker_set_buffers(struct iop_worker *w, unsigned first, const struct iop_mem *m)
-{
-	if (!w->uring.fixed_bufs)
-		return;
-	struct iovec iov[VHOST_USER_MEM_REGIONS] = {{0}};
-	for (unsigned i = 0; i < m->nr; i++)
-		iov[i] = (struct iovec){.iov_base = m->r[i].map, .iov_len = m->r[i].map_len};
-	int ret = host_uring_buffers_set(&w->uring, first, iov, VHOST_USER_MEM_REGIONS);
-	if (ret < 0 && !w->bufs_warned) {
-		fprintf(stderr,
-			"ioproxy: worker %u: guest memory cannot be registered with io_uring (%s): "
-			"requests use readv/writev\n",
-			w->id, strerror(-ret));
-		w->bufs_warned = true;
-	}
-}
 
 /* ------------------------------------------------------------------ kicks and commands ---- */
 
@@ -56,6 +40,8 @@ static void kick_done(struct host_uring *u, struct host_op *op, int res)
 		q->kicks +=
 			q->kick_val; /* the eventfd counts the notifications since the last read */
 		q->kicked = true;
+		if (!q->kick_ns)
+			q->kick_ns = host_now_ns();
 	}
 	if (res == (int)sizeof(q->kick_val) || res == -EAGAIN || res == -EINTR) {
 		iop_worker_arm_kick(w, q);
@@ -150,6 +136,8 @@ static uint64_t run_queues(struct iop_worker *w)
 		q->kicked = false;
 		uint64_t before = q->chains;
 		run_queue(w, q);
+		if (!q->stalled)
+			q->kick_ns = 0; /* everything the kick announced is taken */
 		took += q->chains - before;
 	}
 	return took;
@@ -317,7 +305,10 @@ static int ring_setup(struct iop_worker *w)
 	if (ret)
 		return ret;
 	host_uring_register_files(&w->uring, w->cfg.files, w->cfg.nfiles);
-	host_uring_buffers_init(&w->uring);
+	/* Filled by the pinner (bufs.h); without a table requests use readv/writev. */
+	if (w->cfg.nbufs && host_uring_buffers_init(&w->uring, w->cfg.nbufs))
+		fprintf(stderr, "ioproxy: worker %u: no buffer table: requests use readv/writev\n",
+			w->id);
 	return 0;
 }
 
@@ -362,7 +353,10 @@ int iop_worker_start(struct iop_worker *w, unsigned id, const struct iop_worker_
 	w->cfg = *cfg;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
-	w->bell_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	w->q = calloc(cfg->max_queues ? cfg->max_queues : 1, sizeof(*w->q));
+	w->bell_fd = w->q ? eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : -1;
+	if (!w->q)
+		return host_err_set(err, ENOMEM, "out of memory");
 	if (w->bell_fd < 0)
 		return host_err_set(err, errno, "eventfd: %s", strerror(errno));
 	int ret = pthread_create(&w->thread, NULL, worker_main, w);
@@ -397,4 +391,6 @@ void iop_worker_stop(struct iop_worker *w)
 	w->bell_fd = -1;
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->lock);
+	free(w->q);
+	w->q = NULL;
 }

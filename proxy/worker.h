@@ -9,9 +9,10 @@
  *
  * The ring is made on the thread itself, so SINGLE_ISSUER binds it there; DEFER_TASKRUN is
  * used in event mode (completions are run when the thread waits), not with --poll, where
- * completions must show up in the CQ while the thread spins. Files (the disks) and guest
- * memory are registered where the kernel allows it; requests fall back to plain file
- * descriptors and readv/writev where it does not (RLIMIT_MEMLOCK, an old kernel).
+ * completions must show up in the CQ while the thread spins. Files (the disks) are registered
+ * where the kernel allows it; guest memory, when fixed buffers are on, is pinned by another
+ * thread and its buffer table cloned into the ring (bufs.h). Requests fall back to plain file
+ * descriptors and readv/writev where neither is there (RLIMIT_MEMLOCK, an old kernel).
  */
 #ifndef IOPROXY_WORKER_H
 #define IOPROXY_WORKER_H
@@ -25,9 +26,7 @@
 #include "host/err.h"
 #include "iop.h"
 
-#define IOP_WORKER_MAX_QUEUES 128
-#define IOP_MAX_FILES	      64
-#define IOP_RING_ENTRIES      1024
+#define IOP_RING_ENTRIES 1024
 
 struct iop_cmd;
 
@@ -36,6 +35,8 @@ struct iop_worker_cfg {
 	unsigned poll_us;
 	const int *files; /* registered at start, slot i = files[i] (-1: empty) */
 	unsigned nfiles;
+	unsigned nbufs;	     /* the buffer table's size (bufs.h); 0: no fixed buffers */
+	unsigned max_queues; /* queues it may run at once (every device's, at most) */
 };
 
 struct iop_worker {
@@ -43,7 +44,6 @@ struct iop_worker {
 	pthread_t thread;
 	bool running;
 	struct host_uring uring; /* made on the thread; completions find w by container_of */
-	bool bufs_warned;
 
 	/* Commands from the control thread. */
 	pthread_mutex_t lock;
@@ -57,7 +57,7 @@ struct iop_worker {
 	int setup_err;
 	struct host_err setup_msg;
 
-	struct iop_queue *q[IOP_WORKER_MAX_QUEUES];
+	struct iop_queue **q; /* cfg.max_queues */
 	unsigned nq;
 	bool exit;
 	struct iop_worker_cfg cfg;
@@ -80,9 +80,6 @@ void iop_worker_queue_stop(struct iop_worker *w, struct iop_queue *q);
 void iop_worker_run(struct iop_worker *w, void (*fn)(struct iop_worker *w, void *arg), void *arg);
 /* Prints the worker's and its queues' counters on stderr (SIGUSR1). */
 void iop_worker_dump(struct iop_worker *w);
-/* Registers device memory in slots [first, first + VHOST_USER_MEM_REGIONS) (worker thread;
- * through iop_worker_run). An empty table clears them. */
-void iop_worker_set_buffers(struct iop_worker *w, unsigned first, const struct iop_mem *m);
 
 /* The worker whose ring ran a completion. */
 static inline struct iop_worker *iop_worker_of(struct host_uring *u)

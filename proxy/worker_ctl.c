@@ -61,13 +61,14 @@ void iop_worker_run_cmds(struct iop_worker *w)
 static void start_fn(struct iop_worker *w, struct iop_cmd *c)
 {
 	struct iop_queue *q = c->q;
-	if (w->nq == IOP_WORKER_MAX_QUEUES) {
+	if (w->nq == w->cfg.max_queues) {
 		c->ret = -ENOSPC;
 		return;
 	}
 	w->q[w->nq++] = q;
 	q->on_worker = true;
 	q->stopping = q->kicked = q->stalled = q->dirty = q->err_signalled = false;
+	q->kick_ns = 0;
 	q->polled = q->kick_fd < 0;
 	if (q->polled)
 		w->polled_rings++;
@@ -160,7 +161,7 @@ static void dump_fn(struct iop_worker *w, void *arg)
 			memcpy(&event, &q->vq.used->ring[q->num], sizeof(event));
 		struct vq_pos at;
 		vq_get_pos(&q->vq, &at);
-		char model[160] = "";
+		char model[240] = "";
 		if (q->dev->ops->queue_stats)
 			q->dev->ops->queue_stats(q, model, sizeof(model));
 		fprintf(stderr,

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "uring.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -15,7 +17,9 @@
 int host_uring_init(struct host_uring *u, unsigned entries, unsigned flags, struct host_err *err)
 {
 	memset(u, 0, sizeof(*u));
-	unsigned want = IORING_SETUP_SINGLE_ISSUER;
+	/* A ring whose buffers another ring clones must not be bound to one thread: the kernel
+	 * refuses a clone from a SINGLE_ISSUER ring by any other. */
+	unsigned want = flags & HOST_URING_SHARED ? 0 : IORING_SETUP_SINGLE_ISSUER;
 	if (flags & HOST_URING_DEFER)
 		want |= IORING_SETUP_DEFER_TASKRUN;
 	if (flags & HOST_URING_DISABLED)
@@ -58,6 +62,10 @@ void host_uring_exit(struct host_uring *u)
 	if (u->ready)
 		io_uring_queue_exit(&u->ring);
 	u->ready = false;
+	free(u->buf);
+	u->buf = NULL;
+	u->nbufs = 0;
+	u->fixed_bufs = false;
 }
 
 struct io_uring_sqe *host_uring_sqe(struct host_uring *u, struct host_op *op)
@@ -104,15 +112,37 @@ void host_uring_sqe_file(const struct host_uring *u, struct io_uring_sqe *sqe, i
 	}
 }
 
-void host_uring_buffers_init(struct host_uring *u)
+int host_uring_buffers_init(struct host_uring *u, unsigned n)
 {
-	u->fixed_bufs = io_uring_register_buffers_sparse(&u->ring, HOST_URING_MAX_BUFS) == 0;
+	if (!n || n > HOST_URING_BUFS_LIMIT)
+		return -EINVAL;
+	u->buf = calloc(n, sizeof(*u->buf));
+	if (!u->buf)
+		return -ENOMEM;
+	int ret = io_uring_register_buffers_sparse(&u->ring, n);
+	if (ret < 0) {
+		free(u->buf);
+		u->buf = NULL;
+		return ret;
+	}
+	u->nbufs = n;
+	u->fixed_bufs = true;
+	return 0;
+}
+
+void host_uring_buffers_track(struct host_uring *u, unsigned first, const struct iovec *iov,
+			      unsigned n)
+{
+	for (unsigned i = 0; i < n && first + i < u->nbufs; i++) {
+		u->buf[first + i].base = iov[i].iov_base;
+		u->buf[first + i].len = iov[i].iov_len;
+	}
 }
 
 int host_uring_buffers_set(struct host_uring *u, unsigned first, const struct iovec *iov,
 			   unsigned n)
 {
-	if (!u->fixed_bufs || first > HOST_URING_MAX_BUFS || n > HOST_URING_MAX_BUFS - first)
+	if (!u->fixed_bufs || first > u->nbufs || n > u->nbufs - first)
 		return -EINVAL;
 	int ret = io_uring_register_buffers_update_tag(&u->ring, first, iov, NULL, n);
 	for (unsigned i = 0; i < n; i++) {
@@ -122,17 +152,43 @@ int host_uring_buffers_set(struct host_uring *u, unsigned first, const struct io
 	}
 	if (ret >= 0)
 		return 0;
-	/* Clear what may have been taken before the failure. */
-	struct iovec none[HOST_URING_MAX_BUFS] = {{0}};
-	io_uring_register_buffers_update_tag(&u->ring, first, none, NULL, n);
+	/* Clear what may have been taken before the failure, one slot at a time (no array of
+	 * the table's size on the stack). */
+	struct iovec none = {0};
+	for (unsigned i = 0; i < n; i++)
+		io_uring_register_buffers_update_tag(&u->ring, first + i, &none, NULL, 1);
 	return ret;
+}
+
+/* IORING_REGISTER_CLONE_BUFFERS (Linux 6.12; replacing a table and offsets: 6.13), which
+ * liburing 2.3 does not know. */
+#define CLONE_BUFFERS	  30
+#define CLONE_DST_REPLACE (1u << 1)
+
+struct clone_buffers {
+	uint32_t src_fd, flags, src_off, dst_off, nr, pad[3];
+};
+
+int host_uring_buffers_clone(struct host_uring *u, int src_fd)
+{
+	/* The whole table, offsets 0: a replace that leaves nothing of the old table behind (a
+	 * range inside a larger table lost the slots after it before 6.18.3). */
+	struct clone_buffers c = {.src_fd = (uint32_t)src_fd, .flags = CLONE_DST_REPLACE};
+	if (syscall(__NR_io_uring_register, u->ring.ring_fd, CLONE_BUFFERS, &c, 1) < 0)
+		return -errno;
+	return 0;
+}
+
+void host_uring_buffers_drop(struct host_uring *u)
+{
+	io_uring_unregister_buffers(&u->ring);
 }
 
 int host_uring_buf_index(const struct host_uring *u, unsigned first, unsigned n, const void *p,
 			 uint64_t len)
 {
 	const uint8_t *b = p;
-	for (unsigned i = first; u->fixed_bufs && i < first + n && i < HOST_URING_MAX_BUFS; i++)
+	for (unsigned i = first; u->fixed_bufs && i < first + n && i < u->nbufs; i++)
 		if (u->buf[i].len && b >= u->buf[i].base &&
 		    (uint64_t)(b - u->buf[i].base) <= u->buf[i].len &&
 		    len <= u->buf[i].len - (uint64_t)(b - u->buf[i].base))

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <cmocka.h>
 #include <string.h>
 
@@ -87,6 +88,71 @@ static void actions(void **state)
 	assert_non_null(strstr(iop_cli_capabilities(&c), "\"type\": \"net\""));
 }
 
+/* --fixed-buffers: on, off, or auto (the default), which follows --poll. */
+static void fixed_buffers(void **state)
+{
+	(void)state;
+	struct iop_config c;
+	struct host_err e = {{0}};
+	assert_int_equal(PARSE(&c, &e, "--socket", "s", "--blk", "path=x"), IOP_CLI_RUN);
+	assert_int_equal(c.fixed_bufs, IOP_FIXED_AUTO);
+	assert_false(iop_cli_fixed_bufs(&c));
+	iop_cli_free(&c);
+	assert_int_equal(PARSE(&c, &e, "--socket", "s", "--blk", "path=x", "--poll"), IOP_CLI_RUN);
+	assert_true(iop_cli_fixed_bufs(&c));
+	iop_cli_free(&c);
+	assert_int_equal(PARSE(&c, &e, "--socket", "s", "--blk", "path=x", "--fixed-buffers=on"),
+			 IOP_CLI_RUN);
+	assert_int_equal(c.fixed_bufs, IOP_FIXED_ON);
+	assert_true(iop_cli_fixed_bufs(&c));
+	iop_cli_free(&c);
+	assert_int_equal(PARSE(&c, &e, "--socket", "s", "--blk", "path=x", "--poll",
+			       "--fixed-buffers", "off"),
+			 IOP_CLI_RUN);
+	assert_false(iop_cli_fixed_bufs(&c));
+	iop_cli_free(&c);
+	assert_int_equal(PARSE(&c, &e, "--socket", "s", "--blk", "path=x", "--fixed-buffers=on",
+			       "--fixed-buffers=auto"),
+			 IOP_CLI_RUN);
+	assert_int_equal(c.fixed_bufs, IOP_FIXED_AUTO);
+	iop_cli_free(&c);
+}
+
+/* Many more devices than the 16 of old (the soak's 64 disks and 16 NICs), up to the limit;
+ * one more is refused with a line that names it. */
+static void many_devices(void **state)
+{
+	(void)state;
+	enum { N = IOP_MAX_DEVICES + 1 };
+	static char sock[N][24], blk[N][24];
+	static char *argv[1 + 4 * N + 1];
+	static struct iop_config c;
+	struct host_err e = {{0}};
+	int argc = 1;
+	argv[0] = "ioproxy";
+	for (int i = 0; i < N; i++) {
+		snprintf(sock[i], sizeof(sock[i]), "/tmp/s%d.sock", i);
+		snprintf(blk[i], sizeof(blk[i]), "path=d%d.img", i);
+		argv[argc++] = "--socket";
+		argv[argc++] = sock[i];
+		argv[argc++] = i % 5 == 4 ? "--net" : "--blk";
+		argv[argc++] = i % 5 == 4 ? "tap=t" : blk[i];
+	}
+	assert_int_equal(iop_cli_parse(1 + 4 * 80, argv, &c, &e), IOP_CLI_RUN);
+	assert_int_equal(c.ndev, 80);
+	assert_string_equal(c.dev[79].socket, "/tmp/s79.sock");
+	assert_int_equal(c.dev[79].kind, IOP_DEV_NET);
+	assert_string_equal(c.dev[78].blk.path, "d78.img");
+	iop_cli_free(&c);
+	assert_int_equal(iop_cli_parse(1 + 4 * IOP_MAX_DEVICES, argv, &c, &e), IOP_CLI_RUN);
+	assert_int_equal(c.ndev, IOP_MAX_DEVICES);
+	iop_cli_free(&c);
+	assert_true(iop_cli_parse(1 + 4 * N, argv, &c, &e) < 0);
+	if (!strstr(e.msg, "at most 1024 sockets in one ioproxy"))
+		fail_msg("message '%s'", e.msg);
+	iop_cli_free(&c);
+}
+
 static void one_bad(const char *want, int argc, char **argv)
 {
 	struct iop_config c;
@@ -138,15 +204,17 @@ static void errors(void **state)
 	    "--blk", "path=x");
 	BAD("empty", "--socket", "", "--blk", "path=x");
 	BAD("no commas", "--socket", "s", "--blk-file", "a,b");
+	BAD("--fixed-buffers=yes: give on, off or auto", "--socket", "s", "--blk", "path=x",
+	    "--fixed-buffers=yes");
+	BAD("needs a value", "--socket", "s", "--blk", "path=x", "--fixed-buffers");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(blk_and_net),
-		cmocka_unit_test(defaults_and_conventions),
-		cmocka_unit_test(actions),
-		cmocka_unit_test(errors),
+		cmocka_unit_test(blk_and_net),	cmocka_unit_test(defaults_and_conventions),
+		cmocka_unit_test(actions),	cmocka_unit_test(fixed_buffers),
+		cmocka_unit_test(many_devices), cmocka_unit_test(errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
