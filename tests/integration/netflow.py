@@ -36,7 +36,7 @@ import harness  # noqa: E402
 GUEST_IP, HOST_IP, MAC, TAP, PORT = "10.0.2.15", "10.0.2.1", "52:54:00:12:34:56", "vtap0", 9000
 HDRS = 42  # Ethernet, IPv4 and UDP headers
 SIZES = (60, 1514)
-TX_SECONDS, RX_SECONDS, RX_COUNT, RX_PACE = 1, 2, 1000, 1000  # RX_PACE datagrams per second
+TX_SECONDS, RX_SECONDS, RX_COUNT, RX_PACE = 1, 2, 600, 500  # RX_PACE datagrams per second
 RING_SLACK = 64  # frames a guest may leave in its transmit ring when it stops
 RX_IDLE_MIN = 25
 SO_RCVBUFFORCE = 33  # <asm-generic/socket.h>; Python's socket module lacks it
@@ -238,7 +238,7 @@ def run_rx(m, size):
         fail("%s: the guest counted %d frames, %d bytes, %d lost, %d out of order; the host "
              "sent %d of %d bytes" % (m.name, r["frames"], r["bytes"], r["lost"],
                                       r["disorder"], RX_COUNT, size))
-    # RX_PACE datagrams a second leave the guest waiting most of the time (72-98% measured;
+    # RX_PACE datagrams a second leave the guest waiting most of the time (over 70% measured;
     # the bound leaves room for a loaded host): the idle share is measured at all.
     if "mode=poll" not in m.o.guest_args and r["idle"] < RX_IDLE_MIN:
         fail("%s: idle %.1f%% while receiving %d datagrams a second (expected %d%% or more)"
