@@ -37,7 +37,6 @@ import os
 import re
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,25 +50,14 @@ WORKLOADS = (("4 KiB random read, qd 1", "randread", 4096, 1),
 MIX_OFFSET, MIX_BYTES = 2 << 20, 16 << 20  # blktest's mix region (guest-drivers/programs/blktest.h)
 DISK_BYTES = 64 << 20
 WINDOW_LEAD, WINDOW_TAIL = 0.4, 0.3  # seconds left out at the start and the end of the mix
-HZ = os.sysconf("SC_CLK_TCK")
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-sys.path.insert(0, os.path.join(ROOT, "tests/integration"))
-import harness  # noqa: E402
+from benchlib import cpu_seconds, fmt, harness, med  # noqa: E402
 
 
 class Unavailable(Exception):
     pass
-
-
-def cpu_seconds(pid):
-    """utime + stime of a whole process (exited threads included), in seconds."""
-    try:
-        fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / HZ
 
 
 class Perf:
@@ -285,20 +273,6 @@ class Bench:
                            text=True, timeout=60, stdin=subprocess.DEVNULL)
         line = re.search(r"time: blktest .*", r.stdout)
         self.guest_has_rw = bool(line and "randread" in line[0])
-
-
-def fmt(vals, f):
-    vals = [v for v in vals if v is not None]
-    if not vals:
-        return "-"
-    if len(vals) == 1:
-        return f % vals[0]
-    return "%s (%s-%s)" % (f % statistics.median(vals), f % min(vals), f % max(vals))
-
-
-def med(rs, key):
-    vals = [r[key] for r in rs if key in r]
-    return statistics.median(vals) if vals else None
 
 
 def table(b, results, notes):

@@ -243,25 +243,35 @@ int g_pcnet_send(struct g_pcnet *n, const void *frame, uint32_t len)
 	return 0;
 }
 
+static bool tx_room(const struct g_pcnet *n)
+{
+	return n->cur_tx - n->dirty_tx < NTX;
+}
+
+/* One look at CSR0 without interrupts, counted as polling I/O. */
+static void poll_once(struct g_pcnet *n)
+{
+	uint64_t io0 = n->io;
+	uint16_t csr0 = rd_csr(n, 0);
+
+	n->io_poll += n->io - io0;
+	if (csr0 & (CSR0_EVENTS | CSR0_OTHERS))
+		service(n);
+	else
+		g_udelay(POLL_US);
+}
+
 int g_pcnet_wait(struct g_pcnet *n, uint64_t deadline)
 {
 	uint64_t mark, now;
 	int rc;
 
 	if (n->poll) {
-		uint64_t io0 = n->io;
-
 		if (rx_ready(n))
 			return 0;
 		if (g_tsc_passed(deadline))
 			return -ETIMEDOUT;
-		if (rd_csr(n, 0) & (CSR0_EVENTS | CSR0_OTHERS)) {
-			n->io_poll += n->io - io0;
-			service(n);
-		} else {
-			n->io_poll += n->io - io0;
-			g_udelay(POLL_US);
-		}
+		poll_once(n);
 		return 0;
 	}
 	/* An interrupt that came while the program was busy is serviced now, before the rings
@@ -282,6 +292,40 @@ int g_pcnet_wait(struct g_pcnet *n, uint64_t deadline)
 	n->irq_acked = g_irq_count(n->vector);
 	service(n);
 	return 0;
+}
+
+int g_pcnet_tx_wait(struct g_pcnet *n, uint64_t deadline)
+{
+	for (;;) {
+		uint64_t mark = 0, now;
+		int rc;
+
+		if (!n->poll) {
+			mark = g_irq_count(n->vector);
+			if (mark != n->irq_acked) {
+				service(n);
+				n->irq_acked = mark;
+			}
+		}
+		reap_tx(n);
+		if (tx_room(n))
+			return 0;
+		now = g_rdtsc();
+		if ((int64_t)(deadline - now) <= 0)
+			return -ETIMEDOUT;
+		if (n->poll) {
+			poll_once(n);
+			continue;
+		}
+		rc = g_irq_wait(n->vector, mark, g_tsc_to_us(deadline - now) + 1);
+		if (rc)
+			return rc;
+	}
+}
+
+uint64_t g_pcnet_irq_count(const struct g_pcnet *n)
+{
+	return n->poll ? 0 : g_irq_count(n->vector);
 }
 
 void g_pcnet_stop(struct g_pcnet *n)

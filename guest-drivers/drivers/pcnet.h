@@ -94,6 +94,16 @@ int g_pcnet_send(struct g_pcnet *n, const void *frame, uint32_t len);
  * interrupt that came; polled: one look at CSR0. 0 (look again) or -ETIMEDOUT. */
 int g_pcnet_wait(struct g_pcnet *n, uint64_t deadline);
 
+/* Waits until a transmit descriptor is free, until the TSC deadline. Interrupt-driven, it first
+ * runs the service for an interrupt that came since the last one (where pcnet32's handler
+ * would have run on its arrival) and sleeps for the next interrupt while every descriptor is
+ * the chip's; polled, it looks at CSR0 as g_pcnet_wait does. 0 (a descriptor is free) or
+ * -ETIMEDOUT. */
+int g_pcnet_tx_wait(struct g_pcnet *n, uint64_t deadline);
+
+/* Interrupts taken on the chip's vector by this CPU (0 when polled). */
+uint64_t g_pcnet_irq_count(const struct g_pcnet *n);
+
 /* CSR0.STOP. */
 void g_pcnet_stop(struct g_pcnet *n);
 

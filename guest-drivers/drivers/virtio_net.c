@@ -139,3 +139,17 @@ int g_vnet_wait(struct g_vnet *n, uint64_t deadline)
 	 * completions need no interrupt. */
 	return g_virtio_wait(n->dev, &n->qp[0], 1, deadline);
 }
+
+int g_vnet_tx_wait(struct g_vnet *n, uint64_t deadline)
+{
+	for (;;) {
+		int rc;
+
+		reclaim_tx(n);
+		if (n->ntx_free)
+			return 0;
+		rc = g_virtio_wait(n->dev, &n->qp[1], 1, deadline);
+		if (rc)
+			return rc;
+	}
+}

@@ -56,4 +56,8 @@ void g_vnet_kick_rx(struct g_vnet *n);
 /* Waits for a received frame, up to the TSC deadline (see g_virtio_wait). */
 int g_vnet_wait(struct g_vnet *n, uint64_t deadline);
 
+/* Waits until a transmit buffer is free, up to the TSC deadline: with interrupts, the transmit
+ * queue's is armed only for the sleep (see g_virtio_wait). 0 or -ETIMEDOUT. */
+int g_vnet_tx_wait(struct g_vnet *n, uint64_t deadline);
+
 #endif

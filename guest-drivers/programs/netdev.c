@@ -57,11 +57,17 @@ static int v_wait(struct g_netdev *n, uint64_t deadline)
 	return g_vnet_wait(to_vnet(n), deadline);
 }
 
+static int v_tx_wait(struct g_netdev *n, uint64_t deadline)
+{
+	return g_vnet_tx_wait(to_vnet(n), deadline);
+}
+
 static void v_stats(struct g_netdev *n, struct g_netdev_stats *s)
 {
 	const struct g_vnet *v = to_vnet(n);
 
-	*s = (struct g_netdev_stats){v->rx_frames, v->rx_bad, v->tx_frames};
+	*s = (struct g_netdev_stats){v->rx_frames, v->rx_bad, v->tx_frames,
+				     g_virtio_irq_count(v->dev)};
 }
 
 static void v_close(struct g_netdev *n)
@@ -75,6 +81,7 @@ static const struct g_netdev_ops vnet_ops = {
 	.kick_rx = v_kick_rx,
 	.send = v_send,
 	.wait = v_wait,
+	.tx_wait = v_tx_wait,
 	.stats = v_stats,
 	.close = v_close,
 };

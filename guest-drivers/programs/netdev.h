@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * "A NIC" as nettest sees it, whatever drives it: received frames are taken and given back,
- * frames are sent, and the program waits when nothing came. The device is picked with dev=:
+ * "A NIC" as nettest, nettx and netrx see it, whatever drives it: received frames are taken
+ * and given back, frames are sent, and the program waits when nothing came or when every
+ * transmit buffer is in flight. The device is picked with dev=:
  *   virtio  (the default) the first virtio-net device, found as programs/vdev.c does;
  *   pcnet   the first AMD PCnet-PCI II (programs/netdev_pcnet.c).
  * Each backend prints where the device is on "mem:" lines and how it is driven on a "net:"
@@ -19,6 +20,7 @@
 
 struct g_netdev_stats {
 	uint64_t rx_frames, rx_bad, tx_frames;
+	uint64_t irqs; /* interrupts taken on the device's vectors, by this CPU */
 };
 
 struct g_netdev;
@@ -35,6 +37,9 @@ struct g_netdev_ops {
 	int (*send)(struct g_netdev *n, const void *frame, uint32_t len);
 	/* Waits for a frame until the TSC deadline: 0 (look again) or -errno. */
 	int (*wait)(struct g_netdev *n, uint64_t deadline);
+	/* Waits until a frame can be sent (a transmit buffer is free), until the TSC deadline,
+	 * sleeping on the device's interrupt unless polled: 0 or -ETIMEDOUT. */
+	int (*tx_wait)(struct g_netdev *n, uint64_t deadline);
 	void (*stats)(struct g_netdev *n, struct g_netdev_stats *s);
 	/* Device-specific counters at the end, on "time:" lines (may be NULL). */
 	void (*report)(struct g_netdev *n);

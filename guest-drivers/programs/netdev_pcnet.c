@@ -49,11 +49,16 @@ static int p_wait(struct g_netdev *n, uint64_t deadline)
 	return g_pcnet_wait(to_p(n), deadline);
 }
 
+static int p_tx_wait(struct g_netdev *n, uint64_t deadline)
+{
+	return g_pcnet_tx_wait(to_p(n), deadline);
+}
+
 static void p_stats(struct g_netdev *n, struct g_netdev_stats *s)
 {
 	const struct g_pcnet *p = to_p(n);
 
-	*s = (struct g_netdev_stats){p->rx_frames, p->rx_bad, p->tx_frames};
+	*s = (struct g_netdev_stats){p->rx_frames, p->rx_bad, p->tx_frames, g_pcnet_irq_count(p)};
 }
 
 /* x / y with one decimal, as "N.N". */
@@ -90,6 +95,7 @@ static const struct g_netdev_ops pcnet_ops = {
 	.kick_rx = p_kick_rx,
 	.send = p_send,
 	.wait = p_wait,
+	.tx_wait = p_tx_wait,
 	.stats = p_stats,
 	.report = p_report,
 	.close = p_close,

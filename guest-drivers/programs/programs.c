@@ -9,6 +9,8 @@ const struct g_program g_programs[] = {
 	{"echo", g_echo_main},	       /* serial input */
 	{"blktest", g_blktest_main},   /* virtio-blk */
 	{"nettest", g_nettest_main},   /* virtio-net */
+	{"nettx", g_nettx_main},       /* transmit throughput */
+	{"netrx", g_netrx_main},       /* receive throughput */
 	{"contest", g_contest_main},   /* virtio-console */
 	{"rngtest", g_rngtest_main},   /* virtio-rng */
 	{"hostile", g_hostile_main},   /* a malicious virtio-blk driver */

@@ -14,6 +14,8 @@ int g_echo_main(struct g_run *run);
 int g_hostile_main(struct g_run *run);
 int g_blktest_main(struct g_run *run);
 int g_nettest_main(struct g_run *run);
+int g_nettx_main(struct g_run *run);
+int g_netrx_main(struct g_run *run);
 int g_contest_main(struct g_run *run);
 int g_rngtest_main(struct g_run *run);
 

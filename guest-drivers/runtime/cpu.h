@@ -20,6 +20,7 @@ struct g_cpu {
 	struct g_kcpu *kcpu;	 /* this CPU's ring-0 block: interrupt counters, trap record */
 	struct g_catch *catcher; /* armed g_catch, or NULL (runtime/trap.c) */
 	uint32_t online;	 /* set by an AP once it runs at CPL3 */
+	uint64_t wait_tsc;	 /* TSC ticks asleep in SYS_WAIT (runtime/platform.c) */
 };
 
 union g_ustack {

@@ -236,7 +236,7 @@ uint64_t g_irq_count_sum(const unsigned int *vectors, unsigned int n)
 
 int g_irq_wait_any(const unsigned int *vectors, unsigned int n, uint64_t seen, uint64_t timeout_us)
 {
-	uint64_t deadline = g_tsc_deadline(timeout_us);
+	uint64_t deadline = g_tsc_deadline(timeout_us), t0;
 	int rc = 0;
 
 	if (!g_tsc_khz())
@@ -257,10 +257,17 @@ int g_irq_wait_any(const unsigned int *vectors, unsigned int n, uint64_t seen, u
 			break;
 		}
 		g_lapic_timer_oneshot(G_VEC_TIMER, WAKE_TICKS);
+		t0 = g_rdtsc();
 		g_sys_wait(seq);
+		g_this_cpu()->wait_tsc += g_rdtsc() - t0;
 	}
 	g_lapic_timer_stop();
 	return rc;
+}
+
+uint64_t g_wait_tsc(void)
+{
+	return g_this_cpu()->wait_tsc;
 }
 
 int g_irq_wait(unsigned int vector, uint64_t seen, uint64_t timeout_us)

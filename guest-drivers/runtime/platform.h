@@ -77,4 +77,10 @@ int g_irq_wait(unsigned int vector, uint64_t seen, uint64_t timeout_us);
 uint64_t g_irq_count_sum(const unsigned int *vectors, unsigned int n);
 int g_irq_wait_any(const unsigned int *vectors, unsigned int n, uint64_t seen, uint64_t timeout_us);
 
+/* TSC ticks this CPU has spent in the SYS_WAIT system calls of g_irq_wait and g_irq_wait_any,
+ * from the instruction before each call to the one after it (the interrupt that ends the sleep
+ * included): the time the CPU idled waiting for an interrupt. nettx and netrx report it as
+ * their idle share. */
+uint64_t g_wait_tsc(void);
+
 #endif
