@@ -192,7 +192,10 @@ static int end(struct g_ata *a, uint8_t command, uint8_t st)
 	return rc;
 }
 
-/* PIO data-in (ATA-6 9.7): an interrupt before each DRQ block, none after the last. */
+/* PIO data-in (ATA-6 9.7): an interrupt before each DRQ block, none after the last. The
+ * deadline runs per DRQ block, as a phase's timeout: where every data word costs an exit (a
+ * host without KVM's coalesced PIO, or opt=none), a 64 KiB command takes seconds on a loaded
+ * host without anything being wrong. */
 int g_ata_pio_in(struct g_ata *a, const struct g_ata_tf *tf, uint16_t *buf, unsigned int per)
 {
 	uint64_t deadline = g_tsc_deadline(G_ATA_TIMEOUT_US);
@@ -202,6 +205,8 @@ int g_ata_pio_in(struct g_ata *a, const struct g_ata_tf *tf, uint16_t *buf, unsi
 	for (uint32_t done = 0; !rc && done < tf->nsect; done += per) {
 		unsigned int n = tf->nsect - done < per ? tf->nsect - done : per;
 
+		if (done)
+			deadline = g_tsc_deadline(G_ATA_TIMEOUT_US);
 		rc = await(a, tf->command, deadline, &st);
 		if (!rc)
 			rc = check(a, tf->command, st, true);
@@ -220,7 +225,7 @@ int g_ata_pio_in(struct g_ata *a, const struct g_ata_tf *tf, uint16_t *buf, unsi
 }
 
 /* PIO data-out (ATA-6 9.8): the first DRQ block is polled for, then an interrupt follows
- * each block, the last one included. */
+ * each block, the last one included. A deadline per block, as for data-in. */
 static int pio_out(struct g_ata *a, const struct g_ata_tf *tf, const uint16_t *buf,
 		   unsigned int per)
 {
@@ -238,6 +243,7 @@ static int pio_out(struct g_ata *a, const struct g_ata_tf *tf, const uint16_t *b
 		arm(a);
 		g_outsw(a->cmd + ATA_REG_DATA, buf + (size_t)done * 256, n * 256u);
 		a->drq_blocks++;
+		deadline = g_tsc_deadline(G_ATA_TIMEOUT_US);
 		rc = await(a, tf->command, deadline, &st);
 		if (!rc)
 			rc = done + n < tf->nsect ? check(a, tf->command, st, true)
