@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "api/api.h"
 #include "console.h"
 #include "host/blk.h"
 #include "host/net.h"
@@ -101,6 +102,10 @@ struct vmm_config {
 	enum vmm_transport console_transport;
 	bool rng; /* --rng */
 	enum vmm_transport rng_transport;
+	/* --api-socket: the management API. Without --kernel or --firmware the VM waits for
+	 * vm.create (kernel and firmware both NULL). */
+	struct vmm_api_socket_opts api;
+	bool api_given;
 };
 
 /* Frees what parsing allocated. */
