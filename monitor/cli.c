@@ -65,6 +65,9 @@ static const char usage[] =
 	"  --console virtio[,transport=pci|mmio]\n"
 	"                        a virtio console on stdin/stdout (COM1 still prints)\n"
 	"  --rng[=transport=pci|mmio]  a virtio entropy device\n"
+	"  --event-monitor path=PATH|fd=N\n"
+	"                        write the VM's events there, one JSON object a line (Cloud\n"
+	"                        Hypervisor's: vmm:starting, vm:booted, vm:paused, ...)\n"
 	"  --stats               print exit counts on stderr when the VM ends (with what\n"
 	"                        each device's optimisations spared)\n"
 	"  -h, --help            print this help\n"
@@ -90,6 +93,7 @@ enum {
 	OPT_RNG,
 	OPT_FIRMWARE,
 	OPT_DEBUGCON,
+	OPT_EVENT_MONITOR,
 };
 
 static const struct option options[] = {
@@ -106,6 +110,7 @@ static const struct option options[] = {
 	{"rng", optional_argument, NULL, OPT_RNG},
 	{"firmware", required_argument, NULL, OPT_FIRMWARE},
 	{"debugcon", required_argument, NULL, OPT_DEBUGCON},
+	{"event-monitor", required_argument, NULL, OPT_EVENT_MONITOR},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{0},
@@ -208,6 +213,24 @@ static int parse_disk(const char *arg, struct vmm_config *cfg, struct host_err *
 	return 0;
 }
 
+/* --event-monitor path=PATH | fd=N */
+static int parse_event_monitor(const char *arg, struct vmm_config *cfg, struct host_err *err)
+{
+	cfg->events = (struct vmm_event_opts){.fd = -1};
+	cfg->events_given = true;
+	if (!strncmp(arg, "path=", 5) && arg[5]) {
+		cfg->events.path = arg + 5;
+		return 0;
+	}
+	char *end;
+	errno = 0;
+	long fd = strncmp(arg, "fd=", 3) ? -1 : strtol(arg + 3, &end, 10);
+	if (fd < 0 || !isdigit((unsigned char)arg[3]) || *end || errno || fd > INT32_MAX)
+		return host_err_set(err, EINVAL, "--event-monitor %s: use path=PATH or fd=N", arg);
+	cfg->events.fd = (int)fd;
+	return 0;
+}
+
 static int parse_option(int opt, const char *arg, struct vmm_config *cfg, struct host_err *err)
 {
 	switch (opt) {
@@ -235,6 +258,8 @@ static int parse_option(int opt, const char *arg, struct vmm_config *cfg, struct
 	case OPT_STATS:
 		cfg->stats = true;
 		return 0;
+	case OPT_EVENT_MONITOR:
+		return parse_event_monitor(arg, cfg, err);
 	case OPT_DISK:
 		if (cfg->nr_disks == VMM_MAX_DISKS)
 			return host_err_set(err, E2BIG, "at most %d --disk options", VMM_MAX_DISKS);
@@ -278,6 +303,9 @@ static int check_firmware_devices(const struct vmm_config *cfg, struct host_err 
 /* What to boot: a kernel, or a firmware that boots a disk; and the options that go with each. */
 static int check_boot(struct vmm_config *cfg, struct host_err *err)
 {
+	/* With the API alone, the VM comes later (vm.create). */
+	if (!cfg->kernel && !cfg->firmware && cfg->api_given && !cfg->nr_disks && !cfg->nr_nets)
+		return VMM_CLI_RUN;
 	if (!cfg->kernel && !cfg->firmware)
 		return host_err_set(err, EINVAL,
 				    "no --kernel or --firmware given; try vmmon --kernel "
