@@ -99,7 +99,7 @@ struct vmm_vm {
 	pthread_mutex_t pause_lock;
 	pthread_cond_t pause_cond;
 	atomic_bool pausing;
-	unsigned parked; /* vCPUs parked */
+	unsigned parked;	     /* vCPUs parked */
 	struct kvm_clock_data clock; /* kvmclock when paused, set again on resume */
 };
 

@@ -157,7 +157,8 @@ int vmm_ctl_resume(struct vmm_ctl *c, struct host_err *err)
 	int ret = vmm_vm_resume(c->vm);
 	c->state = VMM_STATE_RUNNING;
 	if (ret)
-		return host_err_set(err, -ret, "resumed, but the guest's clock was not set back: %s",
+		return host_err_set(err, -ret,
+				    "resumed, but the guest's clock was not set back: %s",
 				    strerror(-ret));
 	vmm_event("vm", "resumed", NULL);
 	return 0;

@@ -37,11 +37,11 @@ struct vmm_ctl {
 	pthread_mutex_t lock; /* the fields below, shared with the VM thread */
 	pthread_cond_t cond;
 	pthread_t thread;
-	bool thread_live;  /* started and not yet joined */
-	bool ended;	   /* the VM thread returned */
-	bool stop_wanted;  /* the controller stops it: a reset is no reboot */
-	unsigned reboots;  /* VM thread: machines built again */
-	int status;	   /* the last run's exit status */
+	bool thread_live; /* started and not yet joined */
+	bool ended;	  /* the VM thread returned */
+	bool stop_wanted; /* the controller stops it: a reset is no reboot */
+	unsigned reboots; /* VM thread: machines built again */
+	int status;	  /* the last run's exit status */
 };
 
 void vmm_ctl_init(struct vmm_ctl *c, struct vmm_vm *vm, int quit_fd);
@@ -62,7 +62,6 @@ void vmm_ctl_delete(struct vmm_ctl *c);
 int vmm_ctl_status(struct vmm_ctl *c);
 
 /* The vmm_api_handler (routes.c); ctx is the struct vmm_ctl. */
-void vmm_routes_handle(void *ctx, const struct vmm_api_request *req,
-		       struct vmm_api_response *resp);
+void vmm_routes_handle(void *ctx, const struct vmm_api_request *req, struct vmm_api_response *resp);
 
 #endif

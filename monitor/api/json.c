@@ -484,7 +484,7 @@ bool json_unused(const struct json_value *v, char *buf, size_t size)
 
 const char *json_type_name(enum json_type t)
 {
-	static const char *const names[] = {"null",   "a boolean", "a number",
-					    "a string", "an array", "an object"};
+	static const char *const names[] = {"null",	"a boolean", "a number",
+					    "a string", "an array",  "an object"};
 	return names[t];
 }

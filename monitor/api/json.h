@@ -14,8 +14,8 @@
 
 #include "host/err.h"
 
-#define JSON_MAX_DEPTH 32
-#define JSON_MAX_SIZE  (1u << 20)
+#define JSON_MAX_DEPTH	 32
+#define JSON_MAX_SIZE	 (1u << 20)
 #define JSON_MAX_MEMBERS 256 /* per object: the duplicate-key check is quadratic */
 
 enum json_type { JSON_NULL, JSON_BOOL, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSON_OBJECT };
@@ -31,8 +31,8 @@ struct json_value {
 	uint64_t u64;
 	char *s; /* a string (NUL-free, UTF-8), or a number's text */
 	size_t n;
-	struct json_value *items;     /* an array's n items */
-	struct json_member *members;  /* an object's n members, in order */
+	struct json_value *items;    /* an array's n items */
+	struct json_member *members; /* an object's n members, in order */
 };
 
 struct json_member {

@@ -363,8 +363,7 @@ static bool takes_body(const struct route *rt)
 	       rt->fn == not_yet;
 }
 
-void vmm_routes_handle(void *ctx, const struct vmm_api_request *req,
-		       struct vmm_api_response *resp)
+void vmm_routes_handle(void *ctx, const struct vmm_api_request *req, struct vmm_api_response *resp)
 {
 	struct vmm_ctl *c = ctx;
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {

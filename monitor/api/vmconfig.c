@@ -59,8 +59,7 @@ static int get_bool(const struct rd *r, const char *key, bool *out)
 	return 0;
 }
 
-static int get_uint(const struct rd *r, const char *key, uint64_t min, uint64_t max,
-		    uint64_t *out)
+static int get_uint(const struct rd *r, const char *key, uint64_t min, uint64_t max, uint64_t *out)
 {
 	struct json_value *v = get(r, key);
 	if (!v)
@@ -135,8 +134,7 @@ static int refuse_unused(struct json_value *v, const char *at, struct host_err *
 	if (!json_unused(v, p, sizeof(p)))
 		return 0;
 	snprintf(full, sizeof(full), "%s%s%s", at, *at && p[0] != '[' ? "." : "", p);
-	return host_err_set(err, EINVAL, "%s: unknown field, or one vmmon does not support",
-			    full);
+	return host_err_set(err, EINVAL, "%s: unknown field, or one vmmon does not support", full);
 }
 
 static int id_taken(const struct vmm_vmconfig *vc, const char *id)
@@ -153,8 +151,8 @@ static int id_taken(const struct vmm_vmconfig *vc, const char *id)
 }
 
 /* The id given, or the dialect's "_disk0" form; refused (409) when another device has it. */
-static int take_id(struct vmm_vmconfig *vc, const struct rd *r, const char *prefix,
-		   unsigned index, char **out)
+static int take_id(struct vmm_vmconfig *vc, const struct rd *r, const char *prefix, unsigned index,
+		   char **out)
 {
 	const char *given;
 	int ret = get_str(r, "id", &given);
@@ -309,8 +307,9 @@ static int net_fields(const struct rd *r, struct vmm_net_config *n, bool *vu, ui
 	     !ret && *k; k++)
 		ret = only_bool(r, *k, false);
 	if (!ret && get(r, "fds"))
-		ret = bad(r, "fds", "tap descriptors come with vm.add-net by SCM_RIGHTS, not in "
-				    "the body");
+		ret = bad(r, "fds",
+			  "tap descriptors come with vm.add-net by SCM_RIGHTS, not in "
+			  "the body");
 	if (ret)
 		return ret;
 	if (*vu && (!sock || tap))
@@ -430,8 +429,8 @@ static int memory(struct vmm_vmconfig *vc, const struct rd *top)
 	/* Guest RAM is a shared memfd: shared=true is what it is already. */
 	if (!ret)
 		ret = only_bool(&r, "shared", true);
-	for (const char *const *k = (const char *const[]){"mergeable", "hugepages", "prefault",
-							  "reserve", NULL};
+	for (const char *const *k =
+		     (const char *const[]){"mergeable", "hugepages", "prefault", "reserve", NULL};
 	     !ret && *k; k++)
 		ret = only_bool(&r, *k, false);
 	if (!ret)
@@ -479,7 +478,8 @@ static int console_mode(const struct rd *r, const char *key, enum vmm_console_mo
 		if ((*mode == VMM_CON_FILE) != (*file != NULL))
 			return bad(&c, "file", "goes with mode File, and only with it");
 		if (*mode == VMM_CON_FILE && !strcmp(key, "console"))
-			return bad(&c, "mode", "File is serial's here: the virtio console is a Tty");
+			return bad(&c, "mode",
+				   "File is serial's here: the virtio console is a Tty");
 		return 0;
 	}
 	return bad(&c, "mode", "vmmon supports Off, Null, File (serial) and Tty");
@@ -529,8 +529,8 @@ static int rng(struct vmm_vmconfig *vc, const struct rd *top)
 static int top_noops(const struct rd *top)
 {
 	int ret = 0;
-	for (const char *const *k = (const char *const[]){"iommu", "watchdog", "pvpanic",
-							  "landlock_enable", NULL};
+	for (const char *const *k =
+		     (const char *const[]){"iommu", "watchdog", "pvpanic", "landlock_enable", NULL};
 	     !ret && *k; k++)
 		ret = only_bool(top, *k, false);
 	for (const char *const *k =
@@ -584,8 +584,7 @@ static int parse_top(struct vmm_vmconfig *vc, struct rd *top)
 	return refuse_unused(top->obj, "", top->err);
 }
 
-static int parse_object(const char *body, size_t len, struct json_value **out,
-			struct host_err *err)
+static int parse_object(const char *body, size_t len, struct json_value **out, struct host_err *err)
 {
 	int ret = json_parse(body, len, out, err);
 	if (!ret && (*out)->type != JSON_OBJECT) {
@@ -597,8 +596,7 @@ static int parse_object(const char *body, size_t len, struct json_value **out,
 	return ret;
 }
 
-int vmm_vmconfig_parse(const char *body, size_t len, struct vmm_vmconfig *vc,
-		       struct host_err *err)
+int vmm_vmconfig_parse(const char *body, size_t len, struct vmm_vmconfig *vc, struct host_err *err)
 {
 	config_defaults(vc);
 	struct json_value *v;

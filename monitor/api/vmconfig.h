@@ -36,8 +36,7 @@ struct vmm_vmconfig {
 /* A VmConfig body into vc (emptied first). Returns 0; -EINVAL (400: bad JSON, an unknown or
  * unsupported field, a bad value) or -EEXIST (409: two devices with one id), with err naming
  * the field. */
-int vmm_vmconfig_parse(const char *body, size_t len, struct vmm_vmconfig *vc,
-		       struct host_err *err);
+int vmm_vmconfig_parse(const char *body, size_t len, struct vmm_vmconfig *vc, struct host_err *err);
 /* vm.add-disk and vm.add-net: a DiskConfig or NetConfig body appended to vc (cold plug). The
  * same returns, and -E2BIG (400) when the VM has all the devices it can take. */
 int vmm_vmconfig_add_disk(struct vmm_vmconfig *vc, const char *body, size_t len,

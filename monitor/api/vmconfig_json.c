@@ -65,7 +65,9 @@ static void nets(struct jsonw *w, const struct vmm_vmconfig *vc)
 		const struct vmm_net_config *n = &vc->cfg.nets[i];
 		jsonw_raw(w, i ? ",{" : "{");
 		if (n->vhost_user[0]) {
-			jsonw_raw(w, "\"vhost_user\":true,\"vhost_mode\":\"Client\",\"vhost_socket\":");
+			jsonw_raw(
+				w,
+				"\"vhost_user\":true,\"vhost_mode\":\"Client\",\"vhost_socket\":");
 			jsonw_str(w, n->vhost_user);
 		} else {
 			jsonw_raw(w, "\"vhost_user\":false,\"tap\":");

@@ -106,8 +106,8 @@ static void unsupported_values(void **state)
 	(void)state;
 	expect_refused("{" KERNEL ",\"memory\":{\"size\":536870912,\"shared\":false}}", -EINVAL,
 		       "memory.shared");
-	expect_refused("{" KERNEL ",\"memory\":{\"size\":536870912,\"hugepages\":true}}",
-		       -EINVAL, "memory.hugepages");
+	expect_refused("{" KERNEL ",\"memory\":{\"size\":536870912,\"hugepages\":true}}", -EINVAL,
+		       "memory.hugepages");
 	expect_refused("{" KERNEL ",\"cpus\":{\"boot_vcpus\":1,\"max_vcpus\":2}}", -EINVAL,
 		       "cpus.max_vcpus");
 	expect_refused("{" KERNEL ",\"disks\":[{\"path\":\"/d\",\"iommu\":true}]}", -EINVAL,
@@ -170,7 +170,8 @@ static void duplicate_ids(void **state)
 	/* A generated id steps aside for a given one. */
 	struct vmm_vmconfig vc;
 	struct host_err err = {{0}};
-	const char *b = "{" KERNEL ",\"disks\":[{\"path\":\"/a\",\"id\":\"_disk1\"},{\"path\":\"/b\"}]}";
+	const char *b =
+		"{" KERNEL ",\"disks\":[{\"path\":\"/a\",\"id\":\"_disk1\"},{\"path\":\"/b\"}]}";
 	assert_int_equal(vmm_vmconfig_parse(b, strlen(b), &vc, &err), 0);
 	assert_string_equal(vc.disk_id[1], "_disk2");
 	/* vm.add-disk: cold plug, the same checks. */
