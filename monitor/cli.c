@@ -74,6 +74,9 @@ static const char usage[] =
 	"                        socket already listening (from a supervisor). A stale socket\n"
 	"                        file is replaced, a live one refused; PATH.lock guards it.\n"
 	"                        Without --kernel or --firmware, vmmon waits for vm.create\n"
+	"  --event-monitor path=PATH|fd=N\n"
+	"                        write the VM's events there, one JSON object a line (Cloud\n"
+	"                        Hypervisor's: vmm:starting, vm:booted, vm:paused, ...)\n"
 	"  --stats               print exit counts on stderr when the VM ends (with what\n"
 	"                        each device's optimisations spared)\n"
 	"  -h, --help            print this help\n"
@@ -100,6 +103,7 @@ enum {
 	OPT_FIRMWARE,
 	OPT_DEBUGCON,
 	OPT_API_SOCKET,
+	OPT_EVENT_MONITOR,
 };
 
 static const struct option options[] = {
@@ -117,6 +121,7 @@ static const struct option options[] = {
 	{"firmware", required_argument, NULL, OPT_FIRMWARE},
 	{"debugcon", required_argument, NULL, OPT_DEBUGCON},
 	{"api-socket", required_argument, NULL, OPT_API_SOCKET},
+	{"event-monitor", required_argument, NULL, OPT_EVENT_MONITOR},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{0},
@@ -256,6 +261,24 @@ static int parse_api_socket(const char *arg, struct vmm_config *cfg, struct host
 	return 0;
 }
 
+/* --event-monitor path=PATH | fd=N */
+static int parse_event_monitor(const char *arg, struct vmm_config *cfg, struct host_err *err)
+{
+	cfg->events = (struct vmm_event_opts){.fd = -1};
+	cfg->events_given = true;
+	if (!strncmp(arg, "path=", 5) && arg[5]) {
+		cfg->events.path = arg + 5;
+		return 0;
+	}
+	char *end;
+	errno = 0;
+	long fd = strncmp(arg, "fd=", 3) ? -1 : strtol(arg + 3, &end, 10);
+	if (fd < 0 || !isdigit((unsigned char)arg[3]) || *end || errno || fd > INT32_MAX)
+		return host_err_set(err, EINVAL, "--event-monitor %s: use path=PATH or fd=N", arg);
+	cfg->events.fd = (int)fd;
+	return 0;
+}
+
 static int parse_option(int opt, const char *arg, struct vmm_config *cfg, struct host_err *err)
 {
 	switch (opt) {
@@ -283,6 +306,8 @@ static int parse_option(int opt, const char *arg, struct vmm_config *cfg, struct
 	case OPT_STATS:
 		cfg->stats = true;
 		return 0;
+	case OPT_EVENT_MONITOR:
+		return parse_event_monitor(arg, cfg, err);
 	case OPT_DISK:
 		if (cfg->nr_disks == VMM_MAX_DISKS)
 			return host_err_set(err, E2BIG, "at most %d --disk options", VMM_MAX_DISKS);
@@ -337,6 +362,15 @@ static int check_boot(struct vmm_config *cfg, struct host_err *err)
 		return host_err_set(err, EINVAL,
 				    "--initramfs and --cmdline go with --kernel; with only "
 				    "--api-socket, vm.create's payload gives them");
+	/* Devices without a payload would be dropped unseen: vm.create (or vm.add-disk,
+	 * vm.add-net) brings them then. */
+	if (!cfg->kernel && !cfg->firmware &&
+	    (cfg->nr_disks || cfg->nr_nets || cfg->rng || cfg->virtio_console))
+		return host_err_set(
+			err, EINVAL,
+			"--disk, --net, --rng and --console describe a VM: give them with "
+			"--kernel or --firmware, or in vm.create's body with only "
+			"--api-socket");
 	if (cfg->kernel && cfg->firmware)
 		return host_err_set(err, EINVAL,
 				    "--kernel and --firmware exclude each other: vmmon loads a "

@@ -102,10 +102,12 @@ struct vmm_config {
 	enum vmm_transport console_transport;
 	bool rng; /* --rng */
 	enum vmm_transport rng_transport;
-	/* --api-socket: the management API. Without --kernel or --firmware the VM waits for
-	 * vm.create (kernel and firmware both NULL). */
+	/* --api-socket: the management API (monitor/api/) */
 	struct vmm_api_socket_opts api;
 	bool api_given;
+	/* --event-monitor path=PATH|fd=N */
+	struct vmm_event_opts events;
+	bool events_given;
 };
 
 /* Frees what parsing allocated. */

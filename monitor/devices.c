@@ -294,6 +294,7 @@ static int add_nets(struct vmm_vm *vm, struct host_err *err)
 						 nc->transport, err);
 			if (ret)
 				return ret;
+			vm->devs.slot[vm->devs.nr - 1].net = nc;
 			continue;
 		}
 		struct vnet_dev *n = calloc(1, sizeof(*n));
@@ -308,6 +309,7 @@ static int add_nets(struct vmm_vm *vm, struct host_err *err)
 		ret = add(vm, &n->vdev, n, destroy_net, vm->cfg->nets[i].transport, err);
 		if (ret)
 			return ret;
+		vm->devs.slot[vm->devs.nr - 1].net = nc; /* for the API's counters */
 	}
 	return 0;
 }

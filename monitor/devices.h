@@ -36,6 +36,7 @@ struct vmm_virtio_slot {
 	struct vmm_virtio_pci *pci;
 	struct vmm_virtio_mmio *mmio;
 	const struct vmm_disk_config *disk; /* the --disk a virtio-blk device serves, or NULL */
+	const struct vmm_net_config *net;   /* the --net a virtio-net device serves, or NULL */
 };
 
 struct vmm_devices {
