@@ -1,6 +1,7 @@
 """What the management API tests share:
   - ApiClient: an HTTP/1.1 client over a Unix socket that keeps one connection alive across
-    requests (it never reconnects behind the caller's back: `connects` counts connections),
+    requests (it connects again only when the server closed, and `connects` counts it, so a
+    test sees keep-alive fail),
     sends Content-Length bodies, passes file descriptors by SCM_RIGHTS with the request's first
     bytes, answers `Expect: 100-continue` as a client should, and records every exchange as one
     JSON line {method, path, status, body, content_type} for tests/api/validate.js;
@@ -221,18 +222,6 @@ class ApiClient:
             method, path = (first[0], first[1]) if len(first) >= 2 else ("?", "?")
             self._record(method, path, reply)
         return reply
-
-    def closed_by_server(self, wait=2.0):
-        """True when the server has closed this connection (EOF within WAIT seconds)."""
-        self.sock.settimeout(wait)
-        try:
-            return self.sock.recv(1) == b""
-        except socket.timeout:
-            return False
-        except ConnectionResetError:
-            return True
-        finally:
-            self.sock.settimeout(self.timeout)
 
     # -------------------------------------------------------------- checks
     def expect(self, reply, status, what):
