@@ -207,20 +207,8 @@ static void device_counters(struct jsonw *w, const struct vmm_virtio_slot *s)
 			     rxb, rxf, txb, txf);
 	}
 	/* A vhost-user back-end's kicks and interrupts pass between it and KVM, unseen. */
-	jsonw_printf(w, "\"kicks\":%" PRIu64 ",\"interrupts\":%" PRIu64, kicks, irqs);
-}
-
-/* Userspace exits by trap name (the bus counts a device type's traps together). */
-static void exit_counters(struct jsonw *w, const struct vmm_bus *bus, bool *first)
-{
-	for (unsigned i = 0; i < bus->nr_counters; i++) {
-		jsonw_raw(w, *first ? "" : ",");
-		*first = false;
-		char name[64];
-		snprintf(name, sizeof(name), "%s:%s", bus->name, bus->counter[i].name);
-		jsonw_str(w, name);
-		jsonw_printf(w, ":%" PRIu64, (uint64_t)LOAD(bus->counter[i].dispatches));
-	}
+	jsonw_printf(w, "\"kicks\":%" PRIu64 ",\"interrupts\":%" PRIu64 ",\"exits\":%" PRIu64,
+		     kicks, irqs, LOAD(d->exits));
 }
 
 static void vm_counters(struct vmm_ctl *c, const struct vmm_api_request *req,
@@ -232,20 +220,19 @@ static void vm_counters(struct vmm_ctl *c, const struct vmm_api_request *req,
 	const struct vmm_vm *vm = c->vm;
 	struct jsonw w = {0};
 	jsonw_raw(&w, "{");
+	bool first = true;
 	for (unsigned i = 0; i < vm->devs.nr; i++) {
 		const char *id = slot_id(c, &vm->devs.slot[i]);
 		if (!id)
 			continue;
+		jsonw_raw(&w, first ? "" : ",");
+		first = false;
 		jsonw_str(&w, id);
 		jsonw_raw(&w, ":{");
 		device_counters(&w, &vm->devs.slot[i]);
-		jsonw_raw(&w, "},");
+		jsonw_raw(&w, "}");
 	}
-	jsonw_raw(&w, "\"_exits\":{");
-	bool first = true;
-	exit_counters(&w, &vm->pio, &first);
-	exit_counters(&w, &vm->mmio, &first);
-	jsonw_raw(&w, "}}");
+	jsonw_raw(&w, "}");
 	r->body = jsonw_take(&w);
 	r->status = r->body ? 200 : 500;
 }

@@ -160,7 +160,7 @@ def case_length_past_body(ctx):
 def case_negative_length(ctx):
     ctx.create_and_boot()
     raw_case(ctx, "Content-Length -1", b"PUT /api/v1/vm.pause HTTP/1.1\r\nHost: localhost\r\n"
-             b"Content-Length: -1\r\n\r\n{}", EXPECT["huge_length"])
+             b"Content-Length: -1\r\n\r\n{}", EXPECT["negative_length"])
     ctx.healthy("a negative Content-Length")
 
 
@@ -203,7 +203,7 @@ def case_unknown_fields(ctx):
                        ("nested", dict(ctx.cfg, cpus={"boot_vcpus": 1, "max_vcpus": 1,
                                                       "nested": False})),
                        ("queue_affinity", dict(ctx.cfg, disks=[dict(ctx.cfg["disks"][0],
-                                                                    queue_affinity=[])]))):
+                                                                    queue_affinity=[{"queue_index": 0, "host_cpus": [0]}])]))):
         r = ctx.main.expect(ctx.main.put("vm.create", cfg), EXPECT["unknown_field"],
                             "vm.create with " + field)
         if field not in r.text():

