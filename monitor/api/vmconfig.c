@@ -184,6 +184,13 @@ static int device_noops(const struct rd *r)
 		ret = only_uint(r, "pci_segment", 0);
 	if (!ret && get(r, "pci_device_id"))
 		ret = bad(r, "pci_device_id", "not supported by vmmon (slots are assigned)");
+	return ret;
+}
+
+/* Disks and NICs have a rate limiter in the dialect; vmmon has none. */
+static int io_device_noops(const struct rd *r)
+{
+	int ret = device_noops(r);
 	if (!ret && get(r, "rate_limiter_config"))
 		ret = bad(r, "rate_limiter_config", "not supported by vmmon");
 	return ret;
@@ -217,7 +224,7 @@ static int disk(struct vmm_vmconfig *vc, const struct rd *r)
 	if (!ret && serial && strlen(serial) > HOST_BLK_SERIAL_MAX)
 		ret = bad(r, "serial", "longer than the 20 bytes virtio-blk has for it");
 	if (!ret)
-		ret = device_noops(r);
+		ret = io_device_noops(r);
 	if (!ret)
 		ret = only_uint(r, "queue_size", DISK_QUEUE_SIZE);
 	if (!ret)
@@ -290,7 +297,7 @@ static int net_fields(const struct rd *r, struct vmm_net_config *n, bool *vu, ui
 	if (!ret)
 		ret = only_str(r, "vhost_mode", "Client");
 	if (!ret)
-		ret = device_noops(r);
+		ret = io_device_noops(r);
 	if (!ret)
 		ret = only_uint(r, "queue_size", NET_QUEUE_SIZE);
 	/* The host end of the tap is the host's to set up: vmmon opens it as it is. */

@@ -9,7 +9,8 @@
 //
 // For each exchange the operation is found by path (the server URL's path, /api/v1, removed;
 // the query string ignored) and method. A request that matches no operation is held to the
-// document's x-vmmon-unmatched-request responses. The status must be one the operation lists;
+// document's x-vmmon-unmatched-request responses. The status must be one the operation lists,
+// or one of x-vmmon-any-request's (framing errors, which any request may get);
 // a response with a JSON content needs a body that parses and validates against its schema,
 // one without content needs an empty body. Each failure is one line on stdout:
 //   LOG:LINE: METHOD PATH -> STATUS: why
@@ -102,13 +103,20 @@ class Spec {
 		if (typeof e.method !== "string" || typeof e.path !== "string")
 			return "the log entry has no method or path";
 		if (!Number.isInteger(e.status)) return "the log entry has no status (no reply?)";
-		const [responses, where, label] = this.operation(e.method, e.path);
+		let [responses, where, label] = this.operation(e.method, e.path);
 		if (!responses) return label;
-		const key = Object.keys(responses).find((k) => String(k) === String(e.status));
+		const has = (rs) => rs && Object.keys(rs).find((k) => String(k) === String(e.status));
+		let key = has(responses);
+		const any = (this.doc["x-vmmon-any-request"] || {}).responses;
+		if (key === undefined && has(any) !== undefined) {
+			// A framing error (the request could not be read): any request may get one.
+			[responses, where, key] = [any, "/x-vmmon-any-request/responses", has(any)];
+		}
 		if (key === undefined)
 			return (
 				"status " + e.status + " is not in the document for " +
-				(label || "this operation") + " (it lists " + Object.keys(responses).join(", ") + ")"
+				(label || "this operation") + " (it lists " + Object.keys(responses).join(", ") +
+				(any ? "; any request: " + Object.keys(any).join(", ") : "") + ")"
 			);
 		const [resp, rwhere] = deref(this.doc, responses[key], where + "/" + ptr(key));
 		const body = e.body === undefined || e.body === null ? "" : String(e.body);
