@@ -10,6 +10,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -17,7 +18,7 @@ import tempfile
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import harness  # noqa: E402
 import api_client  # noqa: E402
-from api_client import Vmmon, wait_for  # noqa: E402
+from api_client import ApiClient, Vmmon, wait_for  # noqa: E402
 
 fail = harness.fail
 README = os.path.join(harness.REPO, "README.md")
@@ -57,6 +58,45 @@ def readme_commands():
     if len(curls) < 5 or any(not c.startswith("curl --unix-socket " + SOCK) for c in curls):
         fail("the README's block is not one vmmon and its curl commands: %r" % cmds)
     return curls
+
+
+def signal_exit(vmmon, sig, what):
+    """SIG ends VMMON with 128 + SIG, its socket and lock file removed."""
+    vmmon.backend.proc.send_signal(sig)
+    vmmon.wait_exit(timeout=20, status=128 + sig)
+    print("ok: %s: %s ended it with %d" % (what, signal.Signals(sig).name, 128 + sig))
+
+
+def command_line_and_signals(o, tmp):
+    log = os.path.join(tmp, "signals.jsonl")
+    serial = os.path.join(tmp, "serial-cli.log")
+    sock = os.path.join(tmp, "cli.sock")
+    vmmon = Vmmon(o.vmmon, sock, os.path.join(tmp, "vmmon-cli.log"),
+                  args=["--kernel", o.guest, "--cmdline", "run=echo seconds=600",
+                        "--memory", "128M", "--serial", "file=" + serial]).start()
+    try:
+        with ApiClient(sock, log, timeout=10).connect() as c:
+            info = c.ok("GET", "vm.info")  # no vm.create, no vm.boot: running already
+            if info.get("state") != "Running" or \
+                    info.get("config", {}).get("payload", {}).get("kernel") != o.guest:
+                vmmon.fail("vmmon with a command line and --api-socket: vm.info %s, expected "
+                           "Running with kernel %s" % (json.dumps(info), o.guest))
+            wait_for(lambda: os.path.exists(serial) and "vmmon guest" in
+                     open(serial, errors="replace").read(), 60, "the guest's banner")
+            c.ok("PUT", "vm.pause")
+            c.ok("PUT", "vm.resume")
+        signal_exit(vmmon, signal.SIGTERM, "a command line and --api-socket, the VM running")
+    finally:
+        vmmon.kill()
+    sock = os.path.join(tmp, "bare.sock")
+    vmmon = Vmmon(o.vmmon, sock, os.path.join(tmp, "vmmon-bare.log")).start()
+    try:
+        with ApiClient(sock, log, timeout=10).connect() as c:
+            c.ok("GET", "vmm.ping")
+        signal_exit(vmmon, signal.SIGINT, "--api-socket alone, no VM")
+    finally:
+        vmmon.kill()
+    return log
 
 
 def main():
@@ -108,8 +148,9 @@ def main():
             vmmon.wait_exit()
         finally:
             vmmon.kill()
-        api_client.validate(log)
-    print("PASS: the README's %d curl commands" % len(curls))
+        api_client.validate(log, command_line_and_signals(o, tmp))
+    print("PASS: the README's %d curl commands; a command line with --api-socket; SIGTERM, "
+          "SIGINT" % len(curls))
 
 
 if __name__ == "__main__":
