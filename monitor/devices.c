@@ -122,6 +122,24 @@ static void destroy_vu(void *model)
 	free(model);
 }
 
+/* vm.pause and vm.resume for the devices whose queues a back-end serves: vmmon's own parked
+ * with the I/O thread; a back-end is told to stop its rings and start them again. A back-end
+ * that fails to answer is taken as gone (the session waits for it to return): it takes
+ * nothing either way. */
+void vmm_devices_pause(struct vmm_vm *vm)
+{
+	for (unsigned i = 0; i < vm->devs.nr; i++)
+		if (vm->devs.slot[i].destroy == destroy_vu)
+			vu_frontend_pause(vm->devs.slot[i].model);
+}
+
+void vmm_devices_resume(struct vmm_vm *vm)
+{
+	for (unsigned i = 0; i < vm->devs.nr; i++)
+		if (vm->devs.slot[i].destroy == destroy_vu)
+			vu_frontend_resume(vm->devs.slot[i].model);
+}
+
 /* A device whose queues a vhost-user back-end serves. */
 static int add_vhost_user(struct vmm_vm *vm, const char *path, uint32_t device_id,
 			  const void *net_config, unsigned net_config_size,

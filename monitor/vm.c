@@ -82,7 +82,9 @@ int vmm_vm_pause(struct vmm_vm *vm)
 	while (vm->parked < started_vcpus(vm) && !atomic_load(&vm->stopping))
 		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
 	pthread_mutex_unlock(&vm->pause_lock);
-	/* No vCPU runs: the guest adds nothing to the rings; the I/O thread finishes its batch. */
+	/* No vCPU runs: the guest adds nothing to the rings; each vhost-user back-end stops its
+	 * rings once its in-flight requests are done; the I/O thread finishes its batch. */
+	vmm_devices_pause(vm);
 	if (vm->devs.io_ready)
 		vmm_io_pause(&vm->devs.io);
 	/* The guest's clock stands still while paused, as its CPUs do. */
@@ -97,6 +99,7 @@ int vmm_vm_resume(struct vmm_vm *vm)
 	int ret = ioctl(vm->fd, KVM_SET_CLOCK, &c) < 0 ? -errno : 0;
 	if (vm->devs.io_ready)
 		vmm_io_resume(&vm->devs.io);
+	vmm_devices_resume(vm);
 	pthread_mutex_lock(&vm->pause_lock);
 	atomic_store(&vm->pausing, false);
 	pthread_cond_broadcast(&vm->pause_cond);
