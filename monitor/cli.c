@@ -3,10 +3,13 @@
 
 #include <ctype.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
+#include "api/server.h"
 #include "devopts.h"
 #include "layout.h"
 #include "mp.h"
@@ -18,6 +21,7 @@
 static const char usage[] =
 	"Usage: vmmon --kernel IMAGE [options]\n"
 	"       vmmon --firmware BIOS --disk path=FILE[,boot=on] [options]\n"
+	"       vmmon --api-socket PATH [options]   (the VM comes from vm.create)\n"
 	"Runs a virtual machine on KVM.\n"
 	"\n"
 	"  --kernel IMAGE        PVH ELF image or Linux bzImage to boot\n"
@@ -65,6 +69,14 @@ static const char usage[] =
 	"  --console virtio[,transport=pci|mmio]\n"
 	"                        a virtio console on stdin/stdout (COM1 still prints)\n"
 	"  --rng[=transport=pci|mmio]  a virtio entropy device\n"
+	"  --api-socket PATH     serve the management API (Cloud Hypervisor's REST dialect,\n"
+	"                        /api/v1/...) on a Unix socket; also path=PATH, or fd=N for a\n"
+	"                        socket already listening (from a supervisor). A stale socket\n"
+	"                        file is replaced, a live one refused; PATH.lock guards it.\n"
+	"                        Without --kernel or --firmware, vmmon waits for vm.create\n"
+	"  --event-monitor path=PATH|fd=N\n"
+	"                        write the VM's events there, one JSON object a line (Cloud\n"
+	"                        Hypervisor's: vmm:starting, vm:booted, vm:paused, ...)\n"
 	"  --stats               print exit counts on stderr when the VM ends (with what\n"
 	"                        each device's optimisations spared)\n"
 	"  -h, --help            print this help\n"
@@ -90,6 +102,8 @@ enum {
 	OPT_RNG,
 	OPT_FIRMWARE,
 	OPT_DEBUGCON,
+	OPT_API_SOCKET,
+	OPT_EVENT_MONITOR,
 };
 
 static const struct option options[] = {
@@ -106,6 +120,8 @@ static const struct option options[] = {
 	{"rng", optional_argument, NULL, OPT_RNG},
 	{"firmware", required_argument, NULL, OPT_FIRMWARE},
 	{"debugcon", required_argument, NULL, OPT_DEBUGCON},
+	{"api-socket", required_argument, NULL, OPT_API_SOCKET},
+	{"event-monitor", required_argument, NULL, OPT_EVENT_MONITOR},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{0},
@@ -208,6 +224,61 @@ static int parse_disk(const char *arg, struct vmm_config *cfg, struct host_err *
 	return 0;
 }
 
+/* --api-socket path=PATH | PATH | fd=N */
+static int parse_api_socket(const char *arg, struct vmm_config *cfg, struct host_err *err)
+{
+	struct vmm_api_socket_opts *o = &cfg->api;
+	if (cfg->api_given)
+		return host_err_set(err, EINVAL,
+				    "--api-socket given twice: vmmon serves one socket");
+	size_t key = strspn(arg, "abcdefghijklmnopqrstuvwxyz_");
+	if (strncmp(arg, "fd=", 3) == 0) {
+		char *end;
+		errno = 0;
+		long fd = strtol(arg + 3, &end, 10);
+		if (!isdigit((unsigned char)arg[3]) || *end || errno || fd > INT_MAX)
+			return host_err_set(err, EINVAL,
+					    "--api-socket %s: give fd=N, the number of a listening "
+					    "socket",
+					    arg);
+		*o = (struct vmm_api_socket_opts){.fd = (int)fd};
+		int ret = vmm_api_check_listen_fd(o->fd, err);
+		if (ret)
+			return ret;
+	} else if (strncmp(arg, "path=", 5) == 0 || key == 0 || arg[key] != '=') {
+		const char *path = strip_key(arg, "path");
+		if (!*path || strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+			return host_err_set(err, EINVAL,
+					    "--api-socket %s: give a socket path of 1 to 107 bytes",
+					    arg);
+		*o = (struct vmm_api_socket_opts){.path = path, .fd = -1};
+	} else {
+		return host_err_set(err, EINVAL,
+				    "--api-socket %s: unknown key; use PATH, path=PATH or fd=N",
+				    arg);
+	}
+	cfg->api_given = true;
+	return 0;
+}
+
+/* --event-monitor path=PATH | fd=N */
+static int parse_event_monitor(const char *arg, struct vmm_config *cfg, struct host_err *err)
+{
+	cfg->events = (struct vmm_event_opts){.fd = -1};
+	cfg->events_given = true;
+	if (!strncmp(arg, "path=", 5) && arg[5]) {
+		cfg->events.path = arg + 5;
+		return 0;
+	}
+	char *end;
+	errno = 0;
+	long fd = strncmp(arg, "fd=", 3) ? -1 : strtol(arg + 3, &end, 10);
+	if (fd < 0 || !isdigit((unsigned char)arg[3]) || *end || errno || fd > INT32_MAX)
+		return host_err_set(err, EINVAL, "--event-monitor %s: use path=PATH or fd=N", arg);
+	cfg->events.fd = (int)fd;
+	return 0;
+}
+
 static int parse_option(int opt, const char *arg, struct vmm_config *cfg, struct host_err *err)
 {
 	switch (opt) {
@@ -235,6 +306,8 @@ static int parse_option(int opt, const char *arg, struct vmm_config *cfg, struct
 	case OPT_STATS:
 		cfg->stats = true;
 		return 0;
+	case OPT_EVENT_MONITOR:
+		return parse_event_monitor(arg, cfg, err);
 	case OPT_DISK:
 		if (cfg->nr_disks == VMM_MAX_DISKS)
 			return host_err_set(err, E2BIG, "at most %d --disk options", VMM_MAX_DISKS);
@@ -247,6 +320,8 @@ static int parse_option(int opt, const char *arg, struct vmm_config *cfg, struct
 		return vmm_parse_console(arg, cfg, err);
 	case OPT_RNG:
 		return vmm_parse_rng(arg, cfg, err);
+	case OPT_API_SOCKET:
+		return parse_api_socket(arg, cfg, err);
 	}
 	return host_err_set(err, EINVAL, "unhandled option");
 }
@@ -278,10 +353,24 @@ static int check_firmware_devices(const struct vmm_config *cfg, struct host_err 
 /* What to boot: a kernel, or a firmware that boots a disk; and the options that go with each. */
 static int check_boot(struct vmm_config *cfg, struct host_err *err)
 {
-	if (!cfg->kernel && !cfg->firmware)
+	if (!cfg->kernel && !cfg->firmware && !cfg->api_given)
 		return host_err_set(err, EINVAL,
-				    "no --kernel or --firmware given; try vmmon --kernel "
-				    "build/guest-drivers/guest.elf --cmdline run=hello");
+				    "no --kernel or --firmware given (or --api-socket, to wait for "
+				    "vm.create); try vmmon --kernel build/guest-drivers/guest.elf "
+				    "--cmdline run=hello");
+	if (!cfg->kernel && !cfg->firmware && (cfg->initramfs || cfg->cmdline_given))
+		return host_err_set(err, EINVAL,
+				    "--initramfs and --cmdline go with --kernel; with only "
+				    "--api-socket, vm.create's payload gives them");
+	/* Devices without a payload would be dropped unseen: vm.create (or vm.add-disk,
+	 * vm.add-net) brings them then. */
+	if (!cfg->kernel && !cfg->firmware &&
+	    (cfg->nr_disks || cfg->nr_nets || cfg->rng || cfg->virtio_console))
+		return host_err_set(
+			err, EINVAL,
+			"--disk, --net, --rng and --console describe a VM: give them with "
+			"--kernel or --firmware, or in vm.create's body with only "
+			"--api-socket");
 	if (cfg->kernel && cfg->firmware)
 		return host_err_set(err, EINVAL,
 				    "--kernel and --firmware exclude each other: vmmon loads a "
@@ -311,7 +400,8 @@ int vmm_cli_parse(int argc, char **argv, struct vmm_config *cfg, struct host_err
 				   .cpus = VMM_DEFAULT_CPUS,
 				   .memory = VMM_DEFAULT_MEMORY,
 				   .serial = VMM_SERIAL_STDIO,
-				   .debugcon = VMM_SERIAL_OFF};
+				   .debugcon = VMM_SERIAL_OFF,
+				   .api = {.fd = -1}};
 
 	opterr = 0; /* our own one-line messages */
 	optind = 0; /* glibc: 0 also resets getopt's internal state, so parsing can repeat */

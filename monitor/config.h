@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "api/api.h"
 #include "console.h"
 #include "host/blk.h"
 #include "host/net.h"
@@ -101,6 +102,12 @@ struct vmm_config {
 	enum vmm_transport console_transport;
 	bool rng; /* --rng */
 	enum vmm_transport rng_transport;
+	/* --api-socket: the management API (monitor/api/) */
+	struct vmm_api_socket_opts api;
+	bool api_given;
+	/* --event-monitor path=PATH|fd=N */
+	struct vmm_event_opts events;
+	bool events_given;
 };
 
 /* Frees what parsing allocated. */

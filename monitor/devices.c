@@ -122,6 +122,24 @@ static void destroy_vu(void *model)
 	free(model);
 }
 
+/* vm.pause and vm.resume for the devices whose queues a back-end serves: vmmon's own parked
+ * with the I/O thread; a back-end is told to stop its rings and start them again. A back-end
+ * that fails to answer is taken as gone (the session waits for it to return): it takes
+ * nothing either way. */
+void vmm_devices_pause(struct vmm_vm *vm)
+{
+	for (unsigned i = 0; i < vm->devs.nr; i++)
+		if (vm->devs.slot[i].destroy == destroy_vu)
+			vu_frontend_pause(vm->devs.slot[i].model);
+}
+
+void vmm_devices_resume(struct vmm_vm *vm)
+{
+	for (unsigned i = 0; i < vm->devs.nr; i++)
+		if (vm->devs.slot[i].destroy == destroy_vu)
+			vu_frontend_resume(vm->devs.slot[i].model);
+}
+
 /* A device whose queues a vhost-user back-end serves. */
 static int add_vhost_user(struct vmm_vm *vm, const char *path, uint32_t device_id,
 			  const void *net_config, unsigned net_config_size,
@@ -294,6 +312,7 @@ static int add_nets(struct vmm_vm *vm, struct host_err *err)
 						 nc->transport, err);
 			if (ret)
 				return ret;
+			vm->devs.slot[vm->devs.nr - 1].net = nc;
 			continue;
 		}
 		struct vnet_dev *n = calloc(1, sizeof(*n));
@@ -308,6 +327,7 @@ static int add_nets(struct vmm_vm *vm, struct host_err *err)
 		ret = add(vm, &n->vdev, n, destroy_net, vm->cfg->nets[i].transport, err);
 		if (ret)
 			return ret;
+		vm->devs.slot[vm->devs.nr - 1].net = nc; /* for the API's counters */
 	}
 	return 0;
 }

@@ -36,6 +36,7 @@ struct vmm_virtio_slot {
 	struct vmm_virtio_pci *pci;
 	struct vmm_virtio_mmio *mmio;
 	const struct vmm_disk_config *disk; /* the --disk a virtio-blk device serves, or NULL */
+	const struct vmm_net_config *net;   /* the --net a virtio-net device serves, or NULL */
 };
 
 struct vmm_devices {
@@ -58,6 +59,9 @@ struct vmm_devices {
 int vmm_devices_init(struct vmm_vm *vm, struct host_err *err);
 int vmm_devices_start(struct vmm_vm *vm);
 void vmm_devices_stop(struct vmm_vm *vm);
+/* vm.pause/vm.resume, vCPUs parked: vhost-user back-ends stop their rings / start them again. */
+void vmm_devices_pause(struct vmm_vm *vm);
+void vmm_devices_resume(struct vmm_vm *vm);
 void vmm_devices_destroy(struct vmm_vm *vm);
 /* Per-device counters on stderr: guest kicks, interrupts raised, driver errors, frames. */
 void vmm_devices_print_stats(const struct vmm_vm *vm);

@@ -251,6 +251,22 @@ static bool handle_exit(struct vmm_vcpu *v)
 	return true;
 }
 
+/* Paused (vmm_vm_pause): out of KVM_RUN until resumed or stopped. A pending I/O completion
+ * stays in kvm_run and completes at the next KVM_RUN. */
+static void park(struct vmm_vcpu *v)
+{
+	struct vmm_vm *vm = v->vm;
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->parked++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (atomic_load(&vm->pausing) && !atomic_load(&vm->stopping))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	vm->parked--;
+	/* The kick that brought it here must not end the next KVM_RUN at once. */
+	__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vmm_vcpu *v = arg;
@@ -261,6 +277,10 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&set, KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	while (!atomic_load(&vm->stopping)) {
+		if (atomic_load(&vm->pausing)) {
+			park(v);
+			continue;
+		}
 		int ret = ioctl(v->fd, KVM_RUN, 0);
 		if (!v->stats.first_exit_ns && ret == 0)
 			v->stats.first_exit_ns = host_now_ns();

@@ -44,7 +44,7 @@ void vmm_vm_request_reset(struct vmm_vm *vm)
 {
 	/* A kernel's VM ends on a reset, as in Firecracker and Cloud Hypervisor; a firmware's
 	 * machine restarts, as a PC does. */
-	vmm_vm_stop(vm, vm->cfg->firmware ? VMM_EXIT_RESET : VMM_EXIT_OK);
+	vmm_vm_stop(vm, vm->cfg->firmware || vm->api ? VMM_EXIT_RESET : VMM_EXIT_OK);
 }
 
 void vmm_vm_stop(struct vmm_vm *vm, int status)
@@ -57,8 +57,54 @@ void vmm_vm_stop(struct vmm_vm *vm, int status)
 		if (write(vm->stop_fd, &one, sizeof(one)) < 0) {
 			/* cannot fail for a fresh eventfd: the counter is far from saturation */
 		}
+		/* Parked vCPUs wake and see `stopping`. */
+		pthread_mutex_lock(&vm->pause_lock);
+		pthread_cond_broadcast(&vm->pause_cond);
+		pthread_mutex_unlock(&vm->pause_lock);
 	}
 	pthread_mutex_unlock(&vm->stop_lock);
+}
+
+static unsigned started_vcpus(const struct vmm_vm *vm)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		n += vm->vcpus[i].started;
+	return n;
+}
+
+int vmm_vm_pause(struct vmm_vm *vm)
+{
+	atomic_store(&vm->pausing, true);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vmm_vcpu_kick(&vm->vcpus[i]);
+	pthread_mutex_lock(&vm->pause_lock);
+	while (vm->parked < started_vcpus(vm) && !atomic_load(&vm->stopping))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	pthread_mutex_unlock(&vm->pause_lock);
+	/* No vCPU runs: the guest adds nothing to the rings; each vhost-user back-end stops its
+	 * rings once its in-flight requests are done; the I/O thread finishes its batch. */
+	vmm_devices_pause(vm);
+	if (vm->devs.io_ready)
+		vmm_io_pause(&vm->devs.io);
+	/* The guest's clock stands still while paused, as its CPUs do. */
+	if (ioctl(vm->fd, KVM_GET_CLOCK, &vm->clock) < 0)
+		return -errno;
+	return 0;
+}
+
+int vmm_vm_resume(struct vmm_vm *vm)
+{
+	struct kvm_clock_data c = {.clock = vm->clock.clock};
+	int ret = ioctl(vm->fd, KVM_SET_CLOCK, &c) < 0 ? -errno : 0;
+	if (vm->devs.io_ready)
+		vmm_io_resume(&vm->devs.io);
+	vmm_devices_resume(vm);
+	pthread_mutex_lock(&vm->pause_lock);
+	atomic_store(&vm->pausing, false);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+	return ret;
 }
 
 static int add_slot(struct vmm_vm *vm, unsigned slot, uint64_t gpa, uint64_t size, uint64_t off,
@@ -186,6 +232,8 @@ static int build(struct vmm_vm *vm, struct host_err *err)
 	vm->nr_vcpus = cfg->cpus;
 	gmem_init(&vm->mem);
 	pthread_mutex_init(&vm->stop_lock, NULL);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
 	vmm_bus_init(&vm->pio, "pio");
 	vmm_bus_init(&vm->mmio, "mmio");
 
@@ -393,8 +441,10 @@ int vmm_vm_run(struct vmm_vm *vm)
 		return VMM_EXIT_ERROR;
 	}
 	sigdelset(&set, SIGUSR1);
-	sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sig_fd < 0) {
+	/* Under the API, main reads the signals and ends the VM through the controller. */
+	if (!vm->api)
+		sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sig_fd < 0 && !vm->api) {
 		fprintf(stderr, "vmmon: signalfd: %s\n", strerror(errno));
 		return VMM_EXIT_ERROR;
 	}
@@ -416,7 +466,8 @@ int vmm_vm_run(struct vmm_vm *vm)
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vmm_vcpu_join(&vm->vcpus[i]);
 	vmm_devices_stop(vm);
-	close(sig_fd);
+	if (sig_fd >= 0)
+		close(sig_fd);
 	if (vm->cfg->stats)
 		vmm_stats_print(vm);
 	return vm->exit_status;
@@ -449,6 +500,8 @@ static void teardown(struct vmm_vm *vm)
 	vmm_bus_destroy(&vm->mmio);
 	vmm_bus_destroy(&vm->pio);
 	pthread_mutex_destroy(&vm->stop_lock);
+	pthread_mutex_destroy(&vm->pause_lock);
+	pthread_cond_destroy(&vm->pause_cond);
 	memset((uint8_t *)vm + offsetof(struct vmm_vm, kvm), 0,
 	       sizeof(*vm) - offsetof(struct vmm_vm, kvm));
 }

@@ -63,6 +63,9 @@ struct vmm_vm {
 	uint8_t *firmware;
 	size_t firmware_size;
 	unsigned resets;
+	/* Driven by the management API: the process's signals are main's (no signalfd here), and
+	 * a kernel's reset reboots the VM instead of ending it. Set before vmm_vm_run. */
+	bool api;
 
 	/* The machine, built again on each reset: everything from here on (vm.c's teardown
 	 * zeroes from kvm to the end). */
@@ -91,6 +94,13 @@ struct vmm_vm {
 	atomic_bool stopping;
 	int exit_status;
 	int stop_fd; /* eventfd that wakes the main loop */
+
+	/* Pausing (vmm_vm_pause): the vCPUs park on pause_cond, the I/O thread parks too. */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	atomic_bool pausing;
+	unsigned parked;	     /* vCPUs parked */
+	struct kvm_clock_data clock; /* kvmclock when paused, set again on resume */
 };
 
 int vmm_vm_create(struct vmm_vm *vm, const struct vmm_config *cfg, struct host_err *err);
@@ -105,6 +115,10 @@ int vmm_vm_reset(struct vmm_vm *vm, struct host_err *err);
 void vmm_vm_destroy(struct vmm_vm *vm);
 /* Asks the VM to stop with `status`; callable from any thread, only the first call counts. */
 void vmm_vm_stop(struct vmm_vm *vm, int status);
+/* From another thread while vmm_vm_run runs: every vCPU leaves KVM_RUN and parks, the I/O
+ * thread stops taking work, kvmclock is saved; resume undoes it. 0 or -errno. */
+int vmm_vm_pause(struct vmm_vm *vm);
+int vmm_vm_resume(struct vmm_vm *vm);
 /* Drives a GSI of the in-kernel interrupt controllers (the vmm_irq callback). On the PC of
  * --firmware, the PCI INTx lines (GSIs VMM_PCI_INTX_FIRST...) go through the PIIX3's routing. */
 int vmm_vm_set_irq(void *vm, unsigned gsi, bool level);

@@ -87,16 +87,63 @@ static void stop_fired(struct vmm_io *io, struct vmm_io_event *ev)
 	io->stopping = true;
 }
 
+static void wake_fired(struct vmm_io *io, struct vmm_io_event *ev)
+{
+	(void)io;
+	(void)ev; /* only ends the wait: the loop looks at pause_req */
+}
+
 int vmm_io_init(struct vmm_io *io, unsigned entries, struct host_err *err)
 {
 	memset(io, 0, sizeof(*io));
+	pthread_mutex_init(&io->pause_lock, NULL);
+	pthread_cond_init(&io->pause_cond, NULL);
+	io->wake.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	io->stop.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (io->stop.fd < 0)
+	if (io->stop.fd < 0 || io->wake.fd < 0)
 		return host_err_set(err, errno, "eventfd: %s", strerror(errno));
+	io->wake.fn = wake_fired;
 	io->stop.fn = stop_fired;
 	/* Made here, enabled by the I/O thread, so SINGLE_ISSUER binds the ring to that thread;
 	 * DEFER_TASKRUN then runs completions only when that thread waits. */
 	return host_uring_init(&io->uring, entries, HOST_URING_DEFER | HOST_URING_DISABLED, err);
+}
+
+/* Between batches, while paused: nothing is submitted or reaped, so no device takes work. */
+static void park(struct vmm_io *io)
+{
+	pthread_mutex_lock(&io->pause_lock);
+	if (io->pause_req) {
+		io->paused = true;
+		pthread_cond_broadcast(&io->pause_cond);
+		while (io->pause_req)
+			pthread_cond_wait(&io->pause_cond, &io->pause_lock);
+		io->paused = false;
+	}
+	pthread_mutex_unlock(&io->pause_lock);
+}
+
+void vmm_io_pause(struct vmm_io *io)
+{
+	if (!io->started)
+		return;
+	pthread_mutex_lock(&io->pause_lock);
+	io->pause_req = true;
+	uint64_t one = 1;
+	if (write(io->wake.fd, &one, sizeof(one)) < 0) {
+		/* a fresh eventfd cannot be full */
+	}
+	while (!io->paused)
+		pthread_cond_wait(&io->pause_cond, &io->pause_lock);
+	pthread_mutex_unlock(&io->pause_lock);
+}
+
+void vmm_io_resume(struct vmm_io *io)
+{
+	pthread_mutex_lock(&io->pause_lock);
+	io->pause_req = false;
+	pthread_cond_broadcast(&io->pause_cond);
+	pthread_mutex_unlock(&io->pause_lock);
 }
 
 static void *io_thread(void *arg)
@@ -114,6 +161,7 @@ static void *io_thread(void *arg)
 		return NULL;
 	}
 	vmm_io_event_arm(io, &io->stop);
+	vmm_io_event_arm(io, &io->wake);
 	for (unsigned i = 0; i < io->nr_events; i++)
 		vmm_io_event_arm(io, io->events[i]);
 	while (!io->stopping) {
@@ -129,6 +177,7 @@ static void *io_thread(void *arg)
 		host_uring_reap(&io->uring);
 		io->batches++;
 		run_flushes(io);
+		park(io);
 	}
 	return NULL;
 }
@@ -154,6 +203,7 @@ void vmm_io_stop(struct vmm_io *io)
 {
 	if (!io->started)
 		return;
+	vmm_io_resume(io); /* a parked thread must run to see the stop */
 	uint64_t one = 1;
 	if (write(io->stop.fd, &one, sizeof(one)) < 0) {
 		/* a fresh eventfd cannot be full */
@@ -168,5 +218,9 @@ void vmm_io_destroy(struct vmm_io *io)
 	host_uring_exit(&io->uring);
 	if (io->stop.fd >= 0)
 		close(io->stop.fd);
-	io->stop.fd = -1;
+	if (io->wake.fd >= 0)
+		close(io->wake.fd);
+	io->stop.fd = io->wake.fd = -1;
+	pthread_mutex_destroy(&io->pause_lock);
+	pthread_cond_destroy(&io->pause_cond);
 }

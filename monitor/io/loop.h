@@ -61,6 +61,11 @@ struct vmm_io {
 	 * device work). Set before the thread starts. */
 	void (*before_batch)(void *ctx);
 	void *before_ctx;
+	/* Pausing (vmm_io_pause): the thread parks between batches, woken by `wake`. */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	bool pause_req, paused;
+	struct vmm_io_event wake;
 };
 
 int vmm_io_init(struct vmm_io *io, unsigned entries, struct host_err *err);
@@ -70,6 +75,11 @@ int vmm_io_add_event(struct vmm_io *io, struct vmm_io_event *ev);
 int vmm_io_start(struct vmm_io *io);
 void vmm_io_stop(struct vmm_io *io);
 void vmm_io_destroy(struct vmm_io *io);
+/* From another thread: returns once the I/O thread has finished its batch and parked (its
+ * in-flight I/O goes on in the kernel; no new work is taken from the rings); resume lets it
+ * go on. No-ops when the thread does not run. */
+void vmm_io_pause(struct vmm_io *io);
+void vmm_io_resume(struct vmm_io *io);
 
 /* The vmm_io whose ring ran a completion. */
 static inline struct vmm_io *vmm_io_of(struct host_uring *u)

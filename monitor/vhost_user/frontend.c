@@ -57,7 +57,7 @@ static int start_queue(struct vu_frontend *fe, struct vmm_virtio_queue *q, bool 
 		.desc = uva(fe, q->desc, vq_desc_size(&q->vq.cfg)),
 		.avail = uva(fe, q->driver, vq_driver_size(&q->vq.cfg)),
 		.used = uva(fe, q->device, vq_device_size(&q->vq.cfg)),
-		.base = ring_base(fe, q, restart),
+		.base = fe->q[q->index].has_base ? fe->q[q->index].base : ring_base(fe, q, restart),
 		.kick_fd = q->kick.fd,
 		.call_fd = call_fd(fe, q),
 		.err_fd = fe->q[q->index].error.fd,
@@ -92,7 +92,53 @@ static int reconnected(struct vu_session *s, void *ctx)
 {
 	struct vu_frontend *fe = ctx;
 	(void)s;
-	return fe->vdev.active ? start_backend(fe, true) : 0;
+	/* A new back-end: positions it gave its predecessor at a pause are not its to trust. */
+	for (unsigned i = 0; i < VU_MAX_QUEUES; i++)
+		fe->q[i].has_base = false;
+	return fe->vdev.active && !fe->paused ? start_backend(fe, true) : 0;
+}
+
+/* Stops every live ring, keeping where each stopped (lock held). */
+static int stop_rings(struct vu_frontend *fe, bool keep_base)
+{
+	struct vmm_virtio_dev *d = &fe->vdev;
+	for (unsigned i = 0; i < d->nr_queues && i < VU_MAX_QUEUES; i++) {
+		if (!d->q[i].live)
+			continue;
+		int ret = vu_session_stop_ring(&fe->s, i, keep_base ? &fe->q[i].base : NULL);
+		if (ret) {
+			vu_session_lost(&fe->s, strerror(-ret));
+			return ret;
+		}
+		fe->q[i].has_base = keep_base;
+	}
+	fe->s.started = false;
+	return 0;
+}
+
+int vu_frontend_pause(struct vu_frontend *fe)
+{
+	pthread_mutex_lock(&fe->vdev.lock);
+	fe->paused = true;
+	int ret = fe->s.sock >= 0 && fe->s.started ? stop_rings(fe, true) : 0;
+	pthread_mutex_unlock(&fe->vdev.lock);
+	return ret;
+}
+
+int vu_frontend_resume(struct vu_frontend *fe)
+{
+	pthread_mutex_lock(&fe->vdev.lock);
+	fe->paused = false;
+	int ret = 0;
+	if (fe->vdev.active && fe->s.sock >= 0 && !fe->s.started) {
+		ret = start_backend(fe, true);
+		if (ret)
+			vu_session_lost(&fe->s, strerror(-ret));
+	}
+	for (unsigned i = 0; i < VU_MAX_QUEUES; i++)
+		fe->q[i].has_base = false;
+	pthread_mutex_unlock(&fe->vdev.lock);
+	return ret;
 }
 
 /* The guest reset the device: stop the rings, keeping their positions (lock held). The
@@ -103,18 +149,10 @@ static void reset(struct vmm_virtio_dev *d)
 {
 	struct vu_frontend *fe = d->priv;
 	vu_session_drop_inflight(&fe->s);
-	if (fe->s.sock < 0 || !fe->s.started)
-		return;
-	for (unsigned i = 0; i < d->nr_queues && i < VU_MAX_QUEUES; i++) {
-		if (!d->q[i].live)
-			continue;
-		int ret = vu_session_stop_ring(&fe->s, i);
-		if (ret) {
-			vu_session_lost(&fe->s, strerror(-ret));
-			return;
-		}
-	}
-	fe->s.started = false;
+	for (unsigned i = 0; i < VU_MAX_QUEUES; i++)
+		fe->q[i].has_base = false;
+	if (fe->s.sock >= 0 && fe->s.started)
+		stop_rings(fe, false);
 }
 
 /* The driver moved q's interrupt (another MSI-X vector, MSI-X on or off) while the rings run:

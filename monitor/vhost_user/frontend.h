@@ -24,6 +24,7 @@ struct vu_frontend {
 	struct vmm_virtio_dev_ops ops; /* per instance: the device type comes from the back-end */
 	struct vu_session s;
 	const struct gmem *mem;
+	bool paused; /* vm.pause: the rings stay stopped until vu_frontend_resume */
 	uint8_t config[VHOST_USER_CONFIG_MAX]; /* what the guest reads */
 
 	struct vu_queue {
@@ -31,6 +32,8 @@ struct vu_frontend {
 		unsigned index;
 		struct vmm_io_event relay; /* back-end's call, when the transport has no irqfd */
 		struct vmm_io_event error; /* SET_VRING_ERR: the back-end found the ring broken */
+		uint16_t base;		   /* where the back-end stopped the ring at vm.pause */
+		bool has_base;
 	} q[VU_MAX_QUEUES];
 };
 
@@ -42,6 +45,12 @@ int vu_frontend_init(struct vu_frontend *fe, const char *path, uint32_t device_i
 		     const struct gmem *mem, struct host_err *err);
 /* Starts watching the connection (after the transport is set up). */
 int vu_frontend_start(struct vu_frontend *fe);
+/* vm.pause: the back-end stops every ring (GET_VRING_BASE, answered once its in-flight
+ * requests are done), so it takes no new request; resume hands the rings back where they
+ * stopped (SET_VRING_BASE, KICK, CALL, ENABLE) and kicks them. 0 or -errno (the back-end
+ * is then taken as gone, as on any failed exchange). */
+int vu_frontend_pause(struct vu_frontend *fe);
+int vu_frontend_resume(struct vu_frontend *fe);
 void vu_frontend_destroy(struct vu_frontend *fe);
 
 #endif

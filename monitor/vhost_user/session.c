@@ -206,11 +206,14 @@ int vu_session_set_call(struct vu_session *s, unsigned index, int call_fd)
 	return request(s, VHOST_USER_SET_VRING_CALL, &idx, sizeof(idx), &call_fd, 1);
 }
 
-int vu_session_stop_ring(struct vu_session *s, unsigned index)
+int vu_session_stop_ring(struct vu_session *s, unsigned index, uint16_t *base)
 {
 	struct vhost_vring_state st = {.index = index};
 	struct host_vu_msg reply;
-	return call(s, VHOST_USER_GET_VRING_BASE, &st, sizeof(st), sizeof(st), &reply);
+	int ret = call(s, VHOST_USER_GET_VRING_BASE, &st, sizeof(st), sizeof(st), &reply);
+	if (!ret && base)
+		*base = (uint16_t)reply.p.state.num;
+	return ret;
 }
 
 void vu_session_lost(struct vu_session *s, const char *why)

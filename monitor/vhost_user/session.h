@@ -71,8 +71,9 @@ int vu_session_set_mem_table(struct vu_session *s, const struct gmem *mem);
 int vu_session_set_inflight(struct vu_session *s, uint16_t queues, uint16_t queue_size);
 int vu_session_start_ring(struct vu_session *s, const struct vu_ring *r);
 int vu_session_set_call(struct vu_session *s, unsigned index, int call_fd);
-/* GET_VRING_BASE: the back-end stops the ring, its in-flight requests done. */
-int vu_session_stop_ring(struct vu_session *s, unsigned index);
+/* GET_VRING_BASE: the back-end stops the ring, its in-flight requests done; *base (if not
+ * NULL) gets where it stopped, to be handed back by SET_VRING_BASE when the ring starts again. */
+int vu_session_stop_ring(struct vu_session *s, unsigned index, uint16_t *base);
 /* Forgets the inflight region (a device reset abandons the rings it describes). */
 void vu_session_drop_inflight(struct vu_session *s);
 /* The back-end is gone: the connection thread waits for it to return. */

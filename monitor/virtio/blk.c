@@ -38,6 +38,17 @@ static int pop(struct host_blk_queue *eq, struct vq_chain *c, unsigned n)
 	return vq_pop_batch(&bq->q->vq, c, n);
 }
 
+static void count(struct vblk_dev *b, const struct host_blk_io *io)
+{
+	if (io->req.type == VIRTIO_BLK_T_IN) {
+		__atomic_fetch_add(&b->read_ops, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&b->read_bytes, io->req.len, __ATOMIC_RELAXED);
+	} else if (io->req.type == VIRTIO_BLK_T_OUT) {
+		__atomic_fetch_add(&b->write_ops, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&b->write_bytes, io->req.len, __ATOMIC_RELAXED);
+	}
+}
+
 /* I/O thread. from_ring: a completion, without the lock; else inside kick(), with it. */
 static void complete(struct host_blk_queue *eq, const struct vq_chain *c,
 		     const struct host_blk_io *io, bool from_ring)
@@ -55,6 +66,7 @@ static void complete(struct host_blk_queue *eq, const struct vq_chain *c,
 			return;
 		}
 	}
+	count(bq->blk, io);
 	vq_push(&bq->q->vq, c, io->used_len);
 	vmm_io_defer_flush(io_thread, &bq->flush);
 	if (from_ring)

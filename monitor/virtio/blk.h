@@ -30,6 +30,8 @@ struct vblk_dev {
 		struct vmm_virtio_queue *q;
 		struct vblk_dev *blk;
 	} queue[VMM_VIRTIO_MAX_QUEUES];
+	/* Requests completed (I/O thread; read by the API's vm.counters without the lock). */
+	uint64_t read_bytes, write_bytes, read_ops, write_ops;
 };
 
 /* Opens the backing file and sets up the device (not yet on a transport). */

@@ -94,6 +94,7 @@ struct vmm_virtio_dev {
 	bool active;	     /* DRIVER_OK accepted */
 	uint32_t generation; /* bumped by every reset */
 	uint64_t violations; /* driver protocol errors seen */
+	uint64_t exits;	     /* userspace exits on its registers (the transport's traps) */
 
 	/* Reset waits for the I/O in flight, which may still write guest memory. */
 	unsigned inflight;

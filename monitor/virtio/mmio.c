@@ -152,6 +152,7 @@ static int trap(void *opaque, uint64_t off, uint8_t *data, unsigned len, bool is
 {
 	struct vmm_virtio_mmio *m = opaque;
 	struct vmm_virtio_dev *d = m->dev;
+	__atomic_fetch_add(&d->exits, 1, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&d->lock);
 	if (off >= VIRTIO_MMIO_CONFIG) {
 		/* Config space: any width within it (spec 4.2.2.2). */

@@ -20,12 +20,14 @@ static struct vmm_virtio_pci *of(struct vmm_vpci *regs)
 static int bar0_trap(void *opaque, uint64_t off, uint8_t *data, unsigned len, bool is_write)
 {
 	struct vmm_virtio_pci *vp = opaque;
+	__atomic_fetch_add(&vp->regs.dev->exits, 1, __ATOMIC_RELAXED);
 	return vmm_vpci_bar0_access(&vp->regs, off, data, len, is_write);
 }
 
 static int bar1_trap(void *opaque, uint64_t off, uint8_t *data, unsigned len, bool is_write)
 {
 	struct vmm_virtio_pci *vp = opaque;
+	__atomic_fetch_add(&vp->regs.dev->exits, 1, __ATOMIC_RELAXED);
 	return vmm_vpci_bar1_access(&vp->regs, off, data, len, is_write);
 }
 

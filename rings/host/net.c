@@ -151,6 +151,7 @@ static void io_done(struct host_uring *u, struct host_op *op, int res)
 	r->posted = false;
 	if (res > 0) {
 		q->frames++;
+		q->bytes += (unsigned)res > q->hdr_len ? (unsigned)res - q->hdr_len : 0;
 		if (q->rx && q->hdr_len == HOST_NET_HDR_LEN)
 			set_num_buffers(&r->chain);
 	} else if (res != -ECANCELED) {

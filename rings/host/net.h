@@ -99,6 +99,7 @@ struct host_net_queue {
 	bool stalled;	 /* transmit: slots ran out with the ring not drained */
 	bool cancelling;
 	uint64_t frames, dropped, bad;
+	uint64_t bytes; /* of the frames moved, the virtio-net header left out */
 };
 
 /* num slots (the ring's size); hdr_len as set on the tap. 0 or -ENOMEM. */

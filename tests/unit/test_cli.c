@@ -8,6 +8,8 @@
 #include <cmocka.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -332,6 +334,75 @@ static void firmware(void **state)
 #undef ERR
 }
 
+/* --api-socket: PATH, path=PATH or fd=N (a listening Unix stream socket, checked here); alone
+ * it is enough (the VM comes from vm.create); every bad form is a one-line error. */
+static void api_socket(void **state)
+{
+	(void)state;
+	struct vmm_config c;
+	struct host_err e = {{0}};
+	assert_int_equal(PARSE(&c, &e, "--kernel", "k"), VMM_CLI_RUN);
+	assert_false(c.api_given);
+	assert_int_equal(PARSE(&c, &e, "--api-socket", "/tmp/a.sock"), VMM_CLI_RUN);
+	assert_true(c.api_given);
+	assert_string_equal(c.api.path, "/tmp/a.sock");
+	assert_int_equal(c.api.fd, -1);
+	assert_null(c.kernel);
+	assert_null(c.firmware);
+	assert_int_equal(PARSE(&c, &e, "--api-socket", "path=/tmp/b=c", "--kernel", "k"),
+			 VMM_CLI_RUN);
+	assert_string_equal(c.api.path, "/tmp/b=c");
+	assert_string_equal(c.kernel, "k");
+	assert_int_equal(PARSE(&c, &e, "--api-socket=rel.sock", "--cpus", "2"), VMM_CLI_RUN);
+	assert_string_equal(c.api.path, "rel.sock");
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr sa = {.sa_family = AF_UNIX};
+	assert_int_equal(bind(fd, &sa, sizeof(sa_family_t)), 0); /* an abstract address */
+	assert_int_equal(listen(fd, 1), 0);
+	char arg[32];
+	snprintf(arg, sizeof(arg), "fd=%d", fd);
+	assert_int_equal(PARSE(&c, &e, "--api-socket", arg), VMM_CLI_RUN);
+	assert_null(c.api.path);
+	assert_int_equal(c.api.fd, fd);
+	close(fd);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	snprintf(arg, sizeof(arg), "fd=%d", fd);
+	char longp[160];
+	memset(longp, 'x', sizeof(longp) - 1);
+	longp[sizeof(longp) - 1] = '\0';
+	struct host_err *ep = &e;
+#define ERR(code, words, ...)                                                                      \
+	do {                                                                                       \
+		memset(ep, 0, sizeof(*ep));                                                        \
+		assert_int_equal(PARSE(&c, ep, __VA_ARGS__), -(code));                             \
+		if (!strstr(ep->msg, words))                                                       \
+			fail_msg("'%s' lacks '%s'", ep->msg, words);                               \
+		assert_null(strchr(ep->msg, '\n'));                                                \
+	} while (0)
+	ERR(EINVAL, "not listening", "--api-socket", arg);
+	close(fd);
+	ERR(EBADF, "not an open descriptor", "--api-socket", arg);
+	ERR(EINVAL, "give fd=N", "--api-socket", "fd=");
+	ERR(EINVAL, "give fd=N", "--api-socket", "fd=-3");
+	ERR(EINVAL, "give fd=N", "--api-socket", "fd=3x");
+	ERR(EINVAL, "give fd=N", "--api-socket", "fd=99999999999");
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	snprintf(arg, sizeof(arg), "fd=%d", p[0]);
+	ERR(ENOTSOCK, "not a Unix domain socket", "--api-socket", arg, "--kernel", "k");
+	close(p[0]);
+	close(p[1]);
+	ERR(EINVAL, "give a socket path", "--api-socket", "path=");
+	ERR(EINVAL, "give a socket path", "--api-socket", longp);
+	ERR(EINVAL, "unknown key", "--api-socket", "sock=/tmp/a");
+	ERR(EINVAL, "--api-socket needs a value", "--api-socket");
+	ERR(EINVAL, "given twice", "--api-socket", "/a", "--api-socket", "/b");
+	ERR(EINVAL, "vm.create's payload", "--api-socket", "/a", "--cmdline", "x");
+	ERR(EINVAL, "vm.create's payload", "--api-socket", "/a", "--initramfs", "i");
+	ERR(EINVAL, "no --kernel or --firmware given", "--cpus", "2");
+#undef ERR
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -339,7 +410,7 @@ int main(void)
 		cmocka_unit_test(everything), cmocka_unit_test(help_and_version),
 		cmocka_unit_test(errors),     cmocka_unit_test(net_model),
 		cmocka_unit_test(ata_disks),  cmocka_unit_test(optimisations),
-		cmocka_unit_test(sizes),
+		cmocka_unit_test(sizes),      cmocka_unit_test(api_socket),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
