@@ -1,11 +1,16 @@
-"""What the bench scripts share (legacy_net.py, legacy_blk.py, ioproxy_blk.py):
+"""What the bench scripts share (run.py and its modules, legacy_net.py, legacy_blk.py,
+ioproxy_blk.py):
   - host CPU of a process from /proc (cpu_times);
-  - KVM exits of one process counted with perf stat -p on KVM tracepoints (KvmExits): the
-    userspace exits the device models cause (kvm:kvm_userspace_exit for KVM_EXIT_IO and
-    KVM_EXIT_MMIO), and every port and MMIO access KVM saw (kvm:kvm_pio; kvm:kvm_mmio outside
-    the local APIC's page, each access once), so that in-kernel exits are the difference;
+  - perf stat -p on tracepoints, switched on and off around a span (PerfStat), and on it the
+    KVM exits of one process (KvmExits): the userspace exits the device models cause
+    (kvm:kvm_userspace_exit for KVM_EXIT_IO and KVM_EXIT_MMIO), and every port and MMIO access
+    KVM saw (kvm:kvm_pio; kvm:kvm_mmio outside the local APIC's page, each access once), so
+    that in-kernel exits are the difference; system calls (raw_syscalls:sys_enter) beside them;
   - the "opt=" switch of vmmon's legacy devices: which words a vmmon accepts (OptProbe);
-  - medians with their min-max spread (fmt, med).
+  - medians with their min-max spread (fmt, med);
+  - the runner's rows (CSV_FIELDS, MAIN_METRIC, row);
+  - the block benches' disk file (make_disk), back-ends (blk_backend_argv), blktest's report
+    (parse_blktest) and fio on the host (run_fio).
 bench/README.md says how the figures are taken and what this machine's KVM costs."""
 import errno
 import json

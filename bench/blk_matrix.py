@@ -236,6 +236,8 @@ class Runner:
             raise RuntimeError("blktest failed (%s, status %d):\n%s\n%s" % (
                 " ".join(argv), vm.returncode, text[-1500:], err[-1500:]))
         g = benchlib.parse_blktest(text)
+        if g is None:
+            raise RuntimeError("blktest printed no report:\n" + text[-1500:])
         r.update({k: v for k, v in g.items() if k in r})
         ios = g["ios"]
         if not ios:
@@ -263,6 +265,10 @@ def run(opts, emit):
     as a row; a run that fails is emitted without its figures, the reason in its note, and
     said on stderr."""
     harness.require_built(opts.vmmon, opts.guest, opts.ioproxy)
+    bad = [p for p in getattr(opts, "blk_paths", None) or () if p not in PATHS]
+    if bad:
+        raise ValueError("unknown block path(s): %s (known: %s)" % (
+            ",".join(bad), ",".join(PATHS)))
     with tempfile.TemporaryDirectory(prefix="vmmon-blkm.") as tmp:
         runner = Runner(opts, tmp)
         for path, why in sorted(runner.missing.items()):

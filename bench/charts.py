@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """bench/run.py's charts: bar charts drawn with gnuplot (pngcairo, or png without cairo) from
 the runs' rows, each bar the median with a min-max error bar. draw(rows, outdir) writes the
 charts whose rows exist and returns [(file name, title)]; why_not() says why none can be drawn
@@ -66,7 +67,7 @@ class Chart:
             "set output " + q(os.path.join(outdir, self.name)),
             "set style data histogram", "set style histogram errorbars gap 1 lw 1",
             "set style fill solid 0.85 border -1", "set datafile missing '-'",
-            "set xtics rotate by 35 right nomirror", "set key top left",
+            "set xtics rotate by 35 right nomirror", "set key above",
             "set grid ytics", "set bmargin 11", "set boxwidth 0.9",
             "set multiplot layout 1,%d title %s" % (len(self.panels), q(self.title))]
         for i, (ylabel, log, cats, series) in enumerate(self.panels):
@@ -209,3 +210,34 @@ def draw(rows, outdir):
             if c.draw(outdir, tmp):
                 done.append((c.name, c.title))
     return done
+
+
+def read_csv(path):
+    """The rows of a runs.csv, numbers as numbers, empty fields as None."""
+    import csv
+    rows = []
+    with open(path, newline="") as f:
+        for r in csv.DictReader(f):
+            for k, v in r.items():
+                if v == "":
+                    r[k] = None
+                elif k not in ("section", "path", "workload", "mode", "note"):
+                    r[k] = float(v) if "." in v or "e" in v else int(v)
+            rows.append(r)
+    return rows
+
+
+def main():
+    """bench/charts.py DIR: draws DIR's charts again from DIR/runs.csv (to try a change to the
+    charts without running the bench)."""
+    import sys
+    if len(sys.argv) != 2:
+        sys.exit("usage: bench/charts.py DIR (a directory bench/run.py wrote)")
+    if why_not():
+        sys.exit("charts.py: " + why_not())
+    for name, title in draw(read_csv(os.path.join(sys.argv[1], "runs.csv")), sys.argv[1]):
+        print("%s: %s" % (name, title))
+
+
+if __name__ == "__main__":
+    main()

@@ -297,8 +297,11 @@ def main():
                     "bench/results/latest")
     ap.add_argument("--sections", default=",".join(m[0] for m in MODULES),
                     help="comma-separated, from: " + ",".join(m[0] for m in MODULES))
+    ap.add_argument("--blk-paths", help="only these block paths, comma-separated "
+                    "(blk_matrix.py --help lists them)")
     ap.add_argument("--keep", action="store_true", help="keep a smoke run's directory")
     opts = harness.parse_args(ap)
+    opts.blk_paths = opts.blk_paths.split(",") if opts.blk_paths else None
     opts.sections = opts.sections.split(",")
     bad = [s for s in opts.sections if s not in [m[0] for m in MODULES]]
     if bad:
