@@ -57,8 +57,9 @@ class PerfStat:
     as the process exists, before the span to measure), enable() and disable() switch them
     through perf's control fifo, each switch acknowledged, and stop() ends perf and returns
     {key: count}, or {} without perf or tracefs or when perf counted nothing. A thread the
-    process starts after attach() is counted too (perf's counters are inherited). start(pid)
-    is attach() and enable() in one. TAG names the files in TMP, so that several run at once."""
+    process starts after attach() is counted too (perf's counters are inherited), and so are
+    the processes in OTHERS, summed with PID's. start(pid) is attach() and enable() in one. TAG
+    names the files in TMP, so that several run at once."""
     TIMEOUT = 10  # seconds for perf to attach or to acknowledge a switch
 
     def __init__(self, tmp, events, tag="perf"):
@@ -88,7 +89,7 @@ class PerfStat:
                 harness.fail("perf did not acknowledge %r within %d s" % (cmd, self.TIMEOUT))
             got += os.read(self.ack_fd, 64)
 
-    def attach(self, pid):
+    def attach(self, pid, others=()):
         if not self.ok:
             return
         for path in (self.ctl, self.ack):
@@ -96,7 +97,8 @@ class PerfStat:
                 os.unlink(path)
             os.mkfifo(path)
         argv = ["perf", "stat", "-x,", "-o", self.out, "-D", "-1", "--control",
-                "fifo:%s,%s" % (self.ctl, self.ack), "-p", str(pid)]
+                "fifo:%s,%s" % (self.ctl, self.ack), "-p",
+                ",".join(str(p) for p in [pid] + list(others))]
         for _, event, filt in self.events:
             argv += ["-e", event] + (["--filter", filt] if filt else [])
         self.p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -121,8 +123,8 @@ class PerfStat:
         if self.p:
             self._switch("disable")
 
-    def start(self, pid):
-        self.attach(pid)
+    def start(self, pid, others=()):
+        self.attach(pid, others)
         self.enable()
 
     def kill(self):
@@ -174,7 +176,9 @@ class KvmExits(PerfStat):
                that goes to userspace), the local APIC's page left out (the guest's timer and
                EOIs are not a device's);
       kernel   the accesses KVM served without leaving the kernel: pio + mmio - user;
-      syscalls (with SYSCALLS=True) raw_syscalls:sys_enter."""
+      syscalls (with SYSCALLS=True) raw_syscalls:sys_enter, of PID and of the OTHERS given to
+               start() or attach() (a back-end, vhost workers), which run no vCPU; a KVM_RUN
+               is one."""
     EVENTS = (("user", "kvm:kvm_userspace_exit", "errno >= 0 && (reason == 2 || reason == 6)"),
               ("pio", "kvm:kvm_pio", None),
               ("mmio", "kvm:kvm_mmio", "type != 0 && (gpa < 0xfee00000 || gpa >= 0xfee01000)"),
@@ -366,3 +370,20 @@ def run_fio(disk, rw, bs, qd, offset, size, seconds, direct=False, tmp=None):
             if len(f) > 2 and f[2] == SYSCALLS[1] and f[0].isdigit() and ios:
                 res["syscalls_per_io"] = int(f[0]) / ios
     return res
+
+
+# ------------------------------------------------------------------ QEMU with KVM
+QEMU_PASS_STATUS = 1  # isa-debug-exit: the guest's 0 becomes (0 << 1) | 1
+
+
+def qemu_kvm_argv(guest, cmdline, machine="pc", devices=()):
+    """QEMU with KVM booting the PVH image GUEST with -kernel, 512 MiB like vmmon's runs, the
+    serial console on stdio and the guest's exit port: its default CPU model (`-cpu host`
+    stops on MSR 0x10a on this nested KVM), nothing but DEVICES added (-nodefaults). A
+    microvm gets SeaBIOS: the guest needs the MP table that qboot, its default, does not
+    make."""
+    firmware = ["-bios", "bios.bin"] if machine.startswith("microvm") else []
+    return (["qemu-system-x86_64", "-accel", "kvm", "-M", machine] + firmware +
+            ["-nodefaults", "-m", "512", "-kernel", guest, "-append", cmdline] + list(devices) +
+            ["-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-serial", "stdio", "-display",
+             "none", "-no-reboot"])

@@ -140,12 +140,12 @@ class Runner:
     def qemu_argv(self, path, cmd):
         """QEMU with KVM as a user would run it: q35 (the machine libvirt gives new guests; here
         SeaBIOS also boots it faster than pc), the default CPU model (-cpu host fails on this
-        nested KVM), one vCPU and the RAM vmmon gets."""
+        nested KVM), one vCPU and the RAM vmmon gets (benchlib.qemu_kvm_argv)."""
         machine = "q35"
         if PATHS[path][1]:
             # vhost-user needs the guest's RAM in shared memory the back-end can map.
             machine += ",memory-backend=mem"
-            disk = ["-object", "memory-backend-memfd,id=mem,size=%dM,share=on" % MEMORY_MIB,
+            disk = ["-object", "memory-backend-memfd,id=mem,size=512M,share=on",
                     "-chardev", "socket,id=c0,path=" + self.sock,
                     "-device", "vhost-user-blk-pci,chardev=c0"]
         else:
@@ -154,10 +154,7 @@ class Runner:
                         self.disk, "on" if self.direct else "off"),
                     "-device", "virtio-blk-pci,drive=d0,iothread=io0,disable-legacy=on,"
                     "serial=vmmon0"]
-        return [QEMU, "-M", machine, "-accel", "kvm", "-nodefaults", "-kernel", self.o.guest,
-                "-append", cmd, "-smp", "1", "-m", "%d" % MEMORY_MIB,
-                "-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-serial", "stdio",
-                "-display", "none", "-no-reboot"] + disk
+        return benchlib.qemu_kvm_argv(self.o.guest, cmd, machine, ["-smp", "1"] + disk)
 
     def start_backend(self, kind):
         log = os.path.join(self.tmp, "backend.log")
@@ -230,7 +227,7 @@ class Runner:
             if backend:
                 backend.stop()
         text = out.decode(errors="replace").replace("\r", "")
-        ok_status = 1 if front == "qemu" else 0  # QEMU's isa-debug-exit: (0 << 1) | 1
+        ok_status = benchlib.QEMU_PASS_STATUS if front == "qemu" else 0
         if vm.returncode != ok_status or "guest: PASS blktest" not in text:
             err = open(errpath, errors="replace").read()
             raise RuntimeError("blktest failed (%s, status %d):\n%s\n%s" % (

@@ -67,8 +67,8 @@ class Chart:
             "set output " + q(os.path.join(outdir, self.name)),
             "set style data histogram", "set style histogram errorbars gap 1 lw 1",
             "set style fill solid 0.85 border -1", "set datafile missing '-'",
-            "set xtics rotate by 35 right nomirror", "set key above",
-            "set grid ytics", "set bmargin 11", "set boxwidth 0.9",
+            "set xtics rotate by 35 right nomirror", "set key below",
+            "set grid ytics", "set bmargin 13", "set boxwidth 0.9",
             "set multiplot layout 1,%d title %s" % (len(self.panels), q(self.title))]
         for i, (ylabel, log, cats, series) in enumerate(self.panels):
             data = os.path.join(tmp, "%s.%d.dat" % (self.name, i))

@@ -151,7 +151,8 @@ def section_table(section, rows):
         native = summary(g.get((section, NATIVE, wl, qd, None), []), main) if main else None
         head = ["path", "mode", "runs"]
         for c in cols:
-            head.append(HEADS.get(c, c))
+            # A network row's per-I/O figures are per packet.
+            head.append(HEADS.get(c, c).replace("/I/O", "/packet" if section == "net" else "/I/O"))
             if c == main and native:
                 head.append("% of host-native")
         out.append("| " + " | ".join(head + ["note"]) + " |")
