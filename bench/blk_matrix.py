@@ -188,7 +188,7 @@ class Runner:
         front, back, _ = PATHS[path]
         cmd = self.cmdline(path, wl, qd, mode)
         argv = self.qemu_argv(path, cmd) if front == "qemu" else self.vmmon_argv(path, cmd)
-        names = [front] + ([back.split("-")[0] if back != "qsd" else "qsd"] if back else [])
+        names = [front] + ([back.split("-")[0]] if back else [])  # for the notes
         procs, perfs = [], []
         errpath = os.path.join(self.tmp, "vm.err")
         vm = backend = None
@@ -268,7 +268,7 @@ def run(opts, emit):
             ",".join(bad), ",".join(PATHS)))
     with tempfile.TemporaryDirectory(prefix="vmmon-blkm.") as tmp:
         runner = Runner(opts, tmp)
-        for path, why in sorted(runner.missing.items()):
+        for _, why in sorted(runner.missing.items()):
             print("bench: blk: %s: its paths are n/a" % why, file=sys.stderr)
         for rep in range(1 if getattr(opts, "smoke", False) else opts.repeat):
             for path, wl, qd, mode in configs(opts):
