@@ -184,6 +184,7 @@ class KvmExits(PerfStat):
               ("mmio", "kvm:kvm_mmio", "type != 0 && (gpa < 0xfee00000 || gpa >= 0xfee01000)"),
               # COM1, which vmmon serves in userspace: every access is also a userspace exit.
               ("uart", "kvm:kvm_pio", "port >= 0x3f8 && port <= 0x3ff"))
+    SYSCALLS = SYSCALLS
 
     def __init__(self, tmp, syscalls=False, tag="kvm-exits"):
         super().__init__(tmp, self.EVENTS + ((SYSCALLS,) if syscalls else ()), tag)
