@@ -1,13 +1,19 @@
-# Thin wrapper over meson. `make demo` builds and boots the guest; `make check` runs every test.
+# Thin wrapper over meson. `make demo` builds and boots the guest; `make check` runs every test;
+# `make bench` runs the whole measurement matrix (bench/README.md), `make bench-smoke` a second of
+# each of its paths.
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps build demo check check-fast format tidy clean
+.PHONY: all deps bench-deps build demo check check-fast bench bench-smoke format tidy clean
 
 all: build
 
 deps:
 	@scripts/install-deps
+
+# fio, perf, gnuplot, QEMU and qemu-storage-daemon: the bench's peers and its tools.
+bench-deps:
+	@scripts/install-bench-deps
 
 $(BUILD)/build.ninja:
 	meson setup $(BUILD)
@@ -24,10 +30,20 @@ demo: deps build
 	$(BUILD)/monitor/vmmon --kernel $(BUILD)/guest-drivers/guest.elf --cmdline run=hello \
 		--serial stdio
 
-# Everything: unit and integration tests, then the unit tests again under ASan+UBSan.
-check: deps build $(ASAN_BUILD)/build.ninja
+# Everything: unit and integration tests (bench-smoke among them), then the unit tests again
+# under ASan+UBSan.
+check: deps bench-deps build $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 	scripts/run-tests $(BUILD) $(ASAN_BUILD)
+
+# The full matrix into bench/results/<date>/ and bench/results/latest/ (BENCH_ARGS: e.g.
+# --repeat 5 --seconds 5, --sections blk).
+bench: deps bench-deps build
+	bench/run.py --build $(BUILD) $(BENCH_ARGS)
+
+# Every path once for about a second, into a temporary directory: the check make check runs.
+bench-smoke: deps bench-deps build
+	bench/run.py --smoke --build $(BUILD) $(BENCH_ARGS)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

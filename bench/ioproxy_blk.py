@@ -32,7 +32,6 @@ cache; --direct 1 makes every backend use O_DIRECT instead.
 The targets it checks, how the figures are taken and what this machine's KVM costs:
 bench/README.md. A program that is not built stops the bench; a backend whose tool the host
 lacks (qemu-storage-daemon, fio) gets an "n/a" row."""
-import json
 import os
 import re
 import shutil
@@ -53,6 +52,7 @@ WINDOW_LEAD, WINDOW_TAIL = 0.4, 0.3  # seconds left out at the start and the end
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import benchlib  # noqa: E402
 from benchlib import cpu_seconds, fmt, harness, med  # noqa: E402
 
 
@@ -129,26 +129,15 @@ class Bench:
 
     # -------------------------------------------------------------- set-up
     def make_disk(self):
-        with open(self.disk, "wb") as f:
-            for _ in range(DISK_BYTES >> 20):
-                f.write(os.urandom(1 << 20))
-        with open(self.disk, "rb") as f:
-            while f.read(1 << 20):
-                pass
+        benchlib.make_disk(self.disk, DISK_BYTES)
 
     def backend_argv(self, backend):
-        backend = backend.split("+")[0]
-        direct = self.o.direct
-        if backend.startswith("ioproxy"):
-            return [self.o.ioproxy, "--socket", self.sock, "--blk", "path=%s%s" % (
-                self.disk, ",direct=on" if direct else "")] + (
-                ["--poll"] if backend == "ioproxy-poll" else [])
-        if not shutil.which("qemu-storage-daemon"):
+        kind = backend.split("+")[0]
+        argv = benchlib.blk_backend_argv(kind, self.disk, self.sock,
+                                         self.o.ioproxy, self.o.direct)
+        if argv is None:
             raise Unavailable("qemu-storage-daemon is not installed")
-        return ["qemu-storage-daemon", "--blockdev", "driver=file,node-name=f,filename=%s%s" % (
-            self.disk, ",cache.direct=on" if direct else ""), "--export",
-            "type=vhost-user-blk,id=e,node-name=f,addr.type=unix,addr.path=%s,writable=on"
-            % self.sock]
+        return argv
 
     def start_backend(self, backend):
         """The backend process, started and ready (its socket accepts a connection); None for
@@ -209,16 +198,13 @@ class Bench:
         return self.parse_guest(text, errtext, counts, c0, c1, w1 - w0)
 
     def parse_guest(self, text, errtext, counts, c0, c1, window):
-        m = re.search(r"time: blktest .*?: (\d+) IOPS, ([\d.]+) MB/s \((\d+) reads, (\d+) "
-                      r"writes", text)
-        iops, mbs, ios = int(m[1]), float(m[2]), int(m[3]) + int(m[4])
-        r = dict(iops=iops, mbs=mbs)
-        lat = re.search(r"time: blktest lat.*p50 ([\d.]+) us.*p99 ([\d.]+) us", text)
-        if lat:
-            r.update(p50=float(lat[1]), p99=float(lat[2]))
-        n = re.search(r"time: blk: (\d+) notifications, (\d+) interrupts", text)
-        if n:
-            r.update(kicks=int(n[1]) / ios, irqs=int(n[2]) / ios)
+        g = benchlib.parse_blktest(text)
+        iops, ios = g["iops"], g["ios"]
+        r = dict(iops=iops, mbs=g["mbps"])
+        for key, name in (("p50", "p50_us"), ("p99", "p99_us"), ("kicks", "kicks_per_io"),
+                          ("irqs", "irqs_per_io")):
+            if g.get(name) is not None:
+                r[key] = g[name]
         st = re.search(r"userspace exits: (\d+) pio \+ (\d+) mmio", errtext)
         if st:
             r["exits_run"] = (int(st[1]) + int(st[2])) / ios
@@ -239,26 +225,15 @@ class Bench:
     # -------------------------------------------------------------- host-native
     def run_native(self, wl):
         _, rw, bs, qd = wl
-        if not shutil.which("fio"):
-            raise Unavailable("fio is not installed (Debian: fio)")
-        argv = ["fio", "--name=native", "--filename=" + self.disk, "--ioengine=io_uring",
-                "--rw=" + rw, "--bs=%d" % bs, "--iodepth=%d" % qd, "--offset=%d" % MIX_OFFSET,
-                "--size=%d" % MIX_BYTES, "--time_based", "--runtime=%d" % self.o.seconds,
-                "--invalidate=0", "--direct=%d" % self.o.direct, "--output-format=json"]
-        r = subprocess.run(argv, capture_output=True, text=True)
-        if r.returncode:
-            raise Unavailable("fio failed: " + r.stderr[-300:])
-        job = json.loads(r.stdout[r.stdout.index("{"):])["jobs"][0]
-        iops = job["read"]["iops"] + job["write"]["iops"]
-        ios = job["read"]["total_ios"] + job["write"]["total_ios"]
-        side = job["read"] if job["read"]["total_ios"] else job["write"]
-        pct = side["clat_ns"].get("percentile", {})
-        res = dict(iops=iops, mbs=(job["read"]["bw_bytes"] + job["write"]["bw_bytes"]) / 1e6,
-                   cpu_backend=(job["usr_cpu"] + job["sys_cpu"]) / 100 * job["job_runtime"]
-                   / 1000 / max(ios, 1) * 1e6)
-        if pct:
-            res.update(p50=pct["50.000000"] / 1000, p99=pct["99.000000"] / 1000)
-        return res
+        try:
+            res = benchlib.run_fio(self.disk, rw, bs, qd, MIX_OFFSET, MIX_BYTES, self.o.seconds,
+                                   self.o.direct)
+        except RuntimeError as e:
+            raise Unavailable(str(e))
+        r = dict(iops=res["iops"], mbs=res["mbps"], cpu_backend=res["cpu_us_per_io"])
+        if "p50_us" in res:
+            r.update(p50=res["p50_us"], p99=res["p99_us"])
+        return r
 
     def run(self, backend, wl):
         if backend == "native":

@@ -55,13 +55,7 @@ class Bench:
         self.ata_opt = benchlib.OptProbe("ATA disks", self.probe_ata, "--ata-opts")
 
     def make_disk(self):
-        """Data everywhere (no holes), read once: every run reads the page cache."""
-        with open(self.disk, "wb") as f:
-            for _ in range(DISK_BYTES >> 20):
-                f.write(os.urandom(1 << 20))
-        with open(self.disk, "rb") as f:
-            while f.read(1 << 20):
-                pass
+        benchlib.make_disk(self.disk, DISK_BYTES)
 
     def probe_ata(self, extra):
         r = subprocess.run(
@@ -120,17 +114,15 @@ class Bench:
 
 
 def parse(text, err, counts, c0, c1):
-    m = re.search(r"time: blktest .*?: \d+ IOPS, ([\d.]+) MB/s \((\d+) reads, (\d+) writes, "
-                  r"\d+ unchecked, (\d+) us\)", text)
+    g = benchlib.parse_blktest(text)
     # The rate from the count and the time: a PIO write of 128 KiB takes seconds, and blktest's
     # own IOPS figure is a whole number.
-    mbs, ios = float(m[1]), int(m[2]) + int(m[3])
-    r = dict(iops=ios * 1e6 / int(m[4]), mbs=mbs, ios=ios)
+    ios = g["ios"]
+    r = dict(iops=g["iops"], mbs=g["mbps"], ios=ios)
     if not ios:
         return r
-    n = re.search(r"time: blk: (\d+) notifications, (\d+) interrupts", text)
-    if n:
-        r["irqs"] = int(n[2]) / ios
+    if g.get("irqs_per_io") is not None:
+        r["irqs"] = g["irqs_per_io"]
     st = re.search(r"userspace exits: (\d+) pio \+ (\d+) mmio", err)
     if st:
         r["exits_run"] = (int(st[1]) + int(st[2])) / ios
