@@ -1,10 +1,13 @@
-"""What the bench scripts share (legacy_net.py, legacy_blk.py, ioproxy_blk.py):
+"""What the bench scripts share (legacy_net.py, legacy_blk.py, ioproxy_blk.py,
+net_matrix.py, boot_matrix.py):
   - host CPU of a process from /proc (cpu_times);
   - KVM exits of one process counted with perf stat -p on KVM tracepoints (KvmExits): the
     userspace exits the device models cause (kvm:kvm_userspace_exit for KVM_EXIT_IO and
     KVM_EXIT_MMIO), and every port and MMIO access KVM saw (kvm:kvm_pio; kvm:kvm_mmio outside
     the local APIC's page, each access once), so that in-kernel exits are the difference;
+    and, on request, the system calls of that process and of others on the same path;
   - the "opt=" switch of vmmon's legacy devices: which words a vmmon accepts (OptProbe);
+  - QEMU with KVM on the project's guest image (qemu_kvm_argv);
   - medians with their min-max spread (fmt, med).
 bench/README.md says how the figures are taken and what this machine's KVM costs."""
 import errno
@@ -56,7 +59,9 @@ class KvmExits:
       mmio   MMIO accesses KVM saw, each once (kvm:kvm_mmio without the first half of a read
              that goes to userspace), the local APIC's page left out (the guest's timer and
              EOIs are not a device's);
-      kernel the accesses KVM served without leaving the kernel: pio + mmio - user."""
+      kernel the accesses KVM served without leaving the kernel: pio + mmio - user;
+      syscalls (with SYSCALLS) system calls (raw_syscalls:sys_enter) of the VM's process and of
+             the OTHERS given to start() (a back-end, vhost workers): a KVM_RUN is one."""
     EVENTS = (("user", "kvm:kvm_userspace_exit", "errno >= 0 && (reason == 2 || reason == 6)"),
               ("pio", "kvm:kvm_pio", None),
               ("mmio", "kvm:kvm_mmio", "type != 0 && (gpa < 0xfee00000 || gpa >= 0xfee01000)"),
@@ -64,8 +69,13 @@ class KvmExits:
               ("uart", "kvm:kvm_pio", "port >= 0x3f8 && port <= 0x3ff"))
     TIMEOUT = 10  # seconds for perf to attach or to acknowledge a switch
 
-    def __init__(self, tmp):
+    SYSCALLS = ("syscalls", "raw_syscalls:sys_enter", None)
+
+    def __init__(self, tmp, syscalls=False):
         self.ok = bool(shutil.which("perf")) and os.path.isdir(TRACING)
+        self.events = self.EVENTS
+        if syscalls and os.path.isdir(os.path.join(TRACING, "../raw_syscalls")):
+            self.events += (self.SYSCALLS,)
         self.out = os.path.join(tmp, "kvm-exits.csv")
         self.ctl, self.ack = os.path.join(tmp, "perf-ctl"), os.path.join(tmp, "perf-ack")
         self.p = None
@@ -88,7 +98,9 @@ class KvmExits:
                 harness.fail("perf did not acknowledge %r within %d s" % (cmd, self.TIMEOUT))
             got += os.read(self.ack_fd, 64)
 
-    def start(self, pid):
+    def start(self, pid, others=()):
+        """Counts the KVM events of PID (and, with SYSCALLS, the system calls of PID and of
+        the processes in OTHERS, which run no vCPU) from now on."""
         if not self.ok:
             return
         for path in (self.ctl, self.ack):
@@ -96,8 +108,9 @@ class KvmExits:
                 os.unlink(path)
             os.mkfifo(path)
         argv = ["perf", "stat", "-x,", "-o", self.out, "-D", "-1", "--control",
-                "fifo:%s,%s" % (self.ctl, self.ack), "-p", str(pid)]
-        for _, event, filt in self.EVENTS:
+                "fifo:%s,%s" % (self.ctl, self.ack), "-p",
+                ",".join(str(p) for p in [pid] + list(others))]
+        for _, event, filt in self.events:
             argv += ["-e", event] + (["--filter", filt] if filt else [])
         self.p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.ack_fd = os.open(self.ack, os.O_RDONLY | os.O_NONBLOCK)
@@ -125,13 +138,13 @@ class KvmExits:
         os.close(self.ack_fd)
         counts = {}
         rows = [line.strip().split(",") for line in open(self.out)]
-        rows = [f for f in rows if len(f) > 3 and f[2].startswith("kvm:")]
+        rows = [f for f in rows if len(f) > 3 and f[2].startswith(("kvm:", "raw_syscalls:"))]
         # One row per -e, in order (the same tracepoint may appear twice).
-        for (key, event, _), f in zip(self.EVENTS, rows):
+        for (key, event, _), f in zip(self.events, rows):
             if f[2] != event or not f[0].isdigit():
                 return {}
             counts[key] = int(f[0])
-        if len(counts) != len(self.EVENTS):
+        if len(counts) != len(self.events):
             return {}
         uart = counts.pop("uart")
         # An access at an edge of the span may be traced on one side of it and its exit on the
@@ -179,6 +192,22 @@ class OptProbe:
         """The device option's suffix for WORD: ",opt=WORD", or "" for none on a vmmon without
         the key."""
         return ",opt=" + word if self.supported() else ""
+
+
+QEMU_PASS_STATUS = 1  # isa-debug-exit: the guest's 0 becomes (0 << 1) | 1
+
+
+def qemu_kvm_argv(guest, cmdline, machine="pc", devices=()):
+    """QEMU with KVM booting the PVH image GUEST with -kernel, 512 MiB like vmmon's runs, the
+    serial console on stdio and the guest's exit port: its default CPU model (`-cpu host`
+    stops on MSR 0x10a on this nested KVM), nothing but DEVICES added (-nodefaults). A
+    microvm gets SeaBIOS: the guest needs the MP table that qboot, its default, does not
+    make."""
+    firmware = ["-bios", "bios.bin"] if machine.startswith("microvm") else []
+    return (["qemu-system-x86_64", "-accel", "kvm", "-M", machine] + firmware +
+            ["-nodefaults", "-m", "512", "-kernel", guest, "-append", cmdline] + list(devices) +
+            ["-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-serial", "stdio", "-display",
+             "none", "-no-reboot"])
 
 
 def fmt(vals, f):
