@@ -229,8 +229,8 @@ class Bench:
         text = out.decode(errors="replace").replace("\r", "")
         err = open(errpath, errors="replace").read()
         if vm.returncode != self.exit_status(cfg) or "guest: PASS " + prog not in text:
-            harness.fail("%s failed (%s):\n%s\n%s" % (prog, " ".join(argv), text[-3000:],
-                                                      err[-2000:]))
+            harness.fail("%s failed, %s exited with %d (%s):\n%s\n%s" % (
+                prog, name, vm.returncode, " ".join(argv), text[-3000:], err[-2000:]))
         r = self.parse(d, text, counts, (c0, c1), offered)
         if d == "tx":
             check_delivered(r["frames"], tap1[1] - tap0[1], " ".join(argv))

@@ -25,8 +25,10 @@ per run (bench-common's contract); alone it prints a Markdown table of medians (
 Needs root (a namespace and a tap; perf on KVM tracepoints).
 Inside the namespace it runs itself as: net_matrix.py --helper tapwrite SIZE | tapread"""
 import argparse
+import contextlib
 import copy
 import fcntl
+import io
 import os
 import re
 import resource
@@ -267,14 +269,19 @@ def unavailable(path):
     return None
 
 
+def selected(o, name, default):
+    """The runner's opts.net_NAME (or the command line's), else DEFAULT."""
+    return getattr(o, "net_" + name, None) or default
+
+
 def plan(o, paths):
     """(path, workload, mode) of one repeat's runs, in order. The smoke run (about a second
     each) gives each path one frame size each way (alternating between paths; the second run
     polls), and a QEMU path, whose SeaBIOS takes seconds to boot here, one workload."""
     runs = []
-    if not o.smoke:
-        for w in o.workloads:
-            for mode in o.modes:
+    if not getattr(o, "smoke", False):
+        for w in selected(o, "workloads", WORKLOADS):
+            for mode in selected(o, "modes", MODES):
                 runs += [(p, w, mode) for p in paths if p != NATIVE]
             runs += [(NATIVE, w, None)] if NATIVE in paths else []
         return runs
@@ -287,6 +294,26 @@ def plan(o, paths):
         else:
             runs += [(p, pair[0], "irq"), (p, pair[1], "poll")]
     return runs
+
+
+def expected_paths(opts):
+    """(path, mode) pairs a run emits measured rows for (bench/run.py's smoke check)."""
+    paths = [p for p in selected(opts, "paths", PATHS) if not unavailable(p)]
+    return sorted({(p, m) for p, _, m in plan(opts, paths)}, key=str)
+
+
+def missing_tools(opts):
+    """What the host lacks for the paths OPTS runs: (tool, why) pairs. vhost-net is not one:
+    where the kernel has none, its rows say so and the others run."""
+    qemu = {QEMU, VHOST} & set(selected(opts, "paths", PATHS))
+    why = unavailable(QEMU)
+    return [("qemu-system-x86_64", why)] if qemu and why else []
+
+
+def failure(e, out):
+    """The reason a run failed: harness.fail()'s line (captured from stdout) or the error."""
+    lines = [l[6:] for l in out.splitlines() if l.startswith("FAIL: ")]
+    return (lines[0] if lines else "%s: %s" % (type(e).__name__, e))[:300]
 
 
 def to_row(path, workload, mode, rep, r):
@@ -306,20 +333,23 @@ def to_row(path, workload, mode, rep, r):
 
 
 def run(opts, emit):
-    """The net rows: one emit(row) per run (every repeat), runs interleaved."""
+    """The net rows: one emit(row) per run (every repeat), runs interleaved. A run that fails
+    is emitted without its figures, the reason in its note, and said on stderr; a path the
+    host cannot run (vhost-net without /dev/vhost-net) gets one such row per workload, but in
+    a smoke run."""
     o = copy.copy(opts)
     if o.smoke:
         o.repeat, o.seconds = 1, 1
     o.seconds = max(1, int(o.seconds))  # the guest takes whole seconds
-    for name, default in (("paths", PATHS), ("workloads", WORKLOADS), ("modes", MODES)):
-        if not getattr(o, name, None):
-            setattr(o, name, default)
-    paths = [p for p in o.paths if not unavailable(p)]
+    paths = [p for p in selected(o, "paths", PATHS) if not unavailable(p)]
     runs = plan(o, paths)
-    skipped = plan(o, [p for p in o.paths if unavailable(p)])
-    for p, w, mode in skipped:
-        emit(new_row(section="net", path=p, workload=w, mode=mode,
-                     note="not measured: " + unavailable(p)))
+    for p in selected(o, "paths", PATHS):
+        if unavailable(p):
+            print("bench: net: %s: not measured: %s" % (p, unavailable(p)), file=sys.stderr)
+            if not o.smoke:
+                for w in selected(o, "workloads", WORKLOADS):
+                    emit(new_row(section="net", path=p, workload=w, mode="irq",
+                                 note="not measured: " + unavailable(p)))
     vms = [p for p in paths if p != NATIVE]
     harness.require_built(o.guest, *([o.vmmon] if set(vms) - {QEMU, VHOST} else []) +
                           ([o.ioproxy] if IOPROXY in paths else []))
@@ -334,11 +364,20 @@ def run(opts, emit):
             b.pcnet_opt.check(pcnet)
         for rep in range(o.repeat):
             for path, w, mode in runs:
-                flow = flow_of(w)
-                r = b.run_native(flow) if path == NATIVE else b.run((path, mode), flow)
+                flow, out = flow_of(w), io.StringIO()
+                try:
+                    with contextlib.redirect_stdout(out):
+                        r = b.run_native(flow) if path == NATIVE else b.run((path, mode), flow)
+                except (Exception, SystemExit) as e:  # harness.fail() exits: keep going
+                    why = failure(e, out.getvalue())
+                    emit(new_row(section="net", path=path, workload=w, mode=mode, repeat=rep,
+                                 note="failed: " + why))
+                    print("bench: net: %s %s %s FAILED: %s\n%s" % (
+                        path, w, mode or "-", why, out.getvalue()[-3000:]), file=sys.stderr)
+                    continue
                 emit(to_row(path, w, mode, rep, r))
-                print("bench: net %s %s %s run %d: %d pps" % (path, w, mode or "-", rep + 1,
-                                                             r["pps"]), file=sys.stderr)
+                print("bench: net: run %d, %s %s %s: %d pps" % (rep + 1, path, w, mode or "-",
+                                                               r["pps"]), file=sys.stderr)
 
 
 # ------------------------------------------------------------------ alone
@@ -375,9 +414,11 @@ def add_common_args(ap):
 def main():
     ap = harness.arg_parser(__doc__, ("vmmon", "guest", "ioproxy"))
     add_common_args(ap)
-    ap.add_argument("--paths", help="comma-separated, from: " + ",".join(PATHS))
-    ap.add_argument("--workloads", help="comma-separated, from: " + ",".join(WORKLOADS))
-    ap.add_argument("--modes", help="comma-separated, from: " + ",".join(MODES))
+    ap.add_argument("--paths", dest="net_paths",
+                    help="comma-separated, from: " + ",".join(PATHS))
+    ap.add_argument("--workloads", dest="net_workloads",
+                    help="comma-separated, from: " + ",".join(WORKLOADS))
+    ap.add_argument("--modes", dest="net_modes", help="comma-separated, from: " + ",".join(MODES))
     ap.add_argument("--helper", nargs="+", help=argparse.SUPPRESS)  # in the namespace
     o = harness.parse_args(ap)
     if o.helper:
@@ -387,11 +428,12 @@ def main():
             helper_tapread()
         return
     for name, known in (("paths", PATHS), ("workloads", WORKLOADS), ("modes", MODES)):
-        if getattr(o, name):
-            words = getattr(o, name).split(",")
+        value = getattr(o, "net_" + name)
+        if value:
+            words = value.split(",")
             if set(words) - set(known):
-                ap.error("unknown --%s word in %s" % (name, getattr(o, name)))
-            setattr(o, name, words)
+                ap.error("unknown --%s word in %s" % (name, value))
+            setattr(o, "net_" + name, words)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # unwind: the namespace goes
     rows = []
     run(o, rows.append)
@@ -399,6 +441,9 @@ def main():
         time.strftime("%Y-%m-%d"), benchlib.host_notes(),
         "smoke run" if o.smoke else "%d s per run, %d runs, interleaved; median (min-max)"
         % (o.seconds, o.repeat))), end="")
+    failed = [r for r in rows if (r["note"] or "").startswith("failed")]
+    if failed:
+        harness.fail("%d of %d runs failed" % (len(failed), len(rows)))
 
 
 if __name__ == "__main__":
