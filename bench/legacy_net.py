@@ -261,7 +261,8 @@ class Bench:
                 r["syscalls"] = counts["syscalls"] / frames
         # CPU: C0 and C1 hold each process's times (the VM's first), None for one gone.
         if all(cpu[0]) and all(cpu[1]):
-            r["cpu"] = sum(b[0] - a[0] for a, b in zip(*cpu)) / frames * 1e6
+            r["cpu_each"] = [(b[0] - a[0]) / frames * 1e6 for a, b in zip(*cpu)]
+            r["cpu"] = sum(r["cpu_each"])
             r["cpu_guest"] = (cpu[1][0][1] - cpu[0][0][1]) / frames * 1e6
         return r
 

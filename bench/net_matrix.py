@@ -319,6 +319,14 @@ def failure(e, out):
 def to_row(path, workload, mode, rep, r):
     d, _ = flow_of(workload)
     notes = []
+    if r.get("cpu_each"):
+        # The path's processes: the VM's (its vCPU's guest time in it), then the others'.
+        names = ["QEMU" if path in (QEMU, VHOST) else "vmmon"] + \
+            ["ioproxy" if path == IOPROXY else "vhost"] * (len(r["cpu_each"]) - 1)
+        each = ["%s %.1f" % (n, c) for n, c in zip(names, r["cpu_each"])]
+        if r.get("cpu_guest") is not None:
+            each[0] += " (guest %.1f)" % r["cpu_guest"]
+        notes.append("CPU us/pkt " + " + ".join(each))
     if r.get("idle") is not None:
         notes.append("guest idle %.1f%%" % r["idle"])
     if d == "rx" and r.get("offered"):
