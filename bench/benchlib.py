@@ -79,6 +79,7 @@ class KvmExits:
         self.out = os.path.join(tmp, "kvm-exits.csv")
         self.ctl, self.ack = os.path.join(tmp, "perf-ctl"), os.path.join(tmp, "perf-ack")
         self.p = None
+        self.ctl_fd = self.ack_fd = None
 
     @staticmethod
     def why_not():
@@ -127,6 +128,20 @@ class KvmExits:
                 time.sleep(0.01)
         self._switch("enable")
 
+    def _close(self):
+        for fd in (self.ctl_fd, self.ack_fd):
+            if fd is not None:
+                os.close(fd)
+        self.ctl_fd = self.ack_fd = None
+
+    def kill(self):
+        """Ends perf without its counts (a run that failed half-way)."""
+        if self.p:
+            self.p.kill()
+            self.p.wait()
+            self.p = None
+            self._close()
+
     def stop(self):
         if not self.p:
             return {}
@@ -134,8 +149,7 @@ class KvmExits:
         self.p.send_signal(signal.SIGINT)
         self.p.wait()
         self.p = None
-        os.close(self.ctl_fd)
-        os.close(self.ack_fd)
+        self._close()
         counts = {}
         rows = [line.strip().split(",") for line in open(self.out)]
         rows = [f for f in rows if len(f) > 3 and f[2].startswith(("kvm:", "raw_syscalls:"))]

@@ -80,7 +80,8 @@ def helper_send(size):
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     print("ready", flush=True)
-    sys.stdin.readline()
+    if not sys.stdin.readline():  # the bench ended before its "go"
+        return
     seq, t0 = 0, time.time()
     while not stop:
         struct.pack_into("!I", payload, 0, seq)
@@ -188,17 +189,17 @@ class Bench:
 
     def run(self, cfg, flow):
         d, size = flow
-        helper = Helper(self.ns, ["sink"] if d == "tx" else ["send", str(size)])
         errpath = os.path.join(self.tmp, "vmmon.err")
         argv = self.argv(cfg, flow)
         prog = "nettx" if d == "tx" else "netrx"
         name = os.path.basename(argv[len(self.ns.run_in([]))])  # vmmon, QEMU
-        tap0 = tap_counters(helper.p.pid)
-        with open(errpath, "wb") as errf:
-            vm = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                  stderr=errf)
-        out, offered = b"", None
+        helper = Helper(self.ns, ["sink"] if d == "tx" else ["send", str(size)])
+        vm, out, offered = None, b"", None
         try:
+            tap0 = tap_counters(helper.p.pid)
+            with open(errpath, "wb") as errf:
+                vm = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                      stderr=errf)
             # The program's last line before its period and its report right after it: what
             # lies between is the period's cost.
             out = harness.read_until(vm.stdout, "net: sending" if d == "tx" else
@@ -218,7 +219,8 @@ class Bench:
             out += vm.communicate(timeout=60)[0]
             tap1 = tap_counters(helper.p.pid) if d == "tx" else None
         finally:
-            if vm.poll() is None:
+            self.exits.kill()  # a run cut short: perf, without its counts
+            if vm and vm.poll() is None:
                 vm.kill()
                 vm.wait()
             if d == "tx" and helper.p.poll() is None:

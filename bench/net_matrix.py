@@ -243,6 +243,7 @@ class Matrix(legacy_net.Bench):
                 offered = int(m[1]) / float(m[2])
             end.stop()
         finally:
+            self.exits.kill()  # a run cut short: perf, without its counts
             for h in (peer, end):
                 if h.p.poll() is None:
                     h.p.kill()
@@ -311,9 +312,13 @@ def missing_tools(opts):
 
 
 def failure(e, out):
-    """The reason a run failed: harness.fail()'s line (captured from stdout) or the error."""
-    lines = [l[6:] for l in out.splitlines() if l.startswith("FAIL: ")]
-    return (lines[0] if lines else "%s: %s" % (type(e).__name__, e))[:300]
+    """The reason a run failed: harness.fail()'s line (captured from stdout) or the error, and
+    the guest's own FAIL line if it printed one."""
+    lines = out.splitlines()
+    why = next((l[6:] for l in lines if l.startswith("FAIL: ")), None) or \
+        "%s: %s" % (type(e).__name__, e)
+    guest = next((l for l in lines if l.startswith("guest: FAIL")), None)
+    return (why + (" " + guest if guest else ""))[:300]
 
 
 def to_row(path, workload, mode, rep, r):
