@@ -226,9 +226,10 @@ class Matrix(legacy_net.Bench):
         out of the tap by tapread (rx)."""
         d, size = flow
         peer = legacy_net.Helper(self.ns, ["sink"] if d == "tx" else ["send", str(size)])
-        end = legacy_net.Helper(self.ns, ["tapwrite", str(size)] if d == "tx" else
-                                ["tapread"], script=__file__)
+        end = None
         try:
+            end = legacy_net.Helper(self.ns, ["tapwrite", str(size)] if d == "tx" else
+                                    ["tapread"], script=__file__)
             tap0 = legacy_net.tap_counters(peer.p.pid)
             self.exits.start(end.p.pid)
             end.say("go %d" % self.o.seconds)
@@ -245,7 +246,7 @@ class Matrix(legacy_net.Bench):
         finally:
             self.exits.kill()  # a run cut short: perf, without its counts
             for h in (peer, end):
-                if h.p.poll() is None:
+                if h and h.p.poll() is None:
                     h.p.kill()
                     h.p.wait()
         m = re.match(r"frames (\d+) bytes (\d+) in ([\d.]+) s cpu ([\d.]+)$", line.strip())
