@@ -70,6 +70,7 @@ class PerfStat:
         self.out = os.path.join(tmp, tag + ".csv")
         self.ctl, self.ack = os.path.join(tmp, tag + "-ctl"), os.path.join(tmp, tag + "-ack")
         self.p = None
+        self.ctl_fd = self.ack_fd = None
 
     def why_not(self):
         if not shutil.which("perf"):

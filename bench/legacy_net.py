@@ -80,7 +80,8 @@ def helper_send(size):
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     print("ready", flush=True)
-    sys.stdin.readline()
+    if not sys.stdin.readline():  # the bench ended before its "go"
+        return
     seq, t0 = 0, time.time()
     while not stop:
         struct.pack_into("!I", payload, 0, seq)
@@ -107,11 +108,18 @@ def tap_counters(pid):
     harness.fail("no %s in the namespace of process %d" % (TAP, pid))
 
 
-class Helper:
-    """legacy_net.py --helper ... inside the namespace; ready once it says so."""
+def guest_neighbour(ns):
+    """The guest's address, known to NS's host side from the start: no ARP before a stream."""
+    subprocess.run(["ip", "-n", ns.name, "neigh", "replace", GUEST_IP, "lladdr", MAC, "dev",
+                    TAP, "nud", "permanent"], check=True)
 
-    def __init__(self, ns, args):
-        self.p = subprocess.Popen(ns.run_in([sys.executable, os.path.abspath(__file__),
+
+class Helper:
+    """SCRIPT (this one by default) --helper ARGS inside the namespace; ready once it says
+    so."""
+
+    def __init__(self, ns, args, script=__file__):
+        self.p = subprocess.Popen(ns.run_in([sys.executable, os.path.abspath(script),
                                              "--helper"] + args),
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         line = self.p.stdout.readline()
@@ -152,40 +160,58 @@ class Bench:
             cs += [(nic, w) for w in self.o.pcnet_opts] if nic == "pcnet" else [(nic, None)]
         return cs
 
-    def argv(self, cfg, flow):
-        nic, opt = cfg
+    def cmdline(self, nic, flow, more=""):
+        """The guest's command line for FLOW on NIC (pcnet or virtio), plus MORE."""
         d, size = flow
-        cmd = ("run=nettx size=%d" % size if d == "tx" else "run=netrx") + \
-            " ip=%s seconds=%d dev=%s" % (GUEST_IP, self.o.seconds, nic)
-        net = "tap=%s,mac=%s" % (TAP, MAC)
-        if nic == "pcnet":
-            net += ",model=pcnet" + self.pcnet_opt.option(opt)
+        return ("run=nettx size=%d" % size if d == "tx" else "run=netrx") + \
+            " ip=%s seconds=%d dev=%s%s" % (GUEST_IP, self.o.seconds, nic,
+                                             " " + more if more else "")
+
+    def vmmon_argv(self, cmd, net):
         return self.ns.run_in([self.o.vmmon, "--kernel", self.o.guest, "--cmdline", cmd,
                                "--net", net, "--stats", "--memory", "512M"])
 
+    def argv(self, cfg, flow):
+        nic, opt = cfg
+        net = "tap=%s,mac=%s" % (TAP, MAC)
+        if nic == "pcnet":
+            net += ",model=pcnet" + self.pcnet_opt.option(opt)
+        return self.vmmon_argv(self.cmdline(nic, flow), net)
+
+    def extra_pids(self, cfg, vm):
+        """Processes besides the VM's own (VM) whose host CPU and system calls are the path's
+        too: none here; net_matrix.py adds ioproxy's and vhost's."""
+        return []
+
+    def exit_status(self, cfg):
+        """The VM's exit status once the guest passed: vmmon's 0."""
+        return 0
+
     def run(self, cfg, flow):
         d, size = flow
-        helper = Helper(self.ns, ["sink"] if d == "tx" else ["send", str(size)])
         errpath = os.path.join(self.tmp, "vmmon.err")
         argv = self.argv(cfg, flow)
         prog = "nettx" if d == "tx" else "netrx"
-        tap0 = tap_counters(helper.p.pid)
-        with open(errpath, "wb") as errf:
-            vm = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                  stderr=errf)
-        out, offered = b"", None
+        name = os.path.basename(argv[len(self.ns.run_in([]))])  # vmmon, QEMU
+        helper = Helper(self.ns, ["sink"] if d == "tx" else ["send", str(size)])
+        vm, out, offered = None, b"", None
         try:
+            tap0 = tap_counters(helper.p.pid)
+            with open(errpath, "wb") as errf:
+                vm = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                      stderr=errf)
             # The program's last line before its period and its report right after it: what
             # lies between is the period's cost.
             out = harness.read_until(vm.stdout, "net: sending" if d == "tx" else
-                                     "net: receiving", 120, out, vm, "vmmon")
-            self.exits.start(vm.pid)
-            c0 = benchlib.cpu_times(vm.pid)
+                                     "net: receiving", 120, out, vm, name)
+            pids = [vm.pid] + self.extra_pids(cfg, vm)
+            self.exits.start(vm.pid, pids[1:])
+            c0 = [benchlib.cpu_times(p) for p in pids]
             if d == "rx":
                 helper.say("go")
             out = harness.read_until(vm.stdout, "time: " + prog, 120 + self.o.seconds, out, vm,
-                                     "vmmon")
-            c1 = benchlib.cpu_times(vm.pid)
+                                     name)
+            c1 = [benchlib.cpu_times(p) for p in pids]
             counts = self.exits.stop()
             if d == "rx":
                 m = re.search(r"sent (\d+) in ([\d.]+) s", helper.stop(signal.SIGTERM))
@@ -193,7 +219,8 @@ class Bench:
             out += vm.communicate(timeout=60)[0]
             tap1 = tap_counters(helper.p.pid) if d == "tx" else None
         finally:
-            if vm.poll() is None:
+            self.exits.kill()  # a run cut short: perf, without its counts
+            if vm and vm.poll() is None:
                 vm.kill()
                 vm.wait()
             if d == "tx" and helper.p.poll() is None:
@@ -203,9 +230,9 @@ class Bench:
                 helper.p.wait()
         text = out.decode(errors="replace").replace("\r", "")
         err = open(errpath, errors="replace").read()
-        if vm.returncode != 0 or "guest: PASS " + prog not in text:
-            harness.fail("%s failed (%s):\n%s\n%s" % (prog, " ".join(argv), text[-3000:],
-                                                      err[-2000:]))
+        if vm.returncode != self.exit_status(cfg) or "guest: PASS " + prog not in text:
+            harness.fail("%s failed, %s exited with %d (%s):\n%s\n%s" % (
+                prog, name, vm.returncode, " ".join(argv), text[-3000:], err[-2000:]))
         r = self.parse(d, text, counts, (c0, c1), offered)
         if d == "tx":
             check_delivered(r["frames"], tap1[1] - tap0[1], " ".join(argv))
@@ -232,9 +259,13 @@ class Bench:
         if counts:
             r["exits"] = counts["user"] / frames
             r["kexits"] = counts["kernel"] / frames
-        if cpu[0] and cpu[1]:
-            r["cpu"] = (cpu[1][0] - cpu[0][0]) / frames * 1e6
-            r["cpu_guest"] = (cpu[1][1] - cpu[0][1]) / frames * 1e6
+            if "syscalls" in counts:
+                r["syscalls"] = counts["syscalls"] / frames
+        # CPU: C0 and C1 hold each process's times (the VM's first), None for one gone.
+        if all(cpu[0]) and all(cpu[1]):
+            r["cpu_each"] = [(b[0] - a[0]) / frames * 1e6 for a, b in zip(*cpu)]
+            r["cpu"] = sum(r["cpu_each"])
+            r["cpu_guest"] = (cpu[1][0][1] - cpu[0][0][1]) / frames * 1e6
         return r
 
 
@@ -356,9 +387,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # unwind: the namespace goes
     ns = harness.TapNamespace("vmmon-lnet-%d" % os.getpid(), HOST_IP, tap=TAP)
     with tempfile.TemporaryDirectory(prefix="vmmon-lnet.") as tmp, ns:
-        # The guest's address, known to the host from the start: no ARP before the stream.
-        subprocess.run(["ip", "-n", ns.name, "neigh", "replace", GUEST_IP, "lladdr", MAC,
-                        "dev", TAP, "nud", "permanent"], check=True)
+        guest_neighbour(ns)
         b = Bench(o, tmp, ns)
         if "pcnet" in o.nics:
             b.pcnet_opt.check(o.pcnet_opts)
