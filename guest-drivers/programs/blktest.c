@@ -18,9 +18,9 @@
  * write (default mix; read and write are sequential), bs=N (4096-131072, a multiple of 4096),
  * digest=on (print the generations written, for the host), dev=virtio|ata|ata-dma,
  * mode=irq|poll; virtio: ring=packed, irq=intx, transport=pci|mmio, event_idx=off,
- * indirect=off, revector=on (MSI-X: before the mix, queue 0's interrupt moves to the config
- * entry; every mix interrupt must then arrive there and none on its old entry); ata:
- * multiple=off, lba48=on (programs/blkdev_ata.c).
+ * indirect=off, revector=on (MSI-X: before the mix, the first disk's queue 0 interrupt moves
+ * to the config entry; every mix interrupt must then arrive there and none on its old
+ * entry); ata: multiple=off, lba48=on (programs/blkdev_ata.c).
  */
 #include <stdarg.h>
 
@@ -239,7 +239,8 @@ static int revector(struct g_run *run, struct g_blktest *t)
 				  "revector=on: %lu interrupt(s) on queue 0's old entry and %lu on "
 				  "entry 0 during the mix",
 				  (unsigned long)old_n, (unsigned long)new_n);
-	g_printf("blk: queue 0 moved to MSI-X entry 0; its interrupts followed it\n");
+	g_printf("%s: queue 0 moved to MSI-X entry 0; its interrupts followed it\n",
+		 t->disk[0].name);
 	return 0;
 }
 
