@@ -3,10 +3,9 @@
 with SIGKILL and started again in the middle (issue 11, item 6).
 What runs, all on one ioproxy (event mode unless --ioproxy-args says otherwise):
   - GUESTS blk guests, each a vmmon VM of --memory (512M, vmmon's default for guests here) with
-    DISKS vhost-user disks, running blktest digest=on at --qd for the whole soak: random 4 KiB
-    writes and reads, every read checked against the last acknowledged write. The guest image
-    drives one virtio-blk device per VM (blktest takes the first), so a VM's other disks are
-    connected, mapped and reconnected but idle: for 64 busy disks run 64 guests of one disk;
+    DISKS vhost-user disks, running blktest disks=DISKS digest=on at --qd for the whole soak:
+    on every disk at once, --qd requests in flight on each, random 4 KiB writes and reads,
+    every read checked against the last acknowledged write to that disk;
   - NICS NIC guests, each a vmmon VM with one vhost-user NIC (one queue pair) on a tap of its
     own in a fresh network namespace, running nettest, kept busy from the namespace by UDP
     echoes (--nic-window in flight per guest, each echo's payload checked);
@@ -17,17 +16,19 @@ What runs, all on one ioproxy (event mode unless --ioproxy-args says otherwise):
     its TSC calibration, and with it any seconds of mix, comes out long.)
 In the middle of the soak ioproxy gets SIGKILL and is started again after --down seconds on
 the same sockets; vmmon reconnects by itself. Sampled every second: ioproxy's RSS and open
-file descriptors. At the end every blk guest's disk is checked from the host (its pattern, every
-mix block a whole stamp, the generation table's digest equal to the guest's: no acknowledged
-write lost), and the report says, each with its figures:
+file descriptors. At the end every disk of every blk guest is checked from the host (its
+pattern, every mix block a whole stamp, the generation table's digest equal to the one the
+guest printed for that disk: no acknowledged write lost), and the report says, each with its
+figures:
   - every guest passed (blktest fails on any I/O error or misread; nettest on a bad frame), no
     protocol violation counted by vmmon, every disk's digest matches;
   - every guest reconnected after the restart and the NICs answered again; how long it took;
-  - aggregate IOPS; per guest: IOPS (ioproxy's count of its requests in windows common to all
-    guests), the guest's own IOPS and p50/p99/max latency (its histogram ends at 1.024 ms: a
-    p99 above that prints as the maximum, here most often), and the p99 from the guest's kick
-    to the used entry as ioproxy measures it (SIGUSR1 before the kill and near the end), the
-    worst guest's within 2x of the best's (both times);
+  - aggregate IOPS; per guest: IOPS (ioproxy's count of its disks' requests in windows common
+    to all guests), the guest's own IOPS and p50/p99/max latency over its disks (its histogram
+    ends at 1.024 ms: a p99 above that prints as the maximum, here most often), and the p99
+    from the guest's kick to the used entry as ioproxy measures it (SIGUSR1 before the kill and
+    near the end; a guest's is its worst disk's), the worst guest's within 2x of the best's
+    (both times); per disk: its IOPS, that p99 and its digest check;
   - ioproxy's RSS and fds flat after warm-up (the last third of each run of ioproxy against its
     first third after warm-up, samples with a churn guest connected left out: RSS at most 8 MiB
     + 5% more, fds no more);
@@ -80,16 +81,22 @@ class Check(Exception):
     pass
 
 
-def check_disk(mod, path, lines):
+def check_disk(mod, path, lines, name="blk"):
     """None if the disk holds every acknowledged write, else why not (fault-vhost-user.py's
-    check prints its findings and exits through harness.fail)."""
+    check prints its findings and exits through harness.fail). name: the disk's prefix in
+    blktest's lines (blk, or blk0, blk1, ... with disks=N)."""
+    if not any(l.startswith(name + ": generations:") for l in lines):
+        return "the guest printed no generation digest for %s" % name
     try:
-        mod.check_disk(path, lines)
+        mod.check_disk(path, lines, name)
     except SystemExit:
-        return "the disk does not hold what the guest acknowledged (see the log)"
-    if not any(l.startswith("blk: generations:") for l in lines):
-        return "the guest printed no generation digest"
+        return "%s does not hold what the guest acknowledged (see the log)" % name
     return None
+
+
+def disk_name(disks, k):
+    """Disk k's prefix in the lines of blktest disks=DISKS."""
+    return "blk" if disks == 1 else "blk%d" % k
 
 
 def proc_status(pid):
@@ -392,7 +399,7 @@ class Soak:
         before = len(self.proxy.text())
         self.proxy.send_signal(signal.SIGUSR1)
         end = time.time() + 20
-        want = self.o.guests + self.o.nics * 2
+        want = self.o.guests * self.o.disks + self.o.nics * 2
         while time.time() < end:
             text = self.proxy.text()[before:]
             lines = re.findall(r"ioproxy: (\w+): queue (\d+): .*", text)
@@ -417,7 +424,8 @@ class Soak:
             disks = sum((["--disk", "vhost-user=" + self.sock[g * o.disks + k]]
                          for k in range(o.disks)), [])
             self.blk.append(Guest(self, "blk%d" % g, "blk", guest_argv(
-                o, "run=blktest qd=%d seconds=%d digest=on" % (o.qd, o.seconds), disks)))
+                o, "run=blktest qd=%d seconds=%d digest=on disks=%d" % (o.qd, o.seconds,
+                                                                         o.disks), disks)))
         for k in range(o.nics):
             self.nic.append(Guest(self, "nic%d" % k, "nic", guest_argv(
                 o, "run=nettest ip=%s seconds=%d" % (NIC_NET % (k, 2), o.seconds - 2),
@@ -429,16 +437,17 @@ class Soak:
         # stopped there; then all go on at once: their drivers set up the devices on ioproxy
         # together and their loads start together.
         t = time.time()
+        first = "mem: %s: virtio" % disk_name(o.disks, 0)
         for g in self.blk + self.nic:
             g.start()
-            g.wait_for("mem: " + ("blk" if g.kind == "blk" else "net") + ": virtio", t + 120)
+            g.wait_for(first if g.kind == "blk" else "mem: net: virtio", t + 120)
             os.killpg(g.p.pid, signal.SIGSTOP)
         self.t_started = time.time()
         for g in self.blk + self.nic:
             os.killpg(g.p.pid, signal.SIGCONT)
         until = self.t_started + 120
-        for g in self.blk:
-            g.wait_for("blk: id", until)  # the mix starts right after
+        for g in self.blk:  # the mix starts right after the last disk's ID
+            g.wait_for("%s: id" % disk_name(o.disks, o.disks - 1), until)
         for g in self.nic:
             g.wait_for("net: serving", until)
         self.mix_start = time.time()
@@ -557,12 +566,14 @@ class Soak:
             self.check("ioproxy ends cleanly", False, "see the log above")
 
     def check_guests(self):
+        o = self.o
         bad, digest_bad, viol = [], [], []
-        self.per_guest = []
+        self.per_guest, self.per_disk = [], []
         for i, g in enumerate(self.blk):
             text, err = g.text(), g.errtext()
             lines = text.splitlines()
             r = dict(name=g.name, status=g.p.returncode, ok="guest: PASS blktest" in lines)
+            # With several disks, the line that sums them up ("time: blktest disks N ...").
             m = re.search(r"time: blktest .*?: (\d+) IOPS", text)
             r["iops"] = int(m[1]) if m else None
             m = re.search(r"time: blktest lat p50 ([\d.]+) us .*?p99 ([\d.]+) us .*?max (\d+) us",
@@ -571,23 +582,34 @@ class Soak:
                 r.update(p50=float(m[1]), p99=float(m[2]), max=float(m[3]))
             m = re.search(r"guest RAM touched (\d+) KiB", err)
             r["touched"] = int(m[1]) if m else None
-            if r["status"] != 0 or not r["ok"]:
+            passed = r["status"] == 0 and r["ok"]
+            if not passed:
                 bad.append("%s (status %s): %s" % (g.name, r["status"], (
                     [l for l in lines if l.startswith("guest:")] or ["no verdict"])[-1]))
-            else:
-                why = check_disk(self.checks, self.disk[i * self.o.disks], lines)
-                if why:
-                    digest_bad.append("%s: %s" % (g.name, why))
+            for k in range(o.disks):
+                name = disk_name(o.disks, k)
+                m = re.search(r"time: %sblktest .*?: (\d+) IOPS" % (
+                    "" if o.disks == 1 else name + ": "), text)
+                why = check_disk(self.checks, self.disk[i * o.disks + k], lines, name) \
+                    if passed else "not checked: the guest failed"
+                if why and passed:
+                    digest_bad.append("%s disk %d: %s" % (g.name, k, why))
+                self.per_disk.append(dict(guest=g.name, k=k, name=name,
+                                          dev="blk%d" % (i * o.disks + k),
+                                          iops=int(m[1]) if m else None, ok=why is None,
+                                          why=why))
             if re.search(r"protocol violations [1-9]", err):
                 viol.append(g.name)
             self.per_guest.append(r)
         self.check("every blk guest passed: no I/O error, every read verified", not bad,
                    "%d of %d passed%s" % (len(self.blk) - len(bad), len(self.blk),
                                           "; " + "; ".join(bad[:5]) if bad else ""))
+        checked = [d for d in self.per_disk if d["why"] != "not checked: the guest failed"]
         self.check("no acknowledged write lost (each disk's digest checked from the host)",
                    not digest_bad and not bad,
-                   "%d disks checked%s" % (len(self.blk) - len(bad), "; " + "; ".join(
-                       digest_bad[:5]) if digest_bad else ""))
+                   "%d of %d disks checked, %d match%s" % (
+                       len(checked), len(self.per_disk), len(checked) - len(digest_bad),
+                       "; " + "; ".join(digest_bad[:5]) if digest_bad else ""))
         self.check("vmmon counted no protocol violation", not viol, ", ".join(viol) or "none")
         # IOPS in windows common to every guest, from ioproxy's counts: from the start to the
         # dump before the kill, and from the restart to the dump near the end. (A guest's own
@@ -596,12 +618,15 @@ class Soak:
         spans = [self.dumps[0]["t"] - (self.t_started - self.t0)] if self.dumps else []
         if len(self.dumps) > 1:
             spans.append(self.dumps[1]["t"] - self.restart_times["up"])
+        for d in self.per_disk:
+            n = [x["lat"][d["dev"]]["chains"] for x in self.dumps[:2] if d["dev"] in x["lat"]]
+            d["iops_window"] = sum(n) / sum(spans) if len(n) == len(spans) and spans else None
+            d["p99"] = [x["lat"][d["dev"]]["p99"] for x in self.dumps if d["dev"] in x["lat"]]
         for i, r in enumerate(self.per_guest):
-            dev = "blk%d" % (i * self.o.disks)
-            n = [d["lat"][dev]["chains"] for d in self.dumps[:2] if dev in d["lat"]]
-            r["iops_window"] = sum(n) / sum(spans) if len(n) == len(spans) and spans else None
+            mine = [d["iops_window"] for d in self.per_disk[i * o.disks:(i + 1) * o.disks]]
+            r["iops_window"] = sum(mine) if None not in mine else None
         self.window = sum(spans)
-        self.aggregate = sum(r["iops_window"] or 0 for r in self.per_guest)
+        self.aggregate = sum(d["iops_window"] or 0 for d in self.per_disk)
 
     def check_nics(self, client):
         self.per_nic = []
@@ -639,20 +664,24 @@ class Soak:
                        "; corrupted echoes: " + ",".join(corrupt) if corrupt else ""))
 
     def check_fairness(self):
-        busy = ["blk%d" % (g * self.o.disks) for g in range(self.o.guests)]
+        """A guest's p99 is its worst disk's: every disk is busy, each its own queue."""
+        o = self.o
         figures, ok = [], True
         for d in self.dumps:
-            p99 = [d["lat"][b]["p99"] for b in busy if b in d["lat"]]
-            if len(p99) < len(busy):
+            disks = [["blk%d" % (g * o.disks + k) for k in range(o.disks)]
+                     for g in range(o.guests)]
+            per_disk = [d["lat"][b]["p99"] for g in disks for b in g if b in d["lat"]]
+            if len(per_disk) < o.guests * o.disks:
                 ok = False
-                figures.append("%s: %d of %d disks reported" % (d["label"], len(p99),
-                                                               len(busy)))
+                figures.append("%s: %d of %d disks reported" % (d["label"], len(per_disk),
+                                                               o.guests * o.disks))
                 continue
-            if p99:
-                ratio = max(p99) / max(min(p99), 1e-3)
-                ok &= ratio <= 2.0
-                figures.append("%s: p99 kick to used entry %.0f-%.0f us (%.2fx)" % (
-                    d["label"], min(p99), max(p99), ratio))
+            p99 = [max(d["lat"][b]["p99"] for b in g) for g in disks]
+            ratio = max(p99) / max(min(p99), 1e-3)
+            ok &= ratio <= 2.0
+            figures.append("%s: p99 kick to used entry per guest %.0f-%.0f us (%.2fx)%s" % (
+                d["label"], min(p99), max(p99), ratio, "" if o.disks == 1 else
+                ", per disk %.0f-%.0f us" % (min(per_disk), max(per_disk))))
         iops = [r["iops_window"] for r in self.per_guest if r.get("iops_window")]
         if len(iops) == len(self.blk) and iops:  # shown, not judged: the host's scheduler
             figures.append("(IOPS per guest %.0f-%.0f, %.2fx)" % (  # shares out the vCPUs
@@ -767,12 +796,13 @@ def report(s, argv):
         o.guests, o.nics))
     add("bench/soak.py, %s. Host: %s. Command: `%s`.\n" % (time.strftime("%Y-%m-%d %H:%M"),
                                                           host_line(), " ".join(argv)))
-    add("%d blk guests of %s with %d vhost-user disk(s) each (the first busy: blktest qd %d "
-        "digest=on; the guest image drives one disk per VM), %d NIC guests (nettest, %d UDP "
+    add("%d blk guests of %s with %d vhost-user disk(s) each (all busy: blktest disks=%d qd %d "
+        "digest=on, qd requests in flight on each disk), %d NIC guests (nettest, %d UDP "
         "echoes of %d bytes in flight each), %d socket(s) for guests that come and go (blktest "
         "for %d s each); %d devices on one ioproxy%s; %d s; SIGKILL and restart (after %.1f s) "
         "in the middle.\n" % (
-            o.guests, o.memory, o.disks, o.qd, o.nics, o.nic_window, o.nic_payload, o.churn,
+            o.guests, o.memory, o.disks, o.disks, o.qd, o.nics, o.nic_window, o.nic_payload,
+            o.churn,
             o.churn_seconds, o.guests * o.disks + o.churn + o.nics,
             " (" + o.ioproxy_args + ")" if o.ioproxy_args else "", o.seconds, o.down))
     add("**%s**\n" % ("Every check passed." if passed else "Some checks FAILED."))
@@ -782,20 +812,17 @@ def report(s, argv):
         add("| %s | %s | %s |" % (name, "pass" if p else "**FAIL**", fig))
     add("")
     if getattr(s, "per_guest", None):
-        add("Aggregate: **%.0f IOPS** over the blk guests (ioproxy's count of each busy disk's "
+        add("Aggregate: **%.0f IOPS** over the blk guests (ioproxy's count of each disk's "
             "requests in %.0f s common to all: from the start to the kill and from the restart "
             "to near the end).\n" % (s.aggregate, s.window))
-        lat = {}
-        for d in s.dumps:
-            for name, v in d["lat"].items():
-                lat.setdefault(name, []).append(v)
         add("| guest | IOPS | the guest's own IOPS (whole mix) | guest p50 us | guest p99 us | "
-            "guest max us | kick to used entry p99 us (before the kill / near the end) | guest RAM "
-            "touched MiB | result |")
+            "guest max us | kick to used entry p99 us, worst disk (before the kill / near the "
+            "end) | guest RAM touched MiB | result |")
         add("|---|---|---|---|---|---|---|---|---|")
         for i, r in enumerate(s.per_guest):
-            dev = "blk%d" % (i * o.disks)
-            p99 = " / ".join("%.0f" % v["p99"] for v in lat.get(dev, [])) or "-"
+            mine = s.per_disk[i * o.disks:(i + 1) * o.disks]
+            n = min(len(d["p99"]) for d in mine)
+            p99 = " / ".join("%.0f" % max(d["p99"][j] for d in mine) for j in range(n)) or "-"
             add("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 r["name"], "%.0f" % r["iops_window"] if r.get("iops_window") else "-",
                 r.get("iops", "-"), r.get("p50", "-"), r.get("p99", "-"),
@@ -806,6 +833,17 @@ def report(s, argv):
             "maximum, which includes the restart. \"Kick to used entry\" is how long a request "
             "took in ioproxy from the driver's kick that announced it (or, unannounced, from "
             "leaving the ring) to its used entry (SIGUSR1).\n")
+        add("| disk | ioproxy's device | IOPS | the guest's own IOPS (whole mix) | kick to used "
+            "entry p99 us (before the kill / near the end) | digest |")
+        add("|---|---|---|---|---|---|")
+        for d in s.per_disk:
+            add("| %s disk %d | %s | %s | %s | %s | %s |" % (
+                d["guest"], d["k"], d["dev"],
+                "%.0f" % d["iops_window"] if d.get("iops_window") else "-",
+                d["iops"] if d["iops"] is not None else "-",
+                " / ".join("%.0f" % v for v in d["p99"]) or "-",
+                "matches" if d["ok"] else d["why"]))
+        add("")
     if getattr(s, "per_nic", None):
         add("| NIC guest | echoes answered | lost | RTT p50 ms | RTT p99 ms | RTT max ms | "
             "silences > 0.5 s (s) | result |")
@@ -842,8 +880,8 @@ def main():
     ap = harness.arg_parser(__doc__, ("vmmon", "guest", "ioproxy"))
     ap.add_argument("--seconds", type=int, default=600, help="the soak's length (%(default)s)")
     ap.add_argument("--guests", type=int, default=16, help="blk guests (%(default)s)")
-    ap.add_argument("--disks", type=int, default=4, help="vhost-user disks per blk guest, the "
-                    "first busy (%(default)s)")
+    ap.add_argument("--disks", type=int, default=4, help="vhost-user disks per blk guest, all "
+                    "busy (%(default)s; at most 8, what blktest disks= takes)")
     ap.add_argument("--nics", type=int, default=16, help="NIC guests, one queue pair each "
                     "(%(default)s)")
     ap.add_argument("--churn", type=int, default=1, help="sockets for guests that come and go, "
@@ -866,8 +904,8 @@ def main():
     o = harness.parse_args(ap)
     if o.client:
         sys.exit(client_main(o))
-    if o.seconds < 20 or o.guests < 1 or o.disks < 1:
-        ap.error("at least 20 s, one guest and one disk")
+    if o.seconds < 20 or o.guests < 1 or not 1 <= o.disks <= 8:
+        ap.error("at least 20 s, one guest and 1 to 8 disks")
     preflight(o)
     def term(*_):  # unwind once (a second signal must not cut the cleanup short)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -211,42 +211,72 @@ int g_virtio_queue_move_vector(struct g_virtio_dev *d, struct g_virtq *q, uint16
 	return 0;
 }
 
-int g_virtio_wait(struct g_virtio_dev *d, struct g_virtq *const *qs, unsigned int n,
-		  uint64_t deadline)
+/* Arms one device of a wait: its interrupt count goes into *mark and its vectors into
+ * vectors[*nvec...]; returns true if completions raced in before its queues were armed. */
+static bool wait_arm(const struct g_virtio_waiter *w, uint64_t *mark, unsigned int *vectors,
+		     unsigned int *nvec)
 {
-	uint64_t mark, now;
+	struct g_virtio_dev *d = w->dev;
+	/* The count before the acknowledgement and the re-check: an interrupt after this read
+	 * ends the sleep at once, so no completion is slept through. */
+	uint64_t m = g_irq_count_sum(d->vector, d->nvectors);
+	bool ready = false;
+
+	/* The line must be low before the sleep, or the next event makes no edge. It can only
+	 * have risen since the last acknowledgement with an edge, which was counted: without one,
+	 * the acknowledgement (an exit under vmmon) is skipped. */
+	if (d->irq_mode == G_VIRTIO_IRQ_LINE && m != d->line_acked) {
+		d->ops->irq_ack(d);
+		d->line_acked = m;
+	}
+	*mark += m;
+	for (unsigned int i = 0; i < d->nvectors; i++)
+		vectors[(*nvec)++] = d->vector[i];
+	for (unsigned int i = 0; i < w->nq; i++) {
+		if (!vq_drv_intr_enable(&w->qs[i]->drv, true))
+			ready = true; /* completions raced in before the interrupt was armed */
+	}
+	return ready;
+}
+
+int g_virtio_wait_any(const struct g_virtio_waiter *w, unsigned int n, uint64_t deadline)
+{
+	unsigned int vectors[G_VIRTIO_WAIT_MAX_DEVS * G_VIRTIO_MAX_VECTORS], nvec = 0;
+	uint64_t mark = 0, now;
 	bool ready = false;
 	int rc = 0;
 
-	if (d->irq_mode == G_VIRTIO_IRQ_POLL) {
+	if (n > G_VIRTIO_WAIT_MAX_DEVS)
+		return -EINVAL;
+	for (unsigned int k = 0; k < n; k++) {
+		if (w[k].dev->irq_mode != G_VIRTIO_IRQ_POLL)
+			continue;
+		/* A polled device has no interrupt to wake the sleep: the caller polls them all. */
 		if (g_tsc_passed(deadline))
 			return -ETIMEDOUT;
 		g_cpu_relax();
 		return 0;
 	}
-	/* The count before the acknowledgement and the re-check: an interrupt after this read
-	 * ends the sleep at once, so no completion is slept through. */
-	mark = g_irq_count_sum(d->vector, d->nvectors);
-	/* The line must be low before the sleep, or the next event makes no edge. It can only
-	 * have risen since the last acknowledgement with an edge, which was counted: without one,
-	 * the acknowledgement (an exit under vmmon) is skipped. */
-	if (d->irq_mode == G_VIRTIO_IRQ_LINE && mark != d->line_acked) {
-		d->ops->irq_ack(d);
-		d->line_acked = mark;
-	}
-	for (unsigned int i = 0; i < n; i++) {
-		if (!vq_drv_intr_enable(&qs[i]->drv, true))
-			ready = true; /* completions raced in before the interrupt was armed */
-	}
+	for (unsigned int k = 0; k < n; k++)
+		ready |= wait_arm(&w[k], &mark, vectors, &nvec);
 	if (!ready) {
 		now = g_rdtsc();
 		if ((int64_t)(deadline - now) <= 0)
 			rc = -ETIMEDOUT;
 		else
-			rc = g_irq_wait_any(d->vector, d->nvectors, mark,
-					    g_tsc_to_us(deadline - now) + 1);
+			rc = g_irq_wait_any(vectors, nvec, mark, g_tsc_to_us(deadline - now) + 1);
 	}
-	for (unsigned int i = 0; i < n; i++)
-		vq_drv_intr_enable(&qs[i]->drv, false);
+	for (unsigned int k = 0; k < n; k++) {
+		for (unsigned int i = 0; i < w[k].nq; i++)
+			vq_drv_intr_enable(&w[k].qs[i]->drv, false);
+	}
 	return rc;
+}
+
+int g_virtio_wait(struct g_virtio_dev *d, struct g_virtq *const *qs, unsigned int n,
+		  uint64_t deadline)
+{
+	const struct g_virtio_waiter w = {.dev = d, .qs = qs, .nq = n};
+
+	return g_virtio_wait_any(&w, 1, deadline);
 }

@@ -132,6 +132,20 @@ void g_virtq_kick(struct g_virtq *q);
 int g_virtio_wait(struct g_virtio_dev *d, struct g_virtq *const *qs, unsigned int n,
 		  uint64_t deadline);
 
+/* One device's part in a wait over several: the queues to arm. */
+struct g_virtio_waiter {
+	struct g_virtio_dev *dev;
+	struct g_virtq *const *qs;
+	unsigned int nq;
+};
+
+#define G_VIRTIO_WAIT_MAX_DEVS 8
+
+/* g_virtio_wait over the queues of n devices (at most G_VIRTIO_WAIT_MAX_DEVS; -EINVAL
+ * otherwise): an interrupt of any of them ends the sleep. If any of them is polled it returns
+ * at once after a pause, as g_virtio_wait does in poll mode. */
+int g_virtio_wait_any(const struct g_virtio_waiter *w, unsigned int n, uint64_t deadline);
+
 /* Interrupts taken on the device's vectors, by this CPU. */
 uint64_t g_virtio_irq_count(struct g_virtio_dev *d);
 

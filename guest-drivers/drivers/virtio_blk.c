@@ -156,6 +156,17 @@ int g_vblk_wait(struct g_vblk *b, uint64_t deadline)
 	return g_virtio_wait(b->dev, b->qp, b->nq, deadline);
 }
 
+int g_vblk_wait_any(struct g_vblk *const *b, unsigned int n, uint64_t deadline)
+{
+	struct g_virtio_waiter w[G_VIRTIO_WAIT_MAX_DEVS];
+
+	if (n > G_VIRTIO_WAIT_MAX_DEVS)
+		return -EINVAL;
+	for (unsigned int i = 0; i < n; i++)
+		w[i] = (struct g_virtio_waiter){.dev = b[i]->dev, .qs = b[i]->qp, .nq = b[i]->nq};
+	return g_virtio_wait_any(w, n, deadline);
+}
+
 int g_vblk_status_errno(const struct g_vblk_req *r)
 {
 	/* The status byte is read after vq_drv_get's acquire, which pairs with the device's

@@ -81,6 +81,10 @@ struct g_vblk_req *g_vblk_poll(struct g_vblk *b, unsigned int q);
 /* Waits for a completion on any queue, up to the TSC deadline (see g_virtio_wait). */
 int g_vblk_wait(struct g_vblk *b, uint64_t deadline);
 
+/* The same over n devices (at most G_VIRTIO_WAIT_MAX_DEVS): a completion on any queue of any
+ * of them ends it (see g_virtio_wait_any). */
+int g_vblk_wait_any(struct g_vblk *const *b, unsigned int n, uint64_t deadline);
+
 /* The status as -errno: 0, -EIO (IOERR, or no status written), -ENOTSUP (UNSUPP). */
 int g_vblk_status_errno(const struct g_vblk_req *r);
 

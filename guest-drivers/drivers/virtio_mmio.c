@@ -233,7 +233,7 @@ static int try_device(struct g_virtio_mmio *vm, const char *spec, uint32_t devic
 	return version == 2 ? 0 : -ENOTSUP;
 }
 
-int g_virtio_mmio_probe(struct g_virtio_mmio *vm, uint32_t device_id)
+int g_virtio_mmio_probe(struct g_virtio_mmio *vm, uint32_t device_id, unsigned int *skip)
 {
 	int result = -ENODEV;
 
@@ -249,6 +249,10 @@ int g_virtio_mmio_probe(struct g_virtio_mmio *vm, uint32_t device_id)
 			result = rc;
 		if (rc)
 			continue;
+		if (*skip) {
+			(*skip)--;
+			continue;
+		}
 		vm->vdev.ops = &mmio_ops;
 		vm->vdev.device_id = device_id;
 		g_snprintf(vm->vdev.where, sizeof(vm->vdev.where), "mmio 0x%lx irq %u",

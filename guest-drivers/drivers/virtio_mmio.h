@@ -26,8 +26,9 @@ struct g_virtio_mmio {
  * hexadecimal after 0x. Returns 0 or -EINVAL. */
 int g_virtio_mmio_parse(const char *s, uint64_t *size, uint64_t *addr, unsigned int *irq);
 
-/* Finds the first device of type device_id among the command line's virtio_mmio.device words.
- * Returns 0; -ENODEV if there is none; -ENOTSUP if the only match speaks version 1 (legacy). */
-int g_virtio_mmio_probe(struct g_virtio_mmio *vm, uint32_t device_id);
+/* Finds the first device of type device_id among the command line's virtio_mmio.device words
+ * after passing over *skip of them (version 2 ones; each decrements it). Returns 0; -ENODEV if
+ * there is none; -ENOTSUP if the only match speaks version 1 (legacy). */
+int g_virtio_mmio_probe(struct g_virtio_mmio *vm, uint32_t device_id, unsigned int *skip);
 
 #endif

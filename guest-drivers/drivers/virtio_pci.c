@@ -282,7 +282,7 @@ static int map_caps(struct g_virtio_pci *vp)
 	return vp->common && vp->notify && vp->isr ? 0 : -ENODEV;
 }
 
-int g_virtio_pci_probe(struct g_virtio_pci *vp, uint32_t device_id)
+int g_virtio_pci_probe(struct g_virtio_pci *vp, uint32_t device_id, unsigned int *skip)
 {
 	struct g_pci_scan scan;
 	int rc;
@@ -298,6 +298,10 @@ int g_virtio_pci_probe(struct g_virtio_pci *vp, uint32_t device_id)
 			continue; /* legacy only */
 		if (rc)
 			return rc;
+		if (*skip) {
+			(*skip)--;
+			continue;
+		}
 		/* Decoding first: until then the structures just mapped answer nothing. */
 		g_pci_command(&vp->pci, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, true);
 		vp->vdev.ops = &pci_ops;

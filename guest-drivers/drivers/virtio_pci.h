@@ -31,8 +31,9 @@ struct g_virtio_pci {
 };
 
 /* Finds the first PCI function that is a virtio device of type device_id (VIRTIO_ID_*) with the
- * modern capabilities, maps them and enables memory decoding and bus mastering. Returns 0,
- * -ENODEV if there is none, -EINVAL if a capability points outside its BAR. */
-int g_virtio_pci_probe(struct g_virtio_pci *vp, uint32_t device_id);
+ * modern capabilities after passing over *skip of them (each one passed over decrements it),
+ * maps them and enables memory decoding and bus mastering. Returns 0, -ENODEV if there is none,
+ * -EINVAL if a capability points outside its BAR. */
+int g_virtio_pci_probe(struct g_virtio_pci *vp, uint32_t device_id, unsigned int *skip);
 
 #endif

@@ -13,10 +13,10 @@ union g_virtio_transport {
 	struct g_virtio_mmio mmio;
 };
 
-/* The first device of type device_id (VIRTIO_ID_*): on PCI, then among the virtio-mmio devices
- * of the command line; only the one transport if o->transport names it. *out points into t.
- * Returns 0, -ENODEV, or the transport's error. */
-int g_virtio_find(union g_virtio_transport *t, uint32_t device_id, const struct g_virtio_opts *o,
-		  struct g_virtio_dev **out);
+/* Device number index (0: the first) of type device_id (VIRTIO_ID_*), counting those on PCI
+ * first, then the virtio-mmio devices of the command line; only the one transport if
+ * o->transport names it. *out points into t. Returns 0, -ENODEV, or the transport's error. */
+int g_virtio_find(union g_virtio_transport *t, uint32_t device_id, unsigned int index,
+		  const struct g_virtio_opts *o, struct g_virtio_dev **out);
 
 #endif

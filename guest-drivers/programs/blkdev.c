@@ -17,15 +17,32 @@
 #include "programs/vdev.h"
 #include "runtime/mem.h"
 
-int g_blkdev_open(struct g_run *run, struct g_blkdev **d)
+_Static_assert(G_BLKDEV_WAIT_MAX <= G_VIRTIO_WAIT_MAX_DEVS, "a wait's devices fit the driver's");
+
+int g_blkdev_open(struct g_run *run, unsigned int index, const char *name, struct g_blkdev **d)
 {
 	const char *dev = g_arg("dev");
+	int rc;
 
 	if (!dev || !*dev || !strcmp(dev, "virtio"))
-		return g_blkdev_open_virtio(run, d);
-	if (!strcmp(dev, "ata") || !strcmp(dev, "ata-dma"))
-		return g_blkdev_open_ata(run, d, !strcmp(dev, "ata-dma"));
-	return g_run_fail(run, "bad dev=%s (virtio, ata, ata-dma)", dev);
+		return g_blkdev_open_virtio(run, index, name, d);
+	if (strcmp(dev, "ata") && strcmp(dev, "ata-dma"))
+		return g_run_fail(run, "bad dev=%s (virtio, ata, ata-dma)", dev);
+	if (index)
+		return g_run_fail(run, "dev=%s drives one disk", dev);
+	rc = g_blkdev_open_ata(run, d, !strcmp(dev, "ata-dma"));
+	if (!rc)
+		(*d)->name = name;
+	return rc;
+}
+
+int g_blkdev_wait_any(struct g_blkdev *const *devs, unsigned int n, uint64_t deadline)
+{
+	for (unsigned int i = 1; i < n; i++) {
+		if (devs[i]->ops != devs[0]->ops)
+			return -EINVAL;
+	}
+	return n ? devs[0]->ops->wait(devs, n, deadline) : -EINVAL;
 }
 
 void g_blkdev_prep(struct g_blkdev_req *r, enum g_blkdev_op op, uint64_t sector, void *buf,
@@ -64,7 +81,7 @@ void g_blkdev_report_counts(struct g_blkdev *d, uint64_t interrupts_mark)
 	uint64_t kicks, irqs;
 
 	d->ops->counts(d, &kicks, &irqs);
-	g_printf("time: blk: %lu notifications, %lu interrupts\n", (unsigned long)kicks,
+	g_printf("time: %s: %lu notifications, %lu interrupts\n", d->name, (unsigned long)kicks,
 		 (unsigned long)(irqs - interrupts_mark));
 }
 
@@ -137,9 +154,15 @@ static struct g_blkdev_req *v_poll(struct g_blkdev *d, unsigned int q)
 	return r;
 }
 
-static int v_wait(struct g_blkdev *d, uint64_t deadline)
+static int v_wait(struct g_blkdev *const *devs, unsigned int n, uint64_t deadline)
 {
-	return g_vblk_wait(&to_v(d)->blk, deadline);
+	struct g_vblk *b[G_VIRTIO_WAIT_MAX_DEVS];
+
+	if (n > G_VIRTIO_WAIT_MAX_DEVS)
+		return -EINVAL;
+	for (unsigned int i = 0; i < n; i++)
+		b[i] = &to_v(devs[i])->blk;
+	return g_vblk_wait_any(b, n, deadline);
 }
 
 static void v_counts(struct g_blkdev *d, uint64_t *notifications, uint64_t *interrupts)
@@ -167,7 +190,8 @@ static const struct g_blkdev_ops vblk_ops = {
 	.close = v_close,
 };
 
-int g_blkdev_open_virtio(struct g_run *run, struct g_blkdev **out)
+int g_blkdev_open_virtio(struct g_run *run, unsigned int index, const char *name,
+			 struct g_blkdev **out)
 {
 	struct vblkdev *v = g_mem_alloc(sizeof(*v), 64);
 	struct g_blkdev *d = &v->gen;
@@ -176,14 +200,15 @@ int g_blkdev_open_virtio(struct g_run *run, struct g_blkdev **out)
 
 	if (!v)
 		return g_run_fail(run, "out of memory for the device");
-	if (g_vprog_open(run, &v->prog, "blk", VIRTIO_ID_BLOCK))
+	if (g_vprog_open_nth(run, &v->prog, name, VIRTIO_ID_BLOCK, index))
 		return -1;
 	rc = g_vblk_init(b, v->prog.dev, &v->prog.opts, 0);
 	if (rc)
 		return g_run_fail(run, "virtio-blk set-up failed (error %d)", rc);
-	g_printf("mem: blk: %u queue(s) of %u entries\n", b->nq, b->q[0].num);
+	g_printf("mem: %s: %u queue(s) of %u entries\n", name, b->nq, b->q[0].num);
 	g_vprog_report(&v->prog);
 	d->ops = &vblk_ops;
+	d->name = name;
 	d->kind = "virtio";
 	d->irq_mode = g_virtio_irq_mode_name(v->prog.dev->irq_mode);
 	d->capacity = b->capacity;

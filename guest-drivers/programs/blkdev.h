@@ -17,8 +17,9 @@
 
 #include "runtime/program.h"
 
-#define G_BLKDEV_SECTOR	 512
-#define G_BLKDEV_ID_SIZE 20
+#define G_BLKDEV_SECTOR	  512
+#define G_BLKDEV_ID_SIZE  20
+#define G_BLKDEV_WAIT_MAX 8 /* devices one g_blkdev_wait_any takes */
 
 enum g_blkdev_op {
 	G_BLKDEV_READ,
@@ -57,9 +58,9 @@ struct g_blkdev_ops {
 	int (*submit)(struct g_blkdev *d, unsigned int q, struct g_blkdev_req *r);
 	void (*kick)(struct g_blkdev *d);
 	struct g_blkdev_req *(*poll)(struct g_blkdev *d, unsigned int q);
-	/* Waits for a completion on any queue until the TSC deadline: 0 (look again), or
-	 * -ETIMEDOUT, or -EINVAL if it cannot wait. */
-	int (*wait)(struct g_blkdev *d, uint64_t deadline);
+	/* Waits for a completion on any queue of any of the n devices (all of this backend)
+	 * until the TSC deadline: 0 (look again), or -ETIMEDOUT, or -EINVAL if it cannot wait. */
+	int (*wait)(struct g_blkdev *const *devs, unsigned int n, uint64_t deadline);
 	/* Doorbells rung and interrupts taken so far. */
 	void (*counts)(struct g_blkdev *d, uint64_t *notifications, uint64_t *interrupts);
 	void (*close)(struct g_blkdev *d);
@@ -67,6 +68,7 @@ struct g_blkdev_ops {
 
 struct g_blkdev {
 	const struct g_blkdev_ops *ops;
+	const char *name;     /* the prefix of its lines: "blk", or "blk0".. when several */
 	const char *kind;     /* "virtio", "ata" */
 	const char *irq_mode; /* how completions arrive, for "time:" lines */
 	uint64_t capacity;    /* sectors */
@@ -78,8 +80,10 @@ struct g_blkdev {
 	struct g_blkdev_req *sync; /* g_blkdev_sync's request */
 };
 
-/* The device dev= names, set up and reported (see above). Fails run with the reason. */
-int g_blkdev_open(struct g_run *run, struct g_blkdev **d);
+/* Device number index (0: the first) of the kind dev= names, set up and reported (see above)
+ * on lines that start with name. Only virtio has more than one (index > 0 fails with ata). Fails
+ * run with the reason. */
+int g_blkdev_open(struct g_run *run, unsigned int index, const char *name, struct g_blkdev **d);
 
 static inline struct g_blkdev_req *g_blkdev_reqs_alloc(struct g_blkdev *d, unsigned int n)
 {
@@ -106,8 +110,12 @@ static inline struct g_blkdev_req *g_blkdev_poll(struct g_blkdev *d, unsigned in
 
 static inline int g_blkdev_wait(struct g_blkdev *d, uint64_t deadline)
 {
-	return d->ops->wait(d, deadline);
+	return d->ops->wait(&d, 1, deadline);
 }
+
+/* Waits for a completion on any of n devices, as g_blkdev_wait does for one; -EINVAL if they
+ * are not all of one backend. */
+int g_blkdev_wait_any(struct g_blkdev *const *devs, unsigned int n, uint64_t deadline);
 
 /* One request on queue 0, waited for: its status, or -ETIMEDOUT. Not to be mixed with
  * requests in flight on queue 0. */
@@ -124,7 +132,8 @@ static inline void g_blkdev_close(struct g_blkdev *d)
 }
 
 /* The backends. */
-int g_blkdev_open_virtio(struct g_run *run, struct g_blkdev **d);
+int g_blkdev_open_virtio(struct g_run *run, unsigned int index, const char *name,
+			 struct g_blkdev **d);
 int g_blkdev_open_ata(struct g_run *run, struct g_blkdev **d, bool dma);
 
 /* virtio only (blktest's revector=on): the driver under d, or NULL for another kind. */

@@ -103,9 +103,10 @@ static struct g_blkdev_req *a_poll(struct g_blkdev *d, unsigned int q)
 }
 
 /* Commands finish inside the kick, so there is never anything to sleep for. */
-static int a_wait(struct g_blkdev *d, uint64_t deadline)
+static int a_wait(struct g_blkdev *const *devs, unsigned int n, uint64_t deadline)
 {
-	(void)d;
+	(void)devs;
+	(void)n;
 	if (g_tsc_passed(deadline))
 		return -ETIMEDOUT;
 	g_cpu_relax();

@@ -6,6 +6,9 @@
  * it wrote to each block and checks every read against it. A block is never in flight twice at
  * once, so the expected contents are always known; blocks not yet written in this run are read
  * but not checked.
+ * With several disks (disks=N) each has a struct mix of its own: its requests, generation table,
+ * histogram and random sequence. One loop reaps them all and sleeps only when none had a
+ * completion, until an interrupt of any of them (g_blkdev_wait_any).
  */
 #include "drivers/tsc.h"
 #include "lib/errno.h"
@@ -22,8 +25,18 @@
 #define FNV_OFFSET    0xcbf29ce484222325ull
 #define FNV_PRIME     0x100000001b3ull
 
+/* What a mix counts: requests done and their latencies. */
+struct tally {
+	uint64_t reads, writes, unchecked;
+	uint32_t *lat; /* latency histogram, LAT_BUCKETS + 1 */
+	uint64_t lat_max_ns;
+};
+
+/* One disk's mix. */
 struct mix {
-	struct g_blktest *t;
+	const struct g_blktest *t;
+	struct g_blktest_disk *disk;
+	struct g_blkdev *dev;
 	uint32_t nblocks;
 	uint32_t *gen; /* last generation written to each block, 0 = none yet */
 	uint8_t *busy; /* block in flight */
@@ -38,11 +51,10 @@ struct mix {
 	unsigned int bs, words, sectors;
 	uint32_t next_block; /* the sequential modes' cursor */
 	uint64_t *submitted; /* TSC at each request's submission */
-	uint32_t *lat;	     /* latency histogram, LAT_BUCKETS + 1 */
-	uint64_t lat_max_ns;
+	struct tally n;
 	uint64_t rng;
-	uint64_t reads, writes, unchecked;
 	unsigned int inflight;
+	uint64_t interrupts_mark; /* the device's interrupt count when the mix began */
 };
 
 static uint64_t next_random(struct mix *m)
@@ -67,13 +79,13 @@ static int mix_alloc(struct mix *m)
 	m->busy = g_mem_alloc(m->nblocks, 64);
 	m->data = g_mem_alloc((size_t)qd * m->bs, G_BLKTEST_BLOCK);
 	m->submitted = g_mem_alloc(qd * sizeof(*m->submitted), 64);
-	m->lat = g_mem_alloc((LAT_BUCKETS + 1) * sizeof(*m->lat), 64);
-	m->req = g_blkdev_reqs_alloc(m->t->dev, qd);
+	m->n.lat = g_mem_alloc((LAT_BUCKETS + 1) * sizeof(*m->n.lat), 64);
+	m->req = g_blkdev_reqs_alloc(m->dev, qd);
 	m->block = g_mem_alloc(qd * sizeof(*m->block), 64);
 	m->new_gen = g_mem_alloc(qd * sizeof(*m->new_gen), 64);
 	m->idle_req = g_mem_alloc(qd * sizeof(*m->idle_req), 64);
 	return m->gen && m->busy && m->data && m->req && m->block && m->new_gen && m->idle_req &&
-			       m->submitted && m->lat
+			       m->submitted && m->n.lat
 		       ? 0
 		       : -ENOMEM;
 }
@@ -93,7 +105,7 @@ static uint32_t pick(struct mix *m, bool *write)
 /* Starts request i on a block that is not in flight; a full ring parks it. */
 static int issue(struct mix *m, unsigned int i)
 {
-	struct g_blkdev *d = m->t->dev;
+	struct g_blkdev *d = m->dev;
 	uint64_t *w = (uint64_t *)(m->data + (size_t)i * m->bs);
 	bool write;
 	uint32_t blk = pick(m, &write);
@@ -148,32 +160,33 @@ static int complete(struct g_run *run, struct mix *m, struct g_blkdev_req *r)
 
 	uint64_t ns = (g_rdtsc() - m->submitted[i]) * 1000000 / g_tsc_khz();
 
-	m->lat[ns / LAT_NS < LAT_BUCKETS ? ns / LAT_NS : LAT_BUCKETS]++;
-	if (ns > m->lat_max_ns)
-		m->lat_max_ns = ns;
+	m->n.lat[ns / LAT_NS < LAT_BUCKETS ? ns / LAT_NS : LAT_BUCKETS]++;
+	if (ns > m->n.lat_max_ns)
+		m->n.lat_max_ns = ns;
 	m->inflight--;
 	m->busy[blk] = 0;
 	if (rc)
-		return g_run_fail(run, "%s of block %u failed (error %d)",
-				  r->op == G_BLKDEV_WRITE ? "write" : "read", blk, rc);
+		return g_blktest_fail(run, m->disk, "%s of block %u failed (error %d)",
+				      r->op == G_BLKDEV_WRITE ? "write" : "read", blk, rc);
 	if (r->op == G_BLKDEV_WRITE) {
 		m->gen[blk] = m->new_gen[i];
-		m->writes++;
+		m->n.writes++;
 		return 0;
 	}
-	m->reads++;
+	m->n.reads++;
 	/* A virtio packed ring may report no length (2.8.4): 0 is only an error elsewhere. */
 	if (r->written != m->bs && (r->written || !m->len_optional))
-		return g_run_fail(run, "read of block %u: the device wrote %u bytes, not %u", blk,
-				  r->written, m->bs);
+		return g_blktest_fail(run, m->disk,
+				      "read of block %u: the device wrote %u bytes, not %u", blk,
+				      r->written, m->bs);
 	if (!m->gen[blk]) {
-		m->unchecked++;
+		m->n.unchecked++;
 		return 0;
 	}
 	for (unsigned int k = 0; k < m->words; k++)
 		if (w[k] != stamp(blk, m->gen[blk], k))
-			return g_run_fail(
-				run,
+			return g_blktest_fail(
+				run, m->disk,
 				"read of block %u: word %u is 0x%016lx, expected 0x%016lx "
 				"(generation %u)",
 				blk, k, (unsigned long)w[k],
@@ -181,12 +194,13 @@ static int complete(struct g_run *run, struct mix *m, struct g_blkdev_req *r)
 	return 0;
 }
 
-/* Takes every completion there is; each freed request is started again unless time is up. */
-static int reap(struct g_run *run, struct mix *m, bool refill, unsigned int *idle)
+/* Takes every completion there is on one disk; each freed request is started again unless time
+ * is up. Returns how many there were, or -1. */
+static int reap(struct g_run *run, struct mix *m, bool refill)
 {
-	struct g_blkdev *d = m->t->dev;
+	struct g_blkdev *d = m->dev;
 	struct g_blkdev_req *r;
-	unsigned int got = 0;
+	int got = 0;
 
 	for (unsigned int q = 0; q < d->nq; q++) {
 		while ((r = g_blkdev_poll(d, q))) {
@@ -196,76 +210,125 @@ static int reap(struct g_run *run, struct mix *m, bool refill, unsigned int *idl
 			if (complete(run, m, r))
 				return -1;
 			if (refill && issue(m, i))
-				return g_run_fail(run, "submitting failed at depth %u", m->t->qd);
+				return g_blktest_fail(run, m->disk, "submitting failed at depth %u",
+						      m->t->qd);
 		}
 	}
 	if (refill && got && issue_parked(m))
-		return g_run_fail(run, "submitting failed at depth %u", m->t->qd);
+		return g_blktest_fail(run, m->disk, "submitting failed at depth %u", m->t->qd);
 	if (got)
 		g_blkdev_kick(d);
-	*idle = got ? 0 : *idle + 1;
+	return got;
+}
+
+/* reap() on every disk: the completions there were in all, or -1. */
+static int reap_all(struct g_run *run, struct mix *m, unsigned int n, bool refill)
+{
+	int got = 0;
+
+	for (unsigned int k = 0; k < n; k++) {
+		int rc = reap(run, &m[k], refill);
+
+		if (rc < 0)
+			return -1;
+		got += rc;
+	}
+	return got;
+}
+
+/* Fills one disk's queue depth and kicks it. */
+static int start(struct g_run *run, struct mix *m)
+{
+	for (unsigned int i = 0; i < m->t->qd; i++) {
+		if (issue(m, i))
+			return g_blktest_fail(run, m->disk, "submitting failed at depth %u",
+					      m->t->qd);
+	}
+	if (!m->inflight)
+		return g_blktest_fail(run, m->disk, "no request could be queued");
+	g_blkdev_kick(m->dev);
 	return 0;
 }
 
-static int run_mix(struct g_run *run, struct mix *m, uint64_t *elapsed)
+/* The first disk with requests still in flight, or NULL. */
+static const struct mix *busy_mix(const struct mix *m, unsigned int n)
 {
-	struct g_blkdev *d = m->t->dev;
-	uint64_t t0 = g_rdtsc(), end = g_tsc_deadline((uint64_t)m->t->seconds * 1000000);
-	uint64_t drain_end;
-	unsigned int idle = 0;
-	int rc;
-
-	for (unsigned int i = 0; i < m->t->qd; i++) {
-		if (issue(m, i))
-			return g_run_fail(run, "submitting failed at depth %u", m->t->qd);
+	for (unsigned int k = 0; k < n; k++) {
+		if (m[k].inflight)
+			return &m[k];
 	}
-	if (!m->inflight)
-		return g_run_fail(run, "no request could be queued");
-	g_blkdev_kick(d);
-	while (!g_tsc_passed(end)) {
-		if (reap(run, m, true, &idle))
+	return NULL;
+}
+
+static int run_mix(struct g_run *run, struct mix *m, unsigned int n, uint64_t *elapsed)
+{
+	uint64_t t0 = g_rdtsc(), end = g_tsc_deadline((uint64_t)m->t->seconds * 1000000);
+	struct g_blkdev *devs[G_BLKTEST_MAX_DISKS];
+	const struct mix *busy;
+	uint64_t drain_end;
+	int got, rc;
+
+	for (unsigned int k = 0; k < n; k++) {
+		devs[k] = m[k].dev;
+		if (start(run, &m[k]))
 			return -1;
-		if (idle && g_blkdev_wait(d, end) == -EINVAL)
+	}
+	while (!g_tsc_passed(end)) {
+		got = reap_all(run, m, n, true);
+		if (got < 0)
+			return -1;
+		if (!got && g_blkdev_wait_any(devs, n, end) == -EINVAL)
 			return g_run_fail(run, "cannot wait for interrupts");
 	}
 	*elapsed = g_rdtsc() - t0;
 	drain_end = g_tsc_deadline(DRAIN_TIMEOUT);
-	while (m->inflight) {
-		if (reap(run, m, false, &idle))
+	while ((busy = busy_mix(m, n))) {
+		got = reap_all(run, m, n, false);
+		if (got < 0)
 			return -1;
-		rc = idle ? g_blkdev_wait(d, drain_end) : 0;
-		if (rc == -ETIMEDOUT && m->inflight)
-			return g_run_fail(run, "%u request(s) never completed", m->inflight);
+		rc = got ? 0 : g_blkdev_wait_any(devs, n, drain_end);
+		if (rc == -ETIMEDOUT && (busy = busy_mix(m, n)))
+			return g_blktest_fail(run, busy->disk, "%u request(s) never completed",
+					      busy->inflight);
 	}
 	return 0;
 }
 
 /* The latency below which a fraction permille/1000 of the requests completed, in ns. */
-static uint64_t percentile(const struct mix *m, uint64_t total, unsigned int permille)
+static uint64_t percentile(const struct tally *n, uint64_t total, unsigned int permille)
 {
 	uint64_t want = (total * permille + 999) / 1000, seen = 0;
 
 	for (unsigned int b = 0; b <= LAT_BUCKETS; b++) {
-		seen += m->lat[b];
+		seen += n->lat[b];
 		if (seen >= want)
-			return b < LAT_BUCKETS ? (uint64_t)(b + 1) * LAT_NS : m->lat_max_ns;
+			return b < LAT_BUCKETS ? (uint64_t)(b + 1) * LAT_NS : n->lat_max_ns;
 	}
-	return m->lat_max_ns;
+	return n->lat_max_ns;
 }
 
-static void report_latency(const struct mix *m, uint64_t total)
+/* The "time:" lines of a tally over us microseconds; what names the figures first. */
+static void report_tally(const char *what, const char *tag, const struct tally *n, unsigned int bs,
+			 uint64_t us)
 {
 	static const unsigned int permille[] = {500, 900, 990, 999};
 	static const char *const names[] = {"p50", "p90", "p99", "p99.9"};
+	uint64_t ops = n->reads + n->writes;
 
-	g_printf("time: blktest lat");
+	g_printf("time: %s%s: %lu IOPS, %lu.%02lu MB/s (%lu reads, %lu writes, %lu unchecked, "
+		 "%lu us)\n",
+		 tag, what, (unsigned long)(us ? ops * 1000000 / us : 0),
+		 (unsigned long)(us ? ops * bs / us : 0),
+		 (unsigned long)(us ? ops * bs * 100 / us % 100 : 0), (unsigned long)n->reads,
+		 (unsigned long)n->writes, (unsigned long)n->unchecked, (unsigned long)us);
+	g_printf("time: %sblktest lat", tag);
 	for (unsigned int k = 0; k < 4; k++) {
-		uint64_t ns = percentile(m, total, permille[k]);
+		uint64_t ns = percentile(n, ops, permille[k]);
 
 		g_printf(" %s %lu.%lu us", names[k], (unsigned long)(ns / 1000),
 			 (unsigned long)(ns % 1000 / 100));
 	}
-	g_printf(" max %lu us\n", (unsigned long)(m->lat_max_ns / 1000));
+	g_printf(" max %lu us\n", (unsigned long)(n->lat_max_ns / 1000));
 }
 
 /* digest=on: which generation each block holds, so the host can check every acknowledged
@@ -282,48 +345,92 @@ static void report_digest(const struct mix *m)
 			h *= FNV_PRIME;
 		}
 	}
-	g_printf("blk: generations: %u blocks written, digest 0x%016lx\n", written,
+	g_printf("%s: generations: %u blocks written, digest 0x%016lx\n", m->disk->name, written,
 		 (unsigned long)h);
+}
+
+/* One disk's lines after the mix; its tally is added to *sum. */
+static int report_disk(struct g_run *run, const struct mix *m, uint64_t us, struct tally *sum)
+{
+	char what[64];
+
+	if (!m->n.reads && !m->n.writes)
+		return g_blktest_fail(run, m->disk, "no request completed in %u s", m->t->seconds);
+	g_printf("%s: mix ok (qd %u, %u blocks of %u bytes)\n", m->disk->name, m->t->qd, m->nblocks,
+		 m->bs);
+	if (m->t->digest)
+		report_digest(m);
+	g_snprintf(what, sizeof(what), "blktest qd %u %s %s bs %u", m->t->qd, m->dev->irq_mode,
+		   m->t->rw_name, m->bs);
+	report_tally(what, m->disk->tag, &m->n, m->bs, us);
+	g_blkdev_report_counts(m->dev, m->interrupts_mark);
+	sum->reads += m->n.reads;
+	sum->writes += m->n.writes;
+	sum->unchecked += m->n.unchecked;
+	if (m->n.lat_max_ns > sum->lat_max_ns)
+		sum->lat_max_ns = m->n.lat_max_ns;
+	for (unsigned int b = 0; b <= LAT_BUCKETS && sum->lat; b++)
+		sum->lat[b] += m->n.lat[b];
+	return 0;
+}
+
+/* Sets up disk k's mix. */
+static int mix_init(struct g_run *run, const struct g_blktest *t, struct g_blktest_disk *k,
+		    struct mix *m)
+{
+	struct g_blkdev *d = k->dev;
+	uint64_t bytes = (d->capacity - G_BLKTEST_MIX_SECTOR) * G_BLKDEV_SECTOR, kicks;
+
+	/* The first disk keeps the sequence of a single-disk run; the others get their own. */
+	*m = (struct mix){.t = t,
+			  .disk = k,
+			  .dev = d,
+			  .len_optional = d->len_optional,
+			  .bs = t->bs,
+			  .words = t->bs / 8,
+			  .sectors = t->bs / G_BLKDEV_SECTOR,
+			  .rng = 0x853c49e6748fea9bull ^ (k->index * GOLDEN)};
+	d->ops->counts(d, &kicks, &m->interrupts_mark);
+	if (bytes > G_BLKTEST_MIX_BYTES)
+		bytes = G_BLKTEST_MIX_BYTES;
+	m->nblocks = (uint32_t)(bytes / m->bs);
+	if (m->nblocks < 2 * t->qd) /* issue() needs a block out of flight to pick */
+		return g_blktest_fail(run, k, "the disk is too small for queue depth %u: %u blocks",
+				      t->qd, m->nblocks);
+	if (mix_alloc(m))
+		return g_blktest_fail(run, k, "out of memory for queue depth %u", t->qd);
+	return 0;
 }
 
 int g_blktest_mix(struct g_run *run, struct g_blktest *t)
 {
-	struct mix m = {.t = t,
-			.len_optional = t->dev->len_optional,
-			.bs = t->bs,
-			.words = t->bs / 8,
-			.sectors = t->bs / G_BLKDEV_SECTOR,
-			.rng = 0x853c49e6748fea9bull};
-	uint64_t bytes = (t->dev->capacity - G_BLKTEST_MIX_SECTOR) * G_BLKDEV_SECTOR;
-	uint64_t kicks, mark, elapsed = 0, us, ops;
+	struct mix *m = g_mem_alloc(t->ndisks * sizeof(*m), 64);
+	struct tally sum = {0};
+	uint64_t elapsed = 0, us;
+	char what[64];
 
-	t->dev->ops->counts(t->dev, &kicks, &mark);
-
-	if (bytes > G_BLKTEST_MIX_BYTES)
-		bytes = G_BLKTEST_MIX_BYTES;
-	m.nblocks = (uint32_t)(bytes / m.bs);
-	if (m.nblocks < 2 * t->qd) /* issue() needs a block out of flight to pick */
-		return g_run_fail(run, "the disk is too small for queue depth %u: %u blocks", t->qd,
-				  m.nblocks);
-	if (mix_alloc(&m))
-		return g_run_fail(run, "out of memory for queue depth %u", t->qd);
-	if (run_mix(run, &m, &elapsed))
+	if (!m)
+		return g_run_fail(run, "out of memory for %u disks", t->ndisks);
+	for (unsigned int k = 0; k < t->ndisks; k++) {
+		if (mix_init(run, t, &t->disk[k], &m[k]))
+			return -1;
+	}
+	if (run_mix(run, m, t->ndisks, &elapsed))
 		return -1;
 	us = g_tsc_to_us(elapsed);
-	ops = m.reads + m.writes;
-	if (!ops)
-		return g_run_fail(run, "no request completed in %u s", t->seconds);
-	g_printf("blk: mix ok (qd %u, %u blocks of %u bytes)\n", t->qd, m.nblocks, m.bs);
-	if (t->digest)
-		report_digest(&m);
-	g_printf("time: blktest qd %u %s %s bs %u: %lu IOPS, %lu.%02lu MB/s (%lu reads, %lu "
-		 "writes, %lu unchecked, %lu us)\n",
-		 t->qd, t->dev->irq_mode, t->rw_name, m.bs,
-		 (unsigned long)(us ? ops * 1000000 / us : 0),
-		 (unsigned long)(us ? ops * m.bs / us : 0),
-		 (unsigned long)(us ? ops * m.bs * 100 / us % 100 : 0), (unsigned long)m.reads,
-		 (unsigned long)m.writes, (unsigned long)m.unchecked, (unsigned long)us);
-	report_latency(&m, ops);
-	g_blkdev_report_counts(t->dev, mark);
+	if (t->ndisks > 1) {
+		sum.lat = g_mem_alloc((LAT_BUCKETS + 1) * sizeof(*sum.lat), 64);
+		if (!sum.lat)
+			return g_run_fail(run, "out of memory for the latency histogram");
+	}
+	for (unsigned int k = 0; k < t->ndisks; k++) {
+		if (report_disk(run, &m[k], us, &sum))
+			return -1;
+	}
+	if (t->ndisks > 1) {
+		g_snprintf(what, sizeof(what), "blktest disks %u qd %u %s %s bs %u", t->ndisks,
+			   t->qd, m[0].dev->irq_mode, t->rw_name, t->bs);
+		report_tally(what, "", &sum, t->bs, us);
+	}
 	return 0;
 }

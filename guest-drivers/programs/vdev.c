@@ -71,7 +71,8 @@ static const char *type_name(uint32_t id)
 	}
 }
 
-int g_vprog_open(struct g_run *run, struct g_vprog *p, const char *name, uint32_t device_id)
+int g_vprog_open_nth(struct g_run *run, struct g_vprog *p, const char *name, uint32_t device_id,
+		     unsigned int index)
 {
 	const char *bad = NULL;
 	int rc;
@@ -81,19 +82,29 @@ int g_vprog_open(struct g_run *run, struct g_vprog *p, const char *name, uint32_
 		return g_run_fail(run, "bad %s=%s", bad, g_arg(bad));
 	if (g_platform.mp_err)
 		return g_run_fail(run, "no usable MP table (error %d)", g_platform.mp_err);
-	rc = g_tsc_calibrate();
+	rc = index ? 0 : g_tsc_calibrate(); /* once: the first device's open did it */
 	if (rc)
 		return g_run_fail(run, "PIT channel 2 did not count down (error %d)", rc);
-	rc = g_virtio_find(&p->t, device_id, &p->opts, &p->dev);
+	rc = g_virtio_find(&p->t, device_id, index, &p->opts, &p->dev);
 	if (rc == -ENOTSUP)
 		return g_run_fail(run, "the %s device is legacy only (virtio-mmio version 1)",
 				  type_name(device_id));
-	if (rc)
-		return g_run_fail(run, "no %s device%s%s (error %d)", type_name(device_id),
+	if (rc) {
+		char nth[24] = "";
+
+		if (index)
+			g_snprintf(nth, sizeof(nth), " number %u", index + 1);
+		return g_run_fail(run, "no %s device%s%s%s (error %d)", type_name(device_id), nth,
 				  p->opts.transport ? " on " : "",
 				  p->opts.transport ? p->opts.transport : "", rc);
+	}
 	g_printf("mem: %s: %s at %s\n", name, type_name(device_id), p->dev->where);
 	return 0;
+}
+
+int g_vprog_open(struct g_run *run, struct g_vprog *p, const char *name, uint32_t device_id)
+{
+	return g_vprog_open_nth(run, p, name, device_id, 0);
 }
 
 int g_vprog_open_legacy(struct g_run *run, const char *dev, bool *poll)

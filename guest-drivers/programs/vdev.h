@@ -23,6 +23,11 @@ struct g_vprog {
  * run with the reason. */
 int g_vprog_open(struct g_run *run, struct g_vprog *p, const char *name, uint32_t device_id);
 
+/* The same for device number index of that type (0: the first; PCI ones counted before MMIO
+ * ones). The TSC is calibrated only for index 0: a program opens its first device first. */
+int g_vprog_open_nth(struct g_run *run, struct g_vprog *p, const char *name, uint32_t device_id,
+		     unsigned int index);
+
 /* The same start for a device that is not virtio (dev=ata, dev=pcnet): refuses the virtio-only
  * options (transport, irq, ring, event_idx, indirect, revector), reads mode=irq|poll into
  * *poll, checks the MP table and calibrates the TSC. Fails run with the reason. */

@@ -83,7 +83,9 @@ def digest(gens):
     return h
 
 
-def check_disk(path, lines):
+def check_disk(path, lines, name="blk"):
+    """The disk file against the guest's pattern and the digest on its line "NAME: generations:
+    ..." (blk, or blk0, blk1, ... for each disk of blktest disks=N)."""
     with open(path, "rb") as f:
         data = f.read()
     check_pattern(data)
@@ -93,7 +95,7 @@ def check_disk(path, lines):
     written = sum(1 for g in gens if g)
     print("host: %d of %d mix blocks hold a whole stamp (highest generation %d), the rest are "
           "zero" % (written, nblocks, max(gens)))
-    m = [re.match(r"blk: generations: (\d+) blocks written, digest 0x([0-9a-f]+)$", l)
+    m = [re.match(r"%s: generations: (\d+) blocks written, digest 0x([0-9a-f]+)$" % name, l)
          for l in lines]
     m = [x for x in m if x]
     if not m:
