@@ -40,7 +40,7 @@ static void client_config_accepted(void **state)
 	(void)state;
 	struct vmm_vmconfig vc;
 	struct host_err err = {{0}};
-	int ret = vmm_vmconfig_parse(client_config, strlen(client_config), &vc, &err);
+	int ret = vmm_vmconfig_parse(client_config, strlen(client_config), NULL, 0, &vc, &err);
 	if (ret)
 		fail_msg("refused: %s", err.msg);
 	const struct vmm_config *c = &vc.cfg;
@@ -78,7 +78,7 @@ static void expect_refused(const char *body, int want, const char *field)
 {
 	struct vmm_vmconfig vc;
 	struct host_err err = {{0}};
-	int ret = vmm_vmconfig_parse(body, strlen(body), &vc, &err);
+	int ret = vmm_vmconfig_parse(body, strlen(body), NULL, 0, &vc, &err);
 	if (ret != want)
 		fail_msg("%s: got %d, want %d (%s)", body, ret, want, err.msg);
 	if (!strstr(err.msg, field))
@@ -172,7 +172,7 @@ static void duplicate_ids(void **state)
 	struct host_err err = {{0}};
 	const char *b =
 		"{" KERNEL ",\"disks\":[{\"path\":\"/a\",\"id\":\"_disk1\"},{\"path\":\"/b\"}]}";
-	assert_int_equal(vmm_vmconfig_parse(b, strlen(b), &vc, &err), 0);
+	assert_int_equal(vmm_vmconfig_parse(b, strlen(b), NULL, 0, &vc, &err), 0);
 	assert_string_equal(vc.disk_id[1], "_disk2");
 	/* vm.add-disk: cold plug, the same checks. */
 	const char *d = "{\"path\":\"/c\",\"id\":\"_disk1\"}";
@@ -190,7 +190,7 @@ static void duplicate_ids(void **state)
 	assert_int_equal(vc.cfg.nr_disks, 3);
 	assert_string_equal(vc.cfg.disks[2].blk.path, "/c");
 	d = "{\"tap\":\"tap9\"}";
-	assert_int_equal(vmm_vmconfig_add_net(&vc, d, strlen(d), &err), 0);
+	assert_int_equal(vmm_vmconfig_add_net(&vc, d, strlen(d), NULL, 0, &err), 0);
 	assert_string_equal(vc.net_id[0], "_net0");
 	vmm_vmconfig_free(&vc);
 }
@@ -199,7 +199,7 @@ static char *info_config(const char *body)
 {
 	struct vmm_vmconfig vc;
 	struct host_err err = {{0}};
-	if (vmm_vmconfig_parse(body, strlen(body), &vc, &err))
+	if (vmm_vmconfig_parse(body, strlen(body), NULL, 0, &vc, &err))
 		fail_msg("refused %s: %s", body, err.msg);
 	struct jsonw w = {0};
 	vmm_vmconfig_write(&w, &vc);
