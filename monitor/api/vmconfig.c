@@ -381,14 +381,14 @@ static int net_take_fds(const struct rd *r, struct vmm_net_config *n, unsigned n
 		return 0;
 	if (nfds > avail)
 		return host_err_set(r->err, EINVAL,
-				    "%s.fds: names %u tap descriptors, %u came by SCM_RIGHTS "
+				    "%s.fds: names %u tap descriptor(s), %u came by SCM_RIGHTS "
 				    "for it",
 				    r->at, nfds, avail);
 	if (nfds != n->tap.queues)
 		return host_err_set(r->err, EINVAL,
-				    "%s.num_queues: %u tap descriptors are %u queue pairs: "
-				    "num_queues must be %u, not %u",
-				    r->at, nfds, nfds, 2 * nfds, 2 * n->tap.queues);
+				    "%s.num_queues: is %u, but %u tap descriptor(s) came, one a "
+				    "queue pair: num_queues must be %u",
+				    r->at, 2 * n->tap.queues, nfds, 2 * nfds);
 	char name[sizeof(n->tap.name)], first[sizeof(n->tap.name)], what[48];
 	for (unsigned i = 0; i < nfds; i++) {
 		snprintf(what, sizeof(what), "%s.fds[%u]", r->at, i);
@@ -686,7 +686,7 @@ static int pool_check(const struct fdpool *p, const char *names, struct host_err
 {
 	if (p->used == p->n)
 		return 0;
-	return host_err_set(err, EINVAL, "%u tap descriptors came by SCM_RIGHTS, %s %u", p->n,
+	return host_err_set(err, EINVAL, "%u tap descriptor(s) came by SCM_RIGHTS, %s %u", p->n,
 			    names, p->used);
 }
 
