@@ -51,8 +51,9 @@ int host_tap_check_fd(int fd, unsigned pairs, char *name, const char *what, stru
 				    what, fd, strerror(errno));
 	memcpy(name, ifr.ifr_name, IFNAMSIZ);
 	name[IFNAMSIZ - 1] = '\0';
+	/* IFF_NO_PI cannot be checked: TUNGETIFF reports that bit as IFF_NOFILTER (no socket
+	 * filter attached), whatever the tap was opened with. */
 	const char *missing = !(ifr.ifr_flags & IFF_TAP)	? "IFF_TAP (it is a tun)"
-			      : !(ifr.ifr_flags & IFF_NO_PI)	? "IFF_NO_PI"
 			      : !(ifr.ifr_flags & IFF_VNET_HDR) ? "IFF_VNET_HDR"
 			      : pairs > 1 && !(ifr.ifr_flags & IFF_MULTI_QUEUE)
 				      ? "IFF_MULTI_QUEUE (one queue a pair)"

@@ -67,9 +67,10 @@ int host_tap_open(struct host_tap *t, const char *opt_name, const struct host_ta
 		  struct host_err *err);
 void host_tap_close(struct host_tap *t);
 /* Checks that fd is a queue of a tap that can serve `pairs` pairs: attached to a tap (TUNGETIFF
- * answers), IFF_TAP (not tun), IFF_NO_PI, IFF_VNET_HDR (the engine's frames carry the virtio-net
- * header), and IFF_MULTI_QUEUE for more than one pair. name (16 bytes) gets the tap's name.
- * 0, or -EINVAL with err saying which (prefixed by `what`). */
+ * answers), IFF_TAP (not tun), IFF_VNET_HDR (the engine's frames carry the virtio-net header),
+ * and IFF_MULTI_QUEUE for more than one pair. IFF_NO_PI is the opener's to set: TUNGETIFF
+ * cannot tell it (that bit of its answer means IFF_NOFILTER). name (16 bytes) gets the tap's
+ * name. 0, or -EINVAL with err saying which (prefixed by `what`). */
 int host_tap_check_fd(int fd, unsigned pairs, char *name, const char *what, struct host_err *err);
 /* Attaches (on) or detaches a pair's tap queue: the kernel spreads host frames over attached
  * queues, so a pair nobody serves must be detached or it swallows them. 0 or -errno. */
