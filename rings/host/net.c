@@ -81,8 +81,9 @@ static int open_passed(struct host_tap *t, unsigned p, struct host_err *err)
 	t->fd[p] = fcntl(o->fd[p], F_DUPFD_CLOEXEC, 3);
 	if (t->fd[p] < 0)
 		return host_err_set(err, errno, "%s: cannot dup: %s", what, strerror(errno));
-	/* The flag is the open file's, shared with the sender: a non-blocking tap would make
-	 * io_uring end each read with EAGAIN instead of waiting for a frame. */
+	/* As a tap opened by name is: blocking. Some kernels' io_uring ends a read on a
+	 * non-blocking file with EAGAIN rather than waiting for a frame (recent ones wait). The
+	 * flag is the open file's, shared with the sender, who gave the tap away. */
 	int fl = fcntl(t->fd[p], F_GETFL);
 	if (fl < 0 || ((fl & O_NONBLOCK) && fcntl(t->fd[p], F_SETFL, fl & ~O_NONBLOCK) < 0))
 		return host_err_set(err, errno, "%s: cannot make it blocking: %s", what,

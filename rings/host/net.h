@@ -61,8 +61,9 @@ struct host_tap {
 /* Attaches to the tap, one queue per pair (a multi-queue tap for more than one), with the
  * 12-byte virtio-net header and no offloads. With several pairs every queue starts detached:
  * the caller attaches the pairs the driver uses. With o->nfds, the queues are dups of o->fd[]
- * (checked with host_tap_check_fd, made blocking: io_uring answers EAGAIN on a non-blocking
- * file instead of waiting), and t->opts.name is the tap's name as the kernel reports it. */
+ * (checked with host_tap_check_fd, made blocking: an older io_uring answers EAGAIN on a
+ * non-blocking file instead of waiting), and t->opts.name is the tap's name as the kernel
+ * reports it. */
 int host_tap_open(struct host_tap *t, const char *opt_name, const struct host_tap_opts *o,
 		  struct host_err *err);
 void host_tap_close(struct host_tap *t);

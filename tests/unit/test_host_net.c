@@ -348,7 +348,7 @@ static void test_tap_check_fd(void **state)
 }
 
 /* host_tap_open on passed queues: it works on dups (the owner's stay open for the next boot),
- * clears O_NONBLOCK (io_uring would end reads with EAGAIN), sets the header, takes the tap's
+ * clears O_NONBLOCK (older io_uring ends reads with EAGAIN), sets the header, takes the tap's
  * name; a count that is not the pairs', and queues of two taps, are refused. */
 static void test_tap_open_passed(void **state)
 {
