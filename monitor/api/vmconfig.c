@@ -698,9 +698,9 @@ static void pool_commit(struct fdpool *p)
 }
 
 /* Refused: the NICs let go of what they borrowed (the request closes it). */
-static void nets_disown(struct vmm_vmconfig *vc, unsigned from)
+static void nets_disown(struct vmm_vmconfig *vc)
 {
-	for (unsigned i = from; i < VMM_MAX_NETS; i++)
+	for (unsigned i = 0; i < VMM_MAX_NETS; i++)
 		vc->cfg.nets[i].tap.nfds = 0;
 }
 
@@ -719,7 +719,7 @@ int vmm_vmconfig_parse(const char *body, size_t len, int *fds, unsigned nfds,
 		ret = pool_check(&pool, "the net[].fds name", err);
 	json_free(v);
 	if (ret) {
-		nets_disown(vc, 0);
+		nets_disown(vc);
 		vmm_vmconfig_free(vc);
 		config_defaults(vc);
 		return ret;
@@ -743,10 +743,10 @@ static int add_one(struct vmm_vmconfig *vc, const char *body, size_t len, bool i
 		ret = refuse_unused(v, r.at, err);
 	if (!ret && pool)
 		ret = pool_check(pool, "the NIC takes", err);
-	if (ret && is_net)
-		nets_disown(vc, before);
 	if (!ret && pool)
 		pool_commit(pool);
+	/* Refused: a NIC that borrowed descriptors is past nr_nets (never added, or taken back
+	 * out below), so nothing closes them but the request. */
 	if (ret && (is_net ? vc->cfg.nr_nets : vc->cfg.nr_disks) > before) {
 		/* Parsed, then refused for a field left over: take it back out. */
 		if (is_net) {
