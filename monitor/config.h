@@ -70,8 +70,8 @@ enum {
 /* --net tap=NAME[,mac=MAC][,queues=N][,transport=pci|mmio][,model=virtio|pcnet][,opt=LIST]...
  * or --net vhost-user=SOCKET[,mac=MAC][,transport=pci|mmio] */
 struct vmm_net_config {
-	struct host_tap_opts tap;
-	char vhost_user[108]; /* a back-end's socket instead of a tap */
+	struct host_tap_opts tap; /* tap.nfds: queues passed by the API (SCM_RIGHTS), owned */
+	char vhost_user[108];	  /* a back-end's socket instead of a tap */
 	enum vmm_transport transport;
 	enum vmm_net_model model; /* pcnet: an AMD PCnet-PCI II on PCI, one queue, a tap */
 	struct host_opt_set opt;  /* model=pcnet: VMM_PCNET_OPT_* */
@@ -110,7 +110,7 @@ struct vmm_config {
 	bool events_given;
 };
 
-/* Frees what parsing allocated. */
+/* Frees what parsing allocated, and closes the tap descriptors the API passed (tap.fd[]). */
 void vmm_config_free(struct vmm_config *cfg);
 
 #endif

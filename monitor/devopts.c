@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "host/opts.h"
 
@@ -169,5 +170,13 @@ void vmm_config_free(struct vmm_config *cfg)
 		free(cfg->disks[i].owned);
 		cfg->disks[i].owned = NULL;
 		cfg->disks[i].blk.path = NULL;
+	}
+	/* Tap queues passed through the API: the configuration owns them (devices use dups). */
+	for (unsigned i = 0; i < cfg->nr_nets; i++) {
+		struct host_tap_opts *t = &cfg->nets[i].tap;
+		for (unsigned k = 0; k < t->nfds; k++)
+			if (t->fd[k] >= 0)
+				close(t->fd[k]);
+		t->nfds = 0;
 	}
 }

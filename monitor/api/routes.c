@@ -64,12 +64,8 @@ static void vm_create(struct vmm_ctl *c, const struct vmm_api_request *req,
 		vmm_api_error(r, 500, "cannot create the VM", "the VM is already created");
 		return;
 	}
-	if (req->nfds) {
-		vmm_api_error(r, 400, "vm.create takes no descriptors",
-			      "tap descriptors come with vm.add-net");
-		return;
-	}
-	int ret = vmm_vmconfig_parse(req->body, req->body_len, &c->vc, &err);
+	/* net[].fds name how many of the request's descriptors each NIC takes. */
+	int ret = vmm_vmconfig_parse(req->body, req->body_len, req->fds, req->nfds, &c->vc, &err);
 	if (ret) {
 		fail(r, ret == -EEXIST ? 409 : 400, "invalid VmConfig", &err);
 		return;
@@ -248,11 +244,13 @@ static void add_device(struct vmm_ctl *c, const struct vmm_api_request *req,
 		vmm_api_error(r, 500, what, "hot plug is not supported yet");
 		return;
 	}
-	if (req->nfds) {
-		vmm_api_error(r, 500, what, "tap descriptors by SCM_RIGHTS are not supported yet");
+	if (!net && req->nfds) {
+		vmm_api_error(r, 400, what, "vm.add-disk takes no descriptors");
 		return;
 	}
-	int ret = net ? vmm_vmconfig_add_net(&c->vc, req->body, req->body_len, &err)
+	/* The NIC takes every descriptor that came with the request (its tap queues). */
+	int ret = net ? vmm_vmconfig_add_net(&c->vc, req->body, req->body_len, req->fds, req->nfds,
+					     &err)
 		      : vmm_vmconfig_add_disk(&c->vc, req->body, req->body_len, &err);
 	if (ret)
 		fail(r, ret == -EEXIST ? 409 : 400, what, &err);

@@ -14,11 +14,22 @@
 #define DISK_QUEUE_SIZE 128
 #define NET_QUEUE_SIZE	256
 
+/* The tap descriptors a request brought (SCM_RIGHTS), handed to NICs in order: each takes as
+ * many as its `fds` array has items (vm.create), or, with `all` (vm.add-net), all of them when
+ * it has no `fds`. Until the whole body is accepted the NICs only borrow them: the request
+ * keeps them (and closes them on a refusal); on success the taken slots are set to -1. */
+struct fdpool {
+	int *fd;
+	unsigned n, used;
+	bool all;
+};
+
 /* A field's reader: the object it is in, and that object's path for messages. */
 struct rd {
 	struct json_value *obj;
 	const char *at; /* "" at the top, else "disks[0]" */
 	struct host_err *err;
+	struct fdpool *pool; /* NULL: no descriptors */
 };
 
 static void path(const struct rd *r, const char *key, char *buf, size_t size)
@@ -277,7 +288,27 @@ static int copy_buf(const struct rd *r, const char *key, const char *s, char *bu
 	return 0;
 }
 
-static int net_fields(const struct rd *r, struct vmm_net_config *n, bool *vu, uint64_t *queues)
+/* NetConfig's fds, as Cloud Hypervisor's NetConfig has it (a list of int32; its document leaves
+ * it out): descriptor numbers cannot travel in JSON, so only the count is read, and the
+ * descriptors come by SCM_RIGHTS. */
+static int fds_count(const struct rd *r, const struct json_value *v, unsigned *out)
+{
+	*out = 0;
+	if (!v)
+		return 0;
+	if (v->type != JSON_ARRAY || !v->n || v->n > HOST_NET_MAX_PAIRS)
+		return bad(r, "fds", "expected an array of 1 to 8 integers, one a queue pair");
+	for (size_t i = 0; i < v->n; i++)
+		if (v->items[i].type != JSON_NUMBER || !v->items[i].is_i64)
+			return bad(r, "fds",
+				   "expected integers (placeholders: the descriptors "
+				   "themselves come by SCM_RIGHTS)");
+	*out = (unsigned)v->n;
+	return 0;
+}
+
+static int net_fields(const struct rd *r, struct vmm_net_config *n, bool *vu, uint64_t *queues,
+		      unsigned *nfds)
 {
 	const char *tap = NULL, *mac = NULL, *sock = NULL;
 	int ret = get_str(r, "tap", &tap);
@@ -313,16 +344,22 @@ static int net_fields(const struct rd *r, struct vmm_net_config *n, bool *vu, ui
 		     (const char *const[]){"offload_tso", "offload_ufo", "offload_csum", NULL};
 	     !ret && *k; k++)
 		ret = only_bool(r, *k, false);
-	if (!ret && get(r, "fds"))
-		ret = bad(r, "fds",
-			  "tap descriptors come with vm.add-net by SCM_RIGHTS, not in "
-			  "the body");
+	if (!ret)
+		ret = fds_count(r, get(r, "fds"), nfds);
 	if (ret)
 		return ret;
-	if (*vu && (!sock || tap))
-		return bad(r, "vhost_socket", "vhost_user takes vhost_socket and no tap");
-	if (!*vu && (sock || !tap))
-		return bad(r, "tap", "give tap (or vhost_user with vhost_socket)");
+	/* vm.add-net without fds: the NIC takes every descriptor the request brought. */
+	const struct fdpool *p = r->pool;
+	bool passed = *nfds || (p && p->all && p->n);
+	if (*vu && (!sock || tap || passed))
+		return bad(r, "vhost_socket",
+			   "vhost_user takes vhost_socket and no tap or tap descriptors");
+	if (!*vu && tap && passed)
+		return bad(r, "fds", "give tap or tap descriptors (by SCM_RIGHTS), not both");
+	if (!*vu && (sock || (!tap && !passed)))
+		return bad(r, "tap",
+			   "give tap, tap descriptors by SCM_RIGHTS, or vhost_user with "
+			   "vhost_socket");
 	if (*vu && *queues > 2)
 		return bad(r, "num_queues", "a vhost-user NIC has one queue pair here");
 	if (tap)
@@ -330,6 +367,43 @@ static int net_fields(const struct rd *r, struct vmm_net_config *n, bool *vu, ui
 	if (!ret && sock)
 		ret = copy_buf(r, "vhost_socket", sock, n->vhost_user, sizeof(n->vhost_user));
 	return ret;
+}
+
+/* The NIC borrows its tap queues from the pool: one a pair, each checked to be a queue of one
+ * tap that vmmon's NIC can use (host_tap_check_fd). */
+static int net_take_fds(const struct rd *r, struct vmm_net_config *n, unsigned nfds)
+{
+	struct fdpool *p = r->pool;
+	unsigned avail = p ? p->n - p->used : 0;
+	if (!nfds && p && p->all)
+		nfds = avail;
+	if (!nfds)
+		return 0;
+	if (nfds > avail)
+		return host_err_set(r->err, EINVAL,
+				    "%s.fds: names %u tap descriptor(s), %u came by SCM_RIGHTS "
+				    "for it",
+				    r->at, nfds, avail);
+	if (nfds != n->tap.queues)
+		return host_err_set(r->err, EINVAL,
+				    "%s.num_queues: is %u, but %u tap descriptor(s) came, one a "
+				    "queue pair: num_queues must be %u",
+				    r->at, 2 * n->tap.queues, nfds, 2 * nfds);
+	char name[sizeof(n->tap.name)], first[sizeof(n->tap.name)], what[48];
+	for (unsigned i = 0; i < nfds; i++) {
+		snprintf(what, sizeof(what), "%s.fds[%u]", r->at, i);
+		int ret =
+			host_tap_check_fd(p->fd[p->used + i], nfds, i ? name : first, what, r->err);
+		if (!ret && i && strcmp(name, first))
+			ret = host_err_set(r->err, EINVAL, "%s: a queue of tap %s, fds[0] is of %s",
+					   what, name, first);
+		if (ret)
+			return ret;
+	}
+	memcpy(n->tap.fd, p->fd + p->used, nfds * sizeof(int));
+	n->tap.nfds = nfds;
+	p->used += nfds;
+	return 0;
 }
 
 static int net(struct vmm_vmconfig *vc, const struct rd *r)
@@ -346,11 +420,14 @@ static int net(struct vmm_vmconfig *vc, const struct rd *r)
 				     .coalesce_us = VMM_PCNET_COALESCE_US};
 	bool vu = false;
 	uint64_t queues = 2;
-	int ret = net_fields(r, n, &vu, &queues);
+	unsigned nfds = 0;
+	int ret = net_fields(r, n, &vu, &queues, &nfds);
 	if (ret)
 		return ret;
 	n->tap.queues = (unsigned)(queues / 2);
-	ret = take_id(vc, r, "net", c->nr_nets, &vc->net_id[c->nr_nets]);
+	ret = net_take_fds(r, n, nfds);
+	if (!ret)
+		ret = take_id(vc, r, "net", c->nr_nets, &vc->net_id[c->nr_nets]);
 	if (!ret)
 		c->nr_nets++;
 	return ret;
@@ -504,7 +581,8 @@ static int devices(struct vmm_vmconfig *vc, const struct rd *top)
 		for (size_t i = 0; i < a->n; i++) {
 			char at[32];
 			snprintf(at, sizeof(at), "%s[%zu]", lists[l], i);
-			struct rd r = {.obj = &a->items[i], .at = at, .err = top->err};
+			struct rd r = {
+				.obj = &a->items[i], .at = at, .err = top->err, .pool = top->pool};
 			int ret = l ? net(vc, &r) : disk(vc, &r);
 			if (ret)
 				return ret;
@@ -603,35 +681,72 @@ static int parse_object(const char *body, size_t len, struct json_value **out, s
 	return ret;
 }
 
-int vmm_vmconfig_parse(const char *body, size_t len, struct vmm_vmconfig *vc, struct host_err *err)
+/* After the body was read: every descriptor taken, or a 400. */
+static int pool_check(const struct fdpool *p, const char *names, struct host_err *err)
+{
+	if (p->used == p->n)
+		return 0;
+	return host_err_set(err, EINVAL, "%u tap descriptor(s) came by SCM_RIGHTS, %s %u", p->n,
+			    names, p->used);
+}
+
+/* The body accepted: the NICs own what they borrowed, the request no longer. */
+static void pool_commit(struct fdpool *p)
+{
+	for (unsigned i = 0; i < p->used; i++)
+		p->fd[i] = -1;
+}
+
+/* Refused: the NICs let go of what they borrowed (the request closes it). */
+static void nets_disown(struct vmm_vmconfig *vc)
+{
+	for (unsigned i = 0; i < VMM_MAX_NETS; i++)
+		vc->cfg.nets[i].tap.nfds = 0;
+}
+
+int vmm_vmconfig_parse(const char *body, size_t len, int *fds, unsigned nfds,
+		       struct vmm_vmconfig *vc, struct host_err *err)
 {
 	config_defaults(vc);
 	struct json_value *v;
 	int ret = parse_object(body, len, &v, err);
 	if (ret)
 		return ret;
-	struct rd top = {.obj = v, .at = "", .err = err};
+	struct fdpool pool = {.fd = fds, .n = nfds};
+	struct rd top = {.obj = v, .at = "", .err = err, .pool = &pool};
 	ret = parse_top(vc, &top);
+	if (!ret)
+		ret = pool_check(&pool, "the net[].fds name", err);
 	json_free(v);
 	if (ret) {
+		nets_disown(vc);
 		vmm_vmconfig_free(vc);
 		config_defaults(vc);
+		return ret;
 	}
-	return ret;
+	pool_commit(&pool);
+	return 0;
 }
 
 static int add_one(struct vmm_vmconfig *vc, const char *body, size_t len, bool is_net,
-		   struct host_err *err)
+		   struct fdpool *pool, struct host_err *err)
 {
 	struct json_value *v;
 	int ret = parse_object(body, len, &v, err);
 	if (ret)
 		return ret;
-	struct rd r = {.obj = v, .at = is_net ? "NetConfig" : "DiskConfig", .err = err};
+	struct rd r = {
+		.obj = v, .at = is_net ? "NetConfig" : "DiskConfig", .err = err, .pool = pool};
 	unsigned before = is_net ? vc->cfg.nr_nets : vc->cfg.nr_disks;
 	ret = is_net ? net(vc, &r) : disk(vc, &r);
 	if (!ret)
 		ret = refuse_unused(v, r.at, err);
+	if (!ret && pool)
+		ret = pool_check(pool, "the NIC takes", err);
+	if (!ret && pool)
+		pool_commit(pool);
+	/* Refused: a NIC that borrowed descriptors is past nr_nets (never added, or taken back
+	 * out below), so nothing closes them but the request. */
 	if (ret && (is_net ? vc->cfg.nr_nets : vc->cfg.nr_disks) > before) {
 		/* Parsed, then refused for a field left over: take it back out. */
 		if (is_net) {
@@ -653,13 +768,14 @@ static int add_one(struct vmm_vmconfig *vc, const char *body, size_t len, bool i
 int vmm_vmconfig_add_disk(struct vmm_vmconfig *vc, const char *body, size_t len,
 			  struct host_err *err)
 {
-	return add_one(vc, body, len, false, err);
+	return add_one(vc, body, len, false, NULL, err);
 }
 
-int vmm_vmconfig_add_net(struct vmm_vmconfig *vc, const char *body, size_t len,
-			 struct host_err *err)
+int vmm_vmconfig_add_net(struct vmm_vmconfig *vc, const char *body, size_t len, int *fds,
+			 unsigned nfds, struct host_err *err)
 {
-	return add_one(vc, body, len, true, err);
+	struct fdpool pool = {.fd = fds, .n = nfds, .all = true};
+	return add_one(vc, body, len, true, &pool, err);
 }
 
 void vmm_vmconfig_adopt(struct vmm_vmconfig *vc, struct vmm_config *cfg)

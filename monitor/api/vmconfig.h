@@ -33,16 +33,23 @@ struct vmm_vmconfig {
 	unsigned nr_strings;
 };
 
-/* A VmConfig body into vc (emptied first). Returns 0; -EINVAL (400: bad JSON, an unknown or
- * unsupported field, a bad value) or -EEXIST (409: two devices with one id), with err naming
- * the field. */
-int vmm_vmconfig_parse(const char *body, size_t len, struct vmm_vmconfig *vc, struct host_err *err);
+/* A VmConfig body into vc (emptied first), with the tap descriptors the request brought
+ * (fds[0..nfds), SCM_RIGHTS): each net[] entry with an `fds` array takes as many, in order,
+ * each checked to be a tap queue vmmon can use (host_tap_check_fd), one a queue pair. Returns
+ * 0, the descriptors taken now vc's (their slots in fds set to -1; vmm_vmconfig_free closes
+ * them); or -EINVAL (400: bad JSON, an unknown or unsupported field, a bad value, a descriptor
+ * that is no usable tap, or more or fewer descriptors than the body names) or -EEXIST (409: two
+ * devices with one id), with err naming the field, and fds left as they were. */
+int vmm_vmconfig_parse(const char *body, size_t len, int *fds, unsigned nfds,
+		       struct vmm_vmconfig *vc, struct host_err *err);
 /* vm.add-disk and vm.add-net: a DiskConfig or NetConfig body appended to vc (cold plug). The
- * same returns, and -E2BIG (400) when the VM has all the devices it can take. */
+ * same returns, and -E2BIG (400) when the VM has all the devices it can take. The NIC takes
+ * every descriptor of fds[0..nfds) (an `fds` array, if given, must have as many items), as
+ * vmm_vmconfig_parse does. */
 int vmm_vmconfig_add_disk(struct vmm_vmconfig *vc, const char *body, size_t len,
 			  struct host_err *err);
-int vmm_vmconfig_add_net(struct vmm_vmconfig *vc, const char *body, size_t len,
-			 struct host_err *err);
+int vmm_vmconfig_add_net(struct vmm_vmconfig *vc, const char *body, size_t len, int *fds,
+			 unsigned nfds, struct host_err *err);
 /* Takes over a command line's configuration (its strings live in argv): ids and console modes
  * as the API would have given them. *cfg is left empty. */
 void vmm_vmconfig_adopt(struct vmm_vmconfig *vc, struct vmm_config *cfg);

@@ -69,6 +69,13 @@ static void nets(struct jsonw *w, const struct vmm_vmconfig *vc)
 				w,
 				"\"vhost_user\":true,\"vhost_mode\":\"Client\",\"vhost_socket\":");
 			jsonw_str(w, n->vhost_user);
+		} else if (n->tap.nfds) {
+			/* As Cloud Hypervisor writes them: one -1 a descriptor (a number means
+			 * nothing outside vmmon), and no tap name (none was given). */
+			jsonw_raw(w, "\"vhost_user\":false,\"fds\":[");
+			for (unsigned k = 0; k < n->tap.nfds; k++)
+				jsonw_raw(w, k ? ",-1" : "-1");
+			jsonw_raw(w, "]");
 		} else {
 			jsonw_raw(w, "\"vhost_user\":false,\"tap\":");
 			jsonw_str(w, n->tap.name);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -18,7 +19,8 @@
 
 /* ------------------------------------------------------------ the tap ----------------------- */
 
-static int attach_one(struct host_tap *t, unsigned p, struct host_err *err)
+/* Opens pair p's queue of the tap named in the options. */
+static int open_named(struct host_tap *t, unsigned p, struct host_err *err)
 {
 	const struct host_tap_opts *o = &t->opts;
 	t->fd[p] = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
@@ -38,10 +40,68 @@ static int attach_one(struct host_tap *t, unsigned p, struct host_err *err)
 				    : errno == EINVAL && t->pairs > 1
 					    ? " (queues=N needs a tap made with multi_queue)"
 					    : "");
+	return 0;
+}
+
+int host_tap_check_fd(int fd, unsigned pairs, char *name, const char *what, struct host_err *err)
+{
+	struct ifreq ifr = {0};
+	if (ioctl(fd, TUNGETIFF, &ifr) < 0)
+		return host_err_set(err, EINVAL, "%s: descriptor %d is not a tap's queue (%s)",
+				    what, fd, strerror(errno));
+	memcpy(name, ifr.ifr_name, IFNAMSIZ);
+	name[IFNAMSIZ - 1] = '\0';
+	/* IFF_NO_PI cannot be checked: TUNGETIFF reports that bit as IFF_NOFILTER (no socket
+	 * filter attached), whatever the tap was opened with. */
+	const char *missing = !(ifr.ifr_flags & IFF_TAP)	? "IFF_TAP (it is a tun)"
+			      : !(ifr.ifr_flags & IFF_VNET_HDR) ? "IFF_VNET_HDR"
+			      : pairs > 1 && !(ifr.ifr_flags & IFF_MULTI_QUEUE)
+				      ? "IFF_MULTI_QUEUE (one queue a pair)"
+				      : NULL;
+	if (missing)
+		return host_err_set(err, EINVAL, "%s: tap %s was opened without %s", what, name,
+				    missing);
+	return 0;
+}
+
+/* Pair p's queue from the descriptor the client passed: a dup, so that the owner's stays open
+ * for the next boot. */
+static int open_passed(struct host_tap *t, unsigned p, struct host_err *err)
+{
+	const struct host_tap_opts *o = &t->opts;
+	char name[IFNAMSIZ], what[48];
+	snprintf(what, sizeof(what), "%s fds[%u]", t->opt_name, p);
+	int ret = host_tap_check_fd(o->fd[p], t->pairs, name, what, err);
+	if (ret)
+		return ret;
+	if (p && strcmp(name, t->opts.name))
+		return host_err_set(err, EINVAL, "%s: a queue of tap %s, fds[0] is of %s", what,
+				    name, t->opts.name);
+	memcpy(t->opts.name, name, sizeof(name));
+	t->fd[p] = fcntl(o->fd[p], F_DUPFD_CLOEXEC, 3);
+	if (t->fd[p] < 0)
+		return host_err_set(err, errno, "%s: cannot dup: %s", what, strerror(errno));
+	/* As a tap opened by name is: blocking. Some kernels' io_uring ends a read on a
+	 * non-blocking file with EAGAIN rather than waiting for a frame (recent ones wait). The
+	 * flag is the open file's, shared with the sender, who gave the tap away. */
+	int fl = fcntl(t->fd[p], F_GETFL);
+	if (fl < 0 || ((fl & O_NONBLOCK) && fcntl(t->fd[p], F_SETFL, fl & ~O_NONBLOCK) < 0))
+		return host_err_set(err, errno, "%s: cannot make it blocking: %s", what,
+				    strerror(errno));
+	return 0;
+}
+
+/* Either way the tap was opened: the header, no offloads, and the queue detached until the
+ * driver uses its pair. */
+static int attach_one(struct host_tap *t, unsigned p, struct host_err *err)
+{
+	int ret = t->opts.nfds ? open_passed(t, p, err) : open_named(t, p, err);
+	if (ret)
+		return ret;
 	int hdr = (int)HOST_NET_HDR_LEN;
 	if (ioctl(t->fd[p], TUNSETVNETHDRSZ, &hdr) < 0 || ioctl(t->fd[p], TUNSETOFFLOAD, 0) < 0)
 		return host_err_set(err, errno, "%s tap=%s: cannot set the virtio-net header: %s",
-				    t->opt_name, o->name, strerror(errno));
+				    t->opt_name, t->opts.name, strerror(errno));
 	if (t->pairs > 1)
 		host_tap_attach(t, p, false);
 	return 0;
@@ -59,6 +119,9 @@ int host_tap_open(struct host_tap *t, const char *opt_name, const struct host_ta
 	if (t->pairs > HOST_NET_MAX_PAIRS)
 		return host_err_set(err, EINVAL, "%s: queues=%u: at most %d", opt_name, t->pairs,
 				    HOST_NET_MAX_PAIRS);
+	if (o->nfds && o->nfds != t->pairs)
+		return host_err_set(err, EINVAL, "%s: %u tap descriptors for %u queue pairs",
+				    opt_name, o->nfds, t->pairs);
 	for (unsigned p = 0; p < t->pairs; p++) {
 		int ret = attach_one(t, p, err);
 		if (ret) {

@@ -31,11 +31,15 @@
 #define HOST_NET_MAX_PAIRS 8
 #define HOST_NET_HDR_LEN   sizeof(struct virtio_net_hdr_v1) /* virtio 1.x: 12 bytes */
 
-/* What the command line says about a tap (vmmon --net, ioproxy --net). */
+/* What the command line says about a tap (vmmon --net, ioproxy --net), or the tap queues a
+ * client passed already open (the management API's SCM_RIGHTS descriptors: nfds > 0, one a
+ * pair; then name is unused). Whoever fills fd[] owns them: host_tap_open works on dups. */
 struct host_tap_opts {
 	char name[16];	 /* IFNAMSIZ */
 	unsigned queues; /* queue pairs */
 	struct host_mac mac;
+	int fd[HOST_NET_MAX_PAIRS];
+	unsigned nfds;
 };
 
 /* The keys of struct host_tap_opts, for a host_opt_key table over struct T whose member m
@@ -56,10 +60,19 @@ struct host_tap {
 
 /* Attaches to the tap, one queue per pair (a multi-queue tap for more than one), with the
  * 12-byte virtio-net header and no offloads. With several pairs every queue starts detached:
- * the caller attaches the pairs the driver uses. */
+ * the caller attaches the pairs the driver uses. With o->nfds, the queues are dups of o->fd[]
+ * (checked with host_tap_check_fd, made blocking: an older io_uring answers EAGAIN on a
+ * non-blocking file instead of waiting), and t->opts.name is the tap's name as the kernel
+ * reports it. */
 int host_tap_open(struct host_tap *t, const char *opt_name, const struct host_tap_opts *o,
 		  struct host_err *err);
 void host_tap_close(struct host_tap *t);
+/* Checks that fd is a queue of a tap that can serve `pairs` pairs: attached to a tap (TUNGETIFF
+ * answers), IFF_TAP (not tun), IFF_VNET_HDR (the engine's frames carry the virtio-net header),
+ * and IFF_MULTI_QUEUE for more than one pair. IFF_NO_PI is the opener's to set: TUNGETIFF
+ * cannot tell it (that bit of its answer means IFF_NOFILTER). name (16 bytes) gets the tap's
+ * name. 0, or -EINVAL with err saying which (prefixed by `what`). */
+int host_tap_check_fd(int fd, unsigned pairs, char *name, const char *what, struct host_err *err);
 /* Attaches (on) or detaches a pair's tap queue: the kernel spreads host frames over attached
  * queues, so a pair nobody serves must be detached or it swallows them. 0 or -errno. */
 int host_tap_attach(struct host_tap *t, unsigned pair, bool on);

@@ -5,9 +5,12 @@
  * read returns one whole frame and each write sends one. Checked: received frames arrive in
  * order with the header dropped, a read shorter than the header is an error, writes carry a
  * zeroed header and the caller's buffers in order, cancelled reads each complete once with
- * -ECANCELED and the port works after, and frames already posted are refused.
+ * -ECANCELED and the port works after, and frames already posted are refused. And the tap
+ * descriptors a client passes (the API's SCM_RIGHTS): host_tap_check_fd on real taps in a
+ * network namespace of the test's own, and host_tap_open adopting them (dups, made blocking).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fake_tap.h"
 #include "host/net.h"
 
 #define NFRAMES 4
@@ -288,6 +292,99 @@ static void test_refuses_posted_frames(void **state)
 	assert_int_equal(x->len[0], 1);
 }
 
+static void need_taps(void)
+{
+	int ret = tap_netns();
+	if (ret) {
+		print_message("no taps here (%s): skipped\n", strerror(-ret));
+		skip();
+	}
+}
+
+/* A tap queue vmmon's NIC can use, and each reason a descriptor is not one (IFF_NO_PI cannot be
+ * seen: TUNGETIFF answers that bit as IFF_NOFILTER). */
+static void test_tap_check_fd(void **state)
+{
+	(void)state;
+	need_taps();
+	struct host_err err = {{0}};
+	char name[16];
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(host_tap_check_fd(p[0], 1, name, "fds[0]", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "fds[0]: descriptor"));
+	assert_non_null(strstr(err.msg, "not a tap's queue"));
+	int good = tap_make("ut-good", TAP_FLAGS);
+	assert_true(good >= 0);
+	assert_int_equal(host_tap_check_fd(good, 1, name, "x", &err), 0);
+	assert_string_equal(name, "ut-good");
+	/* A single-queue tap has one queue: it cannot serve two pairs. */
+	assert_int_equal(host_tap_check_fd(good, 2, name, "x", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "IFF_MULTI_QUEUE"));
+	int mq = tap_make("ut-mq", TAP_FLAGS | IFF_MULTI_QUEUE);
+	assert_true(mq >= 0);
+	assert_int_equal(host_tap_check_fd(mq, 2, name, "x", &err), 0);
+	static const struct {
+		const char *name;
+		short flags;
+		const char *missing;
+	} bad[] = {
+		{"ut-tun", IFF_TUN | IFF_NO_PI | IFF_VNET_HDR, "IFF_TAP"},
+		{"ut-nohdr", IFF_TAP | IFF_NO_PI, "IFF_VNET_HDR"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int fd = tap_make(bad[i].name, bad[i].flags);
+		assert_true(fd >= 0);
+		err.msg[0] = '\0';
+		assert_int_equal(host_tap_check_fd(fd, 1, name, "x", &err), -EINVAL);
+		if (!strstr(err.msg, bad[i].missing) || !strstr(err.msg, bad[i].name))
+			fail_msg("%s: %s", bad[i].name, err.msg);
+		close(fd);
+	}
+	close(good);
+	close(mq);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* host_tap_open on passed queues: it works on dups (the owner's stay open for the next boot),
+ * clears O_NONBLOCK (older io_uring ends reads with EAGAIN), sets the header, takes the tap's
+ * name; a count that is not the pairs', and queues of two taps, are refused. */
+static void test_tap_open_passed(void **state)
+{
+	(void)state;
+	need_taps();
+	int q0 = tap_make("ut-two", TAP_FLAGS | IFF_MULTI_QUEUE);
+	int q1 = tap_make("ut-two", TAP_FLAGS | IFF_MULTI_QUEUE);
+	int other = tap_make("ut-other", TAP_FLAGS | IFF_MULTI_QUEUE);
+	assert_true(q0 >= 0 && q1 >= 0 && other >= 0);
+	assert_int_equal(fcntl(q0, F_SETFL, O_NONBLOCK), 0);
+	struct host_tap_opts o = {.queues = 2, .fd = {q0, q1}, .nfds = 2};
+	struct host_tap t;
+	struct host_err err = {{0}};
+	assert_int_equal(host_tap_open(&t, "--net", &o, &err), 0);
+	assert_string_equal(t.opts.name, "ut-two");
+	assert_int_equal(t.pairs, 2);
+	assert_true(t.fd[0] >= 0 && t.fd[0] != q0 && t.fd[1] >= 0 && t.fd[1] != q1);
+	assert_false(fcntl(q0, F_GETFL) & O_NONBLOCK);
+	int hdr = 0;
+	assert_int_equal(ioctl(t.fd[1], TUNGETVNETHDRSZ, &hdr), 0);
+	assert_int_equal(hdr, HOST_NET_HDR_LEN);
+	host_tap_close(&t);
+	assert_true(fcntl(q0, F_GETFD) >= 0 && fcntl(q1, F_GETFD) >= 0);
+
+	o.nfds = 1;
+	assert_int_equal(host_tap_open(&t, "--net", &o, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "1 tap descriptors for 2 queue pairs"));
+	o = (struct host_tap_opts){.queues = 2, .fd = {q0, other}, .nfds = 2};
+	assert_int_equal(host_tap_open(&t, "--net", &o, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "a queue of tap ut-other, fds[0] is of ut-two"));
+	assert_int_equal(t.fd[0], -1); /* the dup made before the refusal is closed */
+	close(q0);
+	close(q1);
+	close(other);
+}
+
 int main(void)
 {
 	/* io_uring refused by the host (EPERM) or absent from the kernel (ENOSYS): skip. */
@@ -311,6 +408,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_send_batches_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_completes_each_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refuses_posted_frames, setup, teardown),
+		cmocka_unit_test(test_tap_check_fd),
+		cmocka_unit_test(test_tap_open_passed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
