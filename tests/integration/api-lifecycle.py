@@ -5,7 +5,8 @@ fresh network namespace), vm.boot, vm.info, vm.counters, vm.pause (for a second 
 guest's counters, its disk file and, with --program nettest, its answers stand still), vm.resume
 (they move again, nothing lost), vm.shutdown, vm.boot again, vm.delete and vmm.shutdown (vmmon
 exits 0 and removes its socket). Every reply is then checked against
-monitor/api/openapi/vmmon.yaml by tests/api/validate.js.
+monitor/api/openapi/vmmon.yaml by tests/api/validate.js, and the --event-monitor file holds the
+lifecycle's events in order, one JSON object a line (check_events).
   --program blktest: the guest's write/read/verify mix runs across the pause (any read that
   does not return the last write ends it with "guest: FAIL"); the host checks the pattern
   blktest leaves in the disk's first MiB.
@@ -171,7 +172,9 @@ def run(o, tmp, ns, log):
                                             "path=%s,serial=vmmon0" % disk],
                                 os.path.join(tmp, "ioproxy.log")).start()
     sock = os.path.join(tmp, "api.sock")
-    vmmon = Vmmon(o.vmmon, sock, os.path.join(tmp, "vmmon.log"), prefix=ns.run_in([])).start()
+    events = os.path.join(tmp, "events.jsonl")
+    vmmon = Vmmon(o.vmmon, sock, os.path.join(tmp, "vmmon.log"),
+                  args=["--event-monitor", "path=" + events], prefix=ns.run_in([])).start()
     load = None
     c = ApiClient(sock, log).connect()
     try:
@@ -295,6 +298,7 @@ def run(o, tmp, ns, log):
         print("%d requests on one keep-alive connection" % c.requests)
         vmmon.wait_exit()
         print("vmm.shutdown: vmmon exited 0 and removed its socket")
+        check_events(events)
         if proxy:
             proxy.stop()
             print("ioproxy ended cleanly on SIGTERM")
@@ -336,6 +340,34 @@ def pause_with_backend_stopped(c, proxy, tmp):
     t.join(30)
     c.expect(reply[0] if reply else None, 204, "PUT vm.pause (ioproxy stopped, then continued)")
     return digest[0]
+
+
+# What --event-monitor must have written over the lifecycle above, in order.
+EVENTS = ["vmm:starting", "vm:booting", "vm:booted", "vm:pausing", "vm:paused", "vm:resuming",
+          "vm:resumed", "vm:shutdown", "vm:booting", "vm:booted", "vm:shutdown", "vmm:shutdown"]
+
+
+def check_events(path):
+    """Each line one JSON object as Cloud Hypervisor writes them (timestamp, source, event,
+    properties), timestamps never going back, and the lifecycle's events in order. vm.delete
+    of a VM already shut down adds no event."""
+    got, last = [], (-1, 0)
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            try:
+                e = json.loads(line)
+            except ValueError:
+                fail("--event-monitor line %d is not JSON: %r" % (n, line))
+            if set(e) != {"timestamp", "source", "event", "properties"}:
+                fail("--event-monitor line %d: keys %s" % (n, sorted(e)))
+            t = (e["timestamp"]["secs"], e["timestamp"]["nanos"])
+            if t < last:
+                fail("--event-monitor line %d: time went back (%r after %r)" % (n, t, last))
+            last = t
+            got.append("%s:%s" % (e["source"], e["event"]))
+    if got != EVENTS:
+        fail("--event-monitor wrote %s, expected %s" % (got, EVENTS))
+    print("--event-monitor: %d events in order" % len(got))
 
 
 def main():
