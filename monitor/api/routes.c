@@ -202,9 +202,11 @@ static void device_counters(struct jsonw *w, const struct vmm_virtio_slot *s)
 			     ",\"tx_bytes\":%" PRIu64 ",\"tx_frames\":%" PRIu64 ",",
 			     rxb, rxf, txb, txf);
 	}
-	/* A vhost-user back-end's kicks and interrupts pass between it and KVM, unseen. */
-	jsonw_printf(w, "\"kicks\":%" PRIu64 ",\"interrupts\":%" PRIu64 ",\"exits\":%" PRIu64,
-		     kicks, irqs, LOAD(d->exits));
+	/* A vhost-user back-end's kicks and interrupts pass between it and KVM, unseen: left
+	 * out rather than shown as zeros. */
+	if (!d->ops->external_queues)
+		jsonw_printf(w, "\"kicks\":%" PRIu64 ",\"interrupts\":%" PRIu64 ",", kicks, irqs);
+	jsonw_printf(w, "\"exits\":%" PRIu64, LOAD(d->exits));
 }
 
 static void vm_counters(struct vmm_ctl *c, const struct vmm_api_request *req,
