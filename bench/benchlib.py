@@ -246,6 +246,16 @@ class OptProbe:
         return ",opt=" + word if self.supported() else ""
 
 
+def write_report(text, out):
+    """Prints a bench's Markdown report and writes it to OUT too, unless OUT is "-"."""
+    print(text, end="")
+    if out != "-":
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        with open(out, "w") as f:
+            f.write(text)
+        print("bench: written to " + out, file=sys.stderr)
+
+
 def fmt(vals, f):
     vals = [v for v in vals if v is not None]
     if not vals:

@@ -225,12 +225,7 @@ def main():
                               rep + 1, wl[0], cfg[0], cfg[1] or "-", r["iops"], r["ios"],
                               "%.2f" % r["exits"] if "exits" in r else "-"), file=sys.stderr)
         text = table(b, results, [os.path.relpath(sys.argv[0], benchlib.ROOT)] + sys.argv[1:])
-    print(text, end="")
-    if o.out != "-":
-        os.makedirs(os.path.dirname(os.path.abspath(o.out)), exist_ok=True)
-        with open(o.out, "w") as f:
-            f.write(text)
-        print("bench: written to " + o.out, file=sys.stderr)
+    benchlib.write_report(text, o.out)
 
 
 if __name__ == "__main__":

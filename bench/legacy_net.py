@@ -406,12 +406,7 @@ def main():
                               r["idle"], "%.2f" % r["exits"] if "exits" in r else "-"),
                           file=sys.stderr)
         text = table(b, results, [os.path.relpath(sys.argv[0], benchlib.ROOT)] + sys.argv[1:])
-    print(text, end="")
-    if o.out != "-":
-        os.makedirs(os.path.dirname(os.path.abspath(o.out)), exist_ok=True)
-        with open(o.out, "w") as f:
-            f.write(text)
-        print("bench: written to " + o.out, file=sys.stderr)
+    benchlib.write_report(text, o.out)
 
 
 if __name__ == "__main__":

@@ -71,11 +71,7 @@ static int run_api(struct vmm_config *cfg)
 	struct host_err err = {{0}};
 	/* Every thread started from here inherits the mask: signals reach main's signalfd. */
 	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGQUIT);
+	vmm_term_sigset(&set);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	int sig_fd = signalfd(-1, &set, SFD_CLOEXEC);
 	int quit_fd = eventfd(0, EFD_CLOEXEC);

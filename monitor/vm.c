@@ -424,16 +424,21 @@ static void main_loop(struct vmm_vm *vm, int sig_fd)
 	}
 }
 
+void vmm_term_sigset(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGQUIT);
+}
+
 int vmm_vm_run(struct vmm_vm *vm)
 {
 	/* Termination signals arrive through a signalfd; vCPU threads inherit the mask and
 	 * only unblock their kick signal. */
 	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGQUIT);
+	vmm_term_sigset(&set);
 	sigaddset(&set, SIGUSR1);
 	int sig_fd = -1;
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL) || vmm_vcpu_signals_init()) {

@@ -7,6 +7,7 @@
 #define VMMON_VM_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -113,6 +114,9 @@ int vmm_vm_run(struct vmm_vm *vm);
  * consoles and loads it, as a PC's reset line would leave it. */
 int vmm_vm_reset(struct vmm_vm *vm, struct host_err *err);
 void vmm_vm_destroy(struct vmm_vm *vm);
+/* The signals that end vmmon (INT, TERM, HUP, QUIT), read through a signalfd by whichever
+ * loop waits: vmm_vm_run's, or main's in API mode. */
+void vmm_term_sigset(sigset_t *set);
 /* Asks the VM to stop with `status`; callable from any thread, only the first call counts. */
 void vmm_vm_stop(struct vmm_vm *vm, int status);
 /* From another thread while vmm_vm_run runs: every vCPU leaves KVM_RUN and parks, the I/O

@@ -263,6 +263,30 @@ static int number(struct parser *ps, struct json_value *v)
 
 static int value(struct parser *ps, struct json_value *v);
 
+/* After an item of an array or object: 1 if a ',' says another follows, 0 at the closing
+ * bracket, or a parse error. */
+static int after_item(struct parser *ps, char close, const char *what)
+{
+	skip_ws(ps);
+	if (ps->p < ps->end && (*ps->p == ',' || *ps->p == close))
+		return *ps->p++ == ',';
+	return fail(ps, what);
+}
+
+/* Room for one more element of `size` bytes in *items (n used of *cap). */
+static int grow(struct parser *ps, void **items, size_t n, size_t *cap, size_t size)
+{
+	if (n < *cap)
+		return 0;
+	size_t want = *cap ? *cap * 2 : 4;
+	void *p = realloc(*items, want * size);
+	if (!p)
+		return host_err_set(ps->err, ENOMEM, "out of memory");
+	*items = p;
+	*cap = want;
+	return 0;
+}
+
 static int array(struct parser *ps, struct json_value *v)
 {
 	v->type = JSON_ARRAY;
@@ -272,29 +296,17 @@ static int array(struct parser *ps, struct json_value *v)
 		return 0;
 	}
 	for (size_t cap = 0;;) {
-		if (v->n == cap) {
-			cap = cap ? cap * 2 : 4;
-			struct json_value *it = realloc(v->items, cap * sizeof(*it));
-			if (!it)
-				return host_err_set(ps->err, ENOMEM, "out of memory");
-			v->items = it;
-		}
+		int ret = grow(ps, (void **)&v->items, v->n, &cap, sizeof(*v->items));
+		if (ret)
+			return ret;
 		struct json_value *it = &v->items[v->n];
 		memset(it, 0, sizeof(*it));
 		v->n++;
-		int ret = value(ps, it);
-		if (ret)
+		ret = value(ps, it);
+		if (!ret)
+			ret = after_item(ps, ']', "expected ',' or ']' in an array");
+		if (ret <= 0)
 			return ret;
-		skip_ws(ps);
-		if (ps->p < ps->end && *ps->p == ',') {
-			ps->p++;
-			continue;
-		}
-		if (ps->p < ps->end && *ps->p == ']') {
-			ps->p++;
-			return 0;
-		}
-		return fail(ps, "expected ',' or ']' in an array");
 	}
 }
 
@@ -329,29 +341,17 @@ static int object(struct parser *ps, struct json_value *v)
 	for (size_t cap = 0;;) {
 		if (v->n == JSON_MAX_MEMBERS)
 			return fail(ps, "too many members in an object");
-		if (v->n == cap) {
-			cap = cap ? cap * 2 : 4;
-			struct json_member *m = realloc(v->members, cap * sizeof(*m));
-			if (!m)
-				return host_err_set(ps->err, ENOMEM, "out of memory");
-			v->members = m;
-		}
+		int ret = grow(ps, (void **)&v->members, v->n, &cap, sizeof(*v->members));
+		if (ret)
+			return ret;
 		struct json_member *m = &v->members[v->n];
 		memset(m, 0, sizeof(*m));
 		v->n++;
-		int ret = member(ps, v, m);
-		if (ret)
+		ret = member(ps, v, m);
+		if (!ret)
+			ret = after_item(ps, '}', "expected ',' or '}' in an object");
+		if (ret <= 0)
 			return ret;
-		skip_ws(ps);
-		if (ps->p < ps->end && *ps->p == ',') {
-			ps->p++;
-			continue;
-		}
-		if (ps->p < ps->end && *ps->p == '}') {
-			ps->p++;
-			return 0;
-		}
-		return fail(ps, "expected ',' or '}' in an object");
 	}
 }
 
