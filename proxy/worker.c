@@ -10,6 +10,7 @@
 #define KICK_GRACE_NS 50000000
 
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -325,6 +326,13 @@ static void loop(struct iop_worker *w)
 			} else if (now - idle_since >= spin_ns) {
 				poll_sleep(w);
 				idle_since = host_now_ns();
+			} else {
+				/* Nothing this time: whatever else is runnable on this CPU goes
+				 * first (a vCPU, an io-wq worker finishing our I/O), as on a host
+				 * with fewer CPUs than spinning threads it would otherwise wait
+				 * for the end of our time slice; alone here, this returns at
+				 * once. */
+				sched_yield();
 			}
 		}
 		iop_worker_publish(w);
