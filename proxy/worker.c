@@ -101,6 +101,8 @@ void iop_worker_signal(struct iop_worker *w, int fd)
 {
 	if (!w || w->cfg.poll || !w->uring.ready) {
 		host_signal(fd);
+		if (w)
+			w->yield_cpu = true;
 		return;
 	}
 	/* An eventfd write completes inline at submission (eventfds take IOCB_NOWAIT): the
@@ -321,17 +323,19 @@ static void loop(struct iop_worker *w)
 			}
 			unsigned got = reap(w);
 			uint64_t now = host_now_ns();
+			if (took)
+				w->yield_cpu = false;
 			if (took || got) {
 				idle_since = now;
 			} else if (now - idle_since >= spin_ns) {
 				poll_sleep(w);
 				idle_since = host_now_ns();
-			} else {
-				/* Nothing this time: whatever else is runnable on this CPU goes
-				 * first (a vCPU, an io-wq worker finishing our I/O), as on a host
-				 * with fewer CPUs than spinning threads it would otherwise wait
-				 * for the end of our time slice; alone here, this returns at
-				 * once. */
+			} else if (w->yield_cpu) {
+				/* A driver that asked for an interrupt sleeps or takes it, and
+				 * its vCPU may share this CPU: it goes first rather than waiting
+				 * for the end of our time slice (alone here, this returns at
+				 * once). A driver that polls never asks, and a vCPU that spins
+				 * would keep the CPU for its whole slice: no yield then. */
 				sched_yield();
 			}
 		}

@@ -63,6 +63,7 @@ struct iop_worker {
 	struct iop_worker_cfg cfg;
 	bool notify_off;       /* polling: the driver's kicks are turned off */
 	bool calls_queued;     /* call eventfd writes on the SQ, not yet submitted */
+	bool yield_cpu;	       /* polling: a driver was called and has sent no chain since */
 	unsigned polled_rings; /* queues without a kick fd: checked every loop */
 
 	uint64_t loops, sleeps, lost_kicks, lost_bells;
