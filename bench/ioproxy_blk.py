@@ -259,7 +259,8 @@ class Bench:
         _, rw, bs, qd, _ = wl
         if not shutil.which("fio"):
             raise Unavailable("fio is not installed (Debian: fio)")
-        argv = self.pin(0) + ["fio", "--name=native", "--filename=" + self.disk, "--ioengine=io_uring",
+        argv = self.pin(0) + [
+                "fio", "--name=native", "--filename=" + self.disk, "--ioengine=io_uring",
                 "--rw=" + rw, "--bs=%d" % bs, "--iodepth=%d" % qd, "--offset=%d" % MIX_OFFSET,
                 "--size=%d" % MIX_BYTES, "--time_based", "--runtime=%d" % self.o.seconds,
                 "--invalidate=0", "--direct=%d" % self.o.direct, "--output-format=json"]
