@@ -348,14 +348,16 @@ def parse_blktest(text):
     return r
 
 
-def run_fio(disk, rw, bs, qd, offset, size, seconds, direct=False, tmp=None):
+def run_fio(disk, rw, bs, qd, offset, size, seconds, direct=False, tmp=None, prefix=()):
     """fio with io_uring on DISK from the host, the limit a guest's path is compared with:
     iops, mbps, p50_us and p99_us (completion latency), cpu_us_per_io (fio's user + system
     CPU), and with perf (TMP for its output) syscalls_per_io over fio's whole run, its set-up
-    included. Raises RuntimeError with the reason when fio is missing or fails."""
+    included. PREFIX goes before fio's argv (taskset, say). Raises RuntimeError with the reason
+    when fio is missing or fails."""
     if not shutil.which("fio"):
         raise RuntimeError("fio is not installed (Debian: fio; scripts/install-bench-deps)")
-    argv = ["fio", "--name=native", "--filename=" + disk, "--ioengine=io_uring", "--rw=" + rw,
+    argv = list(prefix) + [
+            "fio", "--name=native", "--filename=" + disk, "--ioengine=io_uring", "--rw=" + rw,
             "--bs=%d" % bs, "--iodepth=%d" % qd, "--offset=%d" % offset, "--size=%d" % size,
             "--time_based", "--runtime=%g" % seconds, "--invalidate=0",
             "--direct=%d" % bool(direct), "--output-format=json"]

@@ -7,21 +7,24 @@ Backends, on the same disk file:
   ioproxy-poll  the same with ioproxy --poll (the guest still sleeps on interrupts);
   qsd           qemu-storage-daemon's vhost-user-blk export, vmmon as the frontend (the peer);
   native        fio with ioengine=io_uring on the file from the host (the limit).
-A "+gpoll" suffix (vmmon+gpoll, ioproxy-poll+gpoll, qsd+gpoll) runs the guest's driver polling
-its used ring instead of sleeping on interrupts (blktest mode=poll). ioproxy-poll+gpoll is the
-whole poll mode, with no notification in either direction; qsd+gpoll is the peer with the same
-guest, for a like-with-like comparison.
-Workloads (the guest's blktest, guest-drivers/programs/blktest.c): 4 KiB random read at queue
-depth 1 and 32, 128 KiB sequential read at queue depth 8. A guest without rw=/bs= runs its
-50/50 random read/write mix instead, and the table says so.
+A "+gpoll" suffix (vmmon+gpoll, ioproxy+gpoll, ioproxy-poll+gpoll, qsd+gpoll) runs the guest's
+driver polling its used ring instead of sleeping on interrupts (blktest mode=poll).
+ioproxy-poll+gpoll is the whole poll mode, with no notification in either direction; qsd+gpoll
+is the peer with the same guest, for a like-with-like comparison.
+Workloads (the guest's blktest, guest-drivers/programs/blktest.c; --workloads picks some): 4 KiB
+random read and random write at queue depth 1 and 32, 128 KiB sequential read at queue depth 8.
+A guest without rw=/bs= runs its 50/50 random read/write mix instead, and the table says so.
+--pin B,V runs the backend on CPU B and vmmon on CPU V: the placement the scheduler picks on an
+otherwise idle machine (each on a CPU of its own), which on a busy one it often does not.
 Columns:
   IOPS, MB/s            the guest's own measurement over its whole mix (fio's for native);
   p50/p99 us            the guest's latency percentiles when it prints them, fio's clat for native;
-  exits/I/O             KVM userspace exits (perf: kvm:kvm_userspace_exit, system-wide) in a window
+  exits/I/O             KVM userspace exits (perf: kvm:kvm_userspace_exit in vmmon) in a window
                         inside the mix, over the I/Os in that window (IOPS x window); vmmon's own
                         count for the whole run (--stats, boot and set-up included) beside it;
   kicks/I/O, irqs/I/O   the guest's notifications and interrupts over the mix;
-  injected/I/O          MSIs KVM injected (perf: kvm:kvm_msi_set_irq) in the window;
+  injected/I/O          MSIs KVM injected (perf: kvm:kvm_msi_set_irq in vmmon and the backend)
+                        in the window;
   syscalls/I/O          system calls made by the backend process and by vmmon (all their threads;
                         perf: raw_syscalls:sys_enter) in the window, over the window's I/Os;
   CPU us/I/O            host CPU (utime + stime from /proc, all threads) of the backend process and
@@ -33,6 +36,7 @@ The targets it checks, how the figures are taken and what this machine's KVM cos
 bench/README.md. A program that is not built stops the bench; a backend whose tool the host
 lacks (qemu-storage-daemon, fio) gets an "n/a" row."""
 import os
+import platform
 import re
 import shutil
 import signal
@@ -41,11 +45,17 @@ import sys
 import tempfile
 import time
 
-BACKENDS = ("vmmon", "vmmon+gpoll", "ioproxy", "ioproxy-poll", "ioproxy-poll+gpoll", "qsd",
-            "qsd+gpoll", "native")
-WORKLOADS = (("4 KiB random read, qd 1", "randread", 4096, 1),
-             ("4 KiB random read, qd 32", "randread", 4096, 32),
-             ("128 KiB sequential read, qd 8", "read", 131072, 8))
+BACKENDS = ("vmmon", "vmmon+gpoll", "ioproxy", "ioproxy+gpoll", "ioproxy-poll",
+            "ioproxy-poll+gpoll", "qsd", "qsd+gpoll", "native")
+# (title, blktest rw=, bs=, qd=, the name --workloads takes)
+WORKLOADS = (("4 KiB random read, qd 1", "randread", 4096, 1, "randread-qd1"),
+             ("4 KiB random read, qd 32", "randread", 4096, 32, "randread-qd32"),
+             ("4 KiB random write, qd 1", "randwrite", 4096, 1, "randwrite-qd1"),
+             ("4 KiB random write, qd 32", "randwrite", 4096, 32, "randwrite-qd32"),
+             ("128 KiB sequential read, qd 8", "read", 131072, 8, "seqread-qd8"))
+# Each ioproxy backend against the peer with the same guest driver mode.
+PEER = {"ioproxy": "qsd", "ioproxy-poll": "qsd", "ioproxy+gpoll": "qsd+gpoll",
+        "ioproxy-poll+gpoll": "qsd+gpoll"}
 MIX_OFFSET, MIX_BYTES = 2 << 20, 16 << 20  # blktest's mix region (guest-drivers/programs/blktest.h)
 DISK_BYTES = 64 << 20
 WINDOW_LEAD, WINDOW_TAIL = 0.4, 0.3  # seconds left out at the start and the end of the mix
@@ -61,17 +71,20 @@ class Unavailable(Exception):
 
 
 class Perf:
-    """perf stat -a on KVM tracepoints between start() and stop()."""
+    """perf stat on KVM tracepoints in vmmon and the backend (every thread of both: an irqfd
+    raised by a backend injects in the backend's context) between start() and stop(); other
+    users' VMs on a shared machine stay out."""
     EVENTS = ("kvm:kvm_userspace_exit", "kvm:kvm_msi_set_irq")
 
     def __init__(self, tmp):
         self.ok = shutil.which("perf") and os.path.isdir("/sys/kernel/tracing/events/kvm")
         self.out = os.path.join(tmp, "perf.csv")
 
-    def start(self):
+    def start(self, pids):
         if not self.ok:
             return
-        self.p = subprocess.Popen(["perf", "stat", "-a", "-x,", "-o", self.out] +
+        self.p = subprocess.Popen(["perf", "stat", "-p", ",".join(map(str, pids)), "-x,", "-o",
+                                   self.out] +
                                   sum((["-e", e] for e in self.EVENTS), []),
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -147,11 +160,16 @@ class Bench:
         log = os.path.join(self.tmp, "backend.log")
         if os.path.exists(log):
             os.unlink(log)  # each run's log on its own
-        return harness.Backend(self.backend_argv(backend), self.sock, log).start()
+        return harness.Backend(self.pin(0) + self.backend_argv(backend), self.sock, log).start()
+
+    def pin(self, which):
+        """taskset's argv putting the backend (which 0: every thread of it) or vmmon (1) on
+        its CPU of --pin; nothing without --pin."""
+        return ["taskset", "-c", str(self.o.pin[which])] if self.o.pin else []
 
     # -------------------------------------------------------------- one guest run
     def cmdline(self, wl, seconds, gpoll=False):
-        _, rw, bs, qd = wl
+        _, rw, bs, qd, _ = wl
         cmd = "run=blktest qd=%d seconds=%d" % (qd, seconds)
         cmd += " mode=poll" if gpoll else ""
         return cmd + (" rw=%s bs=%d" % (rw, bs) if self.guest_has_rw else "")
@@ -162,7 +180,7 @@ class Bench:
                 if backend.split("+")[0] == "vmmon" else "vhost-user=" + self.sock)
         gpoll = backend.endswith("+gpoll")
         err = open(os.path.join(self.tmp, "vmmon.err"), "wb")
-        vm = subprocess.Popen([self.o.vmmon, "--kernel", self.o.guest, "--cmdline",
+        vm = subprocess.Popen(self.pin(1) + [self.o.vmmon, "--kernel", self.o.guest, "--cmdline",
                                self.cmdline(wl, self.o.seconds, gpoll), "--disk", disk, "--stats",
                                "--memory", "512M"], stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=err)
@@ -171,7 +189,7 @@ class Bench:
             out = harness.read_until(vm.stdout, b"blk: id", 60, out, vm, "vmmon")
             t_mix = time.time()
             out = harness.read_for(vm.stdout, WINDOW_LEAD, out)
-            self.perf.start()
+            self.perf.start([vm.pid] + ([proc_b.pid] if proc_b else []))
             self.sys_vm.start(vm.pid)
             self.sys_backend.start(proc_b.pid if proc_b else None)
             c0 = [cpu_seconds(p.pid) if p else None for p in (vm, proc_b)]
@@ -224,10 +242,10 @@ class Bench:
 
     # -------------------------------------------------------------- host-native
     def run_native(self, wl):
-        _, rw, bs, qd = wl
+        _, rw, bs, qd, _ = wl
         try:
             res = benchlib.run_fio(self.disk, rw, bs, qd, MIX_OFFSET, MIX_BYTES, self.o.seconds,
-                                   self.o.direct)
+                                   self.o.direct, prefix=self.pin(0))
         except RuntimeError as e:
             raise Unavailable(str(e))
         r = dict(iops=res["iops"], mbs=res["mbps"], cpu_backend=res["cpu_us_per_io"])
@@ -259,9 +277,14 @@ def table(b, results, notes):
         "sequential rows are left out.")
     add("# ioproxy: virtio-blk backends side by side\n")
     add("bench/ioproxy_blk.py, %s; %d s per run, %d runs per row, interleaved; median "
-        "(min-max). Disk: a %d MiB file %s.%s\n" % (
+        "(min-max). Disk: a %d MiB file %s.%s%s\n" % (
             time.strftime("%Y-%m-%d"), b.o.seconds, b.o.repeat, DISK_BYTES >> 20,
-            "with O_DIRECT" if b.o.direct else "in the page cache", wl_note))
+            "with O_DIRECT" if b.o.direct else "in the page cache", wl_note,
+            " Every backend process on CPU %d, vmmon on CPU %d (--pin)." % tuple(b.o.pin)
+            if b.o.pin else ""))
+    add("Command: `%s`; host: %s, %d CPUs, Linux %s.\n" % (
+        " ".join(["bench/ioproxy_blk.py"] + sys.argv[1:]), platform.node(), os.cpu_count(),
+        platform.release()))
     add("| workload | backend | IOPS | MB/s | p50 us | p99 us | userspace exits/I/O (window) "
         "| userspace exits/I/O (whole run) | kicks/I/O | interrupts/I/O | injected/I/O "
         "| syscalls/I/O backend | syscalls/I/O vmmon | CPU us/I/O backend "
@@ -304,6 +327,19 @@ def table(b, results, notes):
         add("- poll mode >= 90%% of host-native IOPS (qd 32), %s: %s" % (
             be, "n/a" if not a or not n else "%.0f%% (%s)" % (
                 100 * a / n, "met" if a >= 0.9 * n else "NOT met")))
+    for wl in b.workloads:  # issue 11 item 4: never behind the peer
+        for be in proxies:
+            peer = PEER[be]
+            if peer not in b.o.backends:
+                continue
+            a = [get(be, k, wl) for k in ("p50", "iops")]
+            q = [get(peer, k, wl) for k in ("p50", "iops")]
+            if None in a or None in q:
+                add("- %s, %s at or ahead of %s (p50 and IOPS): n/a" % (wl[0], be, peer))
+                continue
+            add("- %s, %s at or ahead of %s (p50 and IOPS): p50 %.1f vs %.1f us, IOPS %.2fx "
+                "(%s)" % (wl[0], be, peer, a[0], q[0], a[1] / q[1],
+                          "met" if a[0] <= q[0] and a[1] >= q[1] else "NOT met"))
     return "\n".join(lines) + "\n"
 
 
@@ -314,6 +350,12 @@ def main():
     ap.add_argument("--direct", type=int, choices=(0, 1), default=0)
     ap.add_argument("--backends", default=",".join(BACKENDS),
                     help="comma-separated, from: " + ",".join(BACKENDS))
+    ap.add_argument("--workloads", default=",".join(w[4] for w in WORKLOADS),
+                    help="comma-separated, from: " + ",".join(w[4] for w in WORKLOADS))
+    ap.add_argument("--pin", metavar="CPU,CPU",
+                    help="run the backend (every thread of it, or fio) on the first CPU and "
+                    "vmmon on the second, as the scheduler places them on an otherwise idle "
+                    "machine (default: where the scheduler puts them)")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench/results/ioproxy-blk.md"),
                     help="the Markdown table's file, or - for none (default: %(default)s)")
     o = harness.parse_args(ap)
@@ -321,6 +363,19 @@ def main():
     unknown = [be for be in o.backends if be not in BACKENDS]
     if unknown:
         ap.error("unknown backend(s): " + ",".join(unknown))
+    o.workloads = o.workloads.split(",")
+    unknown = [w for w in o.workloads if w not in [x[4] for x in WORKLOADS]]
+    if unknown:
+        ap.error("unknown workload(s): " + ",".join(unknown))
+    if o.pin:
+        try:
+            o.pin = [int(c) for c in o.pin.split(",")]
+        except ValueError:
+            o.pin = []
+        if len(o.pin) != 2 or not all(c in os.sched_getaffinity(0) for c in o.pin):
+            ap.error("--pin takes two CPUs this process may run on, e.g. 0,1")
+        if not shutil.which("taskset"):
+            sys.exit("ioproxy_blk.py: --pin needs taskset (util-linux)")
     harness.require_built(o.vmmon, o.guest, *(
         [o.ioproxy] if any(be.startswith("ioproxy") for be in o.backends) else []))
     if o.seconds < 2:
@@ -330,9 +385,10 @@ def main():
         b = Bench(o, tmp)
         b.make_disk()
         b.probe_guest()
-        b.workloads = list(WORKLOADS) if b.guest_has_rw else [
-            ("4 KiB random 50/50 read/write, qd %d" % w[3], "randrw", 4096, w[3])
-            for w in WORKLOADS if w[2] == 4096]
+        chosen = [w for w in WORKLOADS if w[4] in o.workloads]
+        b.workloads = chosen if b.guest_has_rw else list({
+            w[3]: ("4 KiB random 50/50 read/write, qd %d" % w[3], "randrw", 4096, w[3], w[4])
+            for w in chosen if w[2] == 4096}.values())
         results, notes = {}, {}
         for rep in range(o.repeat):
             for wl in b.workloads:

@@ -410,7 +410,8 @@ class Soak:
         text = self.proxy.text()[before:]
         lat = {}
         for m in re.finditer(r"ioproxy: (blk\d+): queue 0: \d+ kicks, \d+ calls, (\d+) chains.*?"
-                             r"(\d+) requests \((\d+) errors, (\d+) fixed, (\d+) vectored\), in "
+                             r"(\d+) requests \((\d+) errors, (\d+) fixed, (\d+) vectored"
+                             r"(?:, \d+ written at once)?\), in "
                              r"ioproxy p50 ([\d.]+) us p99 ([\d.]+) us max ([\d.]+) us", text):
             lat[m[1]] = dict(chains=int(m[2]), requests=int(m[3]), errors=int(m[4]),
                              fixed=int(m[5]), p50=float(m[7]), p99=float(m[8]), max=float(m[9]))

@@ -72,7 +72,6 @@ struct iop_queue {
 	/* The worker's, while started. */
 	struct vq vq;
 	struct host_op kick_op;
-	uint64_t kick_val;
 	bool kicked;	  /* run the ring on the next loop */
 	uint64_t kick_ns; /* when the kick that is not served yet came (0: none) */
 	bool stalled;	  /* the device ran out of slots with work waiting */
@@ -80,7 +79,7 @@ struct iop_queue {
 	bool stopping;	  /* draining for a stop */
 	bool err_signalled;
 	bool polled;	  /* no kick fd (or it failed): the ring is looked at every loop */
-	bool kick_posted; /* the kick eventfd's read is on the ring */
+	bool kick_posted; /* the kick eventfd's poll is armed on the ring */
 	void *stop_cmd;
 	bool on_worker;
 

@@ -144,7 +144,7 @@ void iop_queue_publish(struct iop_queue *q)
 	else
 		iop_inflight_batch_done(&q->inflight, at.used);
 	if (notify && q->call_fd >= 0) {
-		host_signal(q->call_fd);
+		iop_worker_signal(q->w, q->call_fd);
 		q->calls++;
 	}
 }

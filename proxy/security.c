@@ -65,6 +65,7 @@ static const int allowed[] = {
 	SCMP_SYS(write),
 	SCMP_SYS(readv),
 	SCMP_SYS(writev),
+	SCMP_SYS(pwritev), /* --poll: buffered writes made on the queue thread (host/blk.h) */
 	SCMP_SYS(recvmsg),
 	SCMP_SYS(sendmsg),
 	SCMP_SYS(accept4),

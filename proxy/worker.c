@@ -9,6 +9,8 @@
  * lost. */
 #define KICK_GRACE_NS 50000000
 
+#include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,11 +23,17 @@
 
 static void kick_done(struct host_uring *u, struct host_op *op, int res);
 
+/* A multishot poll on the kick eventfd: armed once, one completion per wake-up the driver's
+ * kicks cause (several kicks before the thread looks are one). The eventfd is never read:
+ * a read per kick (through the ring: a poll armed again each time, and the read itself on
+ * the wake-up path) is what this saves. Its count only grows, by one per kick (2^64 - 1
+ * kicks would block a front-end that writes it), and a count left from before the arming
+ * completes the poll at once: one spurious look at the ring. */
 void iop_worker_arm_kick(struct iop_worker *w, struct iop_queue *q)
 {
 	q->kick_op.fn = kick_done;
 	struct io_uring_sqe *sqe = host_uring_sqe(&w->uring, &q->kick_op);
-	io_uring_prep_read(sqe, q->kick_fd, &q->kick_val, sizeof(q->kick_val), 0);
+	io_uring_prep_poll_multishot(sqe, q->kick_fd, POLLIN);
 	q->kick_posted = true;
 }
 
@@ -33,22 +41,27 @@ static void kick_done(struct host_uring *u, struct host_op *op, int res)
 {
 	struct iop_worker *w = iop_worker_of(u);
 	struct iop_queue *q = container_of(op, struct iop_queue, kick_op);
-	q->kick_posted = false;
+	bool armed = u->cqe_flags & IORING_CQE_F_MORE;
+	if (!armed)
+		q->kick_posted = false;
 	if (q->stopping)
 		return;
-	if (res == (int)sizeof(q->kick_val)) {
-		q->kicks +=
-			q->kick_val; /* the eventfd counts the notifications since the last read */
+	if (res > 0 && (res & POLLIN)) {
+		q->kicks++;
 		q->kicked = true;
 		if (!q->kick_ns)
 			q->kick_ns = host_now_ns();
 	}
-	if (res == (int)sizeof(q->kick_val) || res == -EAGAIN || res == -EINTR) {
+	if (armed)
+		return;
+	/* The poll ended: the kernel drops a multishot poll when it cannot post (a full CQ)
+	 * or on an error; an end with a readable result is the former. */
+	if (res >= 0 || res == -EAGAIN || res == -EINTR || res == -ENOMEM || res == -ECANCELED) {
 		iop_worker_arm_kick(w, q);
 	} else {
-		/* Not an eventfd after all: the ring is polled from here on. */
-		fprintf(stderr, "ioproxy: %s: queue %u: kick fd unreadable (%s): polling it\n",
-			q->dev->name, q->index, strerror(res < 0 ? -res : EINVAL));
+		/* Not pollable after all: the ring is polled from here on. */
+		fprintf(stderr, "ioproxy: %s: queue %u: kick fd unusable (%s): polling it\n",
+			q->dev->name, q->index, strerror(-res));
 		q->polled = true;
 		w->polled_rings++;
 	}
@@ -78,6 +91,37 @@ static void arm_bell(struct iop_worker *w)
 	w->bell_op.fn = bell_done;
 	struct io_uring_sqe *sqe = host_uring_sqe(&w->uring, &w->bell_op);
 	io_uring_prep_read(sqe, w->bell_fd, &w->bell_val, sizeof(w->bell_val), 0);
+}
+
+/* ------------------------------------------------------------------ calls ----------------- */
+
+static const uint64_t call_one = 1; /* what a call adds to the eventfd */
+
+void iop_worker_signal(struct iop_worker *w, int fd)
+{
+	if (!w || w->cfg.poll || !w->uring.ready) {
+		host_signal(fd);
+		if (w)
+			w->yield_cpu = true;
+		return;
+	}
+	/* An eventfd write completes inline at submission (eventfds take IOCB_NOWAIT): the
+	 * interrupt leaves when the write would have, a few instructions later. A success posts
+	 * no CQE, which would end the wait it is submitted with at once; a failure's CQE runs
+	 * nothing. */
+	struct io_uring_sqe *sqe = host_uring_sqe(&w->uring, NULL);
+	io_uring_prep_write(sqe, fd, &call_one, sizeof(call_one), 0);
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	w->calls_queued = true;
+}
+
+void iop_worker_flush_calls(struct iop_worker *w)
+{
+	if (!w->calls_queued)
+		return;
+	w->calls_queued = false;
+	io_uring_submit(&w->uring.ring);
+	w->uring.submits++;
 }
 
 /* ------------------------------------------------------------------ the loop -------------- */
@@ -170,6 +214,7 @@ static bool wait_events(struct iop_worker *w, long timeout_ns)
 	struct __kernel_timespec ts = {.tv_sec = timeout_ns / 1000000000,
 				       .tv_nsec = timeout_ns % 1000000000};
 	struct io_uring_cqe *cqe;
+	w->calls_queued = false; /* submitted here */
 	int ret = io_uring_submit_and_wait_timeout(&w->uring.ring, &cqe, 1, &ts, NULL);
 	if (ret == -ETIME) {
 		ret = 0;
@@ -278,11 +323,20 @@ static void loop(struct iop_worker *w)
 			}
 			unsigned got = reap(w);
 			uint64_t now = host_now_ns();
+			if (took)
+				w->yield_cpu = false;
 			if (took || got) {
 				idle_since = now;
 			} else if (now - idle_since >= spin_ns) {
 				poll_sleep(w);
 				idle_since = host_now_ns();
+			} else if (w->yield_cpu) {
+				/* A driver that asked for an interrupt sleeps or takes it, and
+				 * its vCPU may share this CPU: it goes first rather than waiting
+				 * for the end of our time slice (alone here, this returns at
+				 * once). A driver that polls never asks, and a vCPU that spins
+				 * would keep the CPU for its whole slice: no yield then. */
+				sched_yield();
 			}
 		}
 		iop_worker_publish(w);
@@ -331,6 +385,7 @@ static void *worker_main(void *arg)
 		return NULL;
 	arm_bell(w);
 	loop(w);
+	iop_worker_flush_calls(w);
 	if (w->lost_kicks)
 		fprintf(stderr,
 			"ioproxy: worker %u: %llu lost kick(s): buffers published while kicks "

@@ -62,6 +62,8 @@ struct iop_worker {
 	bool exit;
 	struct iop_worker_cfg cfg;
 	bool notify_off;       /* polling: the driver's kicks are turned off */
+	bool calls_queued;     /* call eventfd writes on the SQ, not yet submitted */
+	bool yield_cpu;	       /* polling: a driver was called and has sent no chain since */
 	unsigned polled_rings; /* queues without a kick fd: checked every loop */
 
 	uint64_t loops, sleeps, lost_kicks, lost_bells;
@@ -78,6 +80,10 @@ int iop_worker_queue_start(struct iop_worker *w, struct iop_queue *q);
 void iop_worker_queue_stop(struct iop_worker *w, struct iop_queue *q);
 /* Runs fn(w, arg) on the worker and waits for it. */
 void iop_worker_run(struct iop_worker *w, void (*fn)(struct iop_worker *w, void *arg), void *arg);
+/* Signals a queue's call eventfd, on w's thread: in event mode the write goes on w's ring and
+ * leaves with the next submission (the one that waits, in the loop), one system call fewer per
+ * request; with --poll, or without a worker (tests), it is written at once. */
+void iop_worker_signal(struct iop_worker *w, int fd);
 /* Prints the worker's and its queues' counters on stderr (SIGUSR1). */
 void iop_worker_dump(struct iop_worker *w);
 

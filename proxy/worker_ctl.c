@@ -44,6 +44,7 @@ static void post(struct iop_worker *w, struct iop_cmd *c)
 
 void iop_worker_run_cmds(struct iop_worker *w)
 {
+	iop_worker_flush_calls(w); /* a command may swap or close a call fd */
 	pthread_mutex_lock(&w->lock);
 	struct iop_cmd *c = w->cmds;
 	w->cmds = NULL;
@@ -135,6 +136,7 @@ void iop_worker_finish_stops(struct iop_worker *w)
 			continue;
 		}
 		iop_queue_publish(q);
+		iop_worker_flush_calls(w); /* the control thread may close the call fd next */
 		if (q->polled)
 			w->polled_rings--;
 		w->q[i] = w->q[--w->nq];

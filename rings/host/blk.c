@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -158,6 +159,20 @@ static void prep_rw(struct host_blk *b, struct host_uring *u, struct host_blk_io
 
 static void io_done(struct host_uring *u, struct host_op *op, int res);
 
+/* A buffered write made at once (sync_writes): whole or an error, as on the ring. Returns false
+ * when the request is not one (a read, an O_DIRECT write). */
+static bool write_now(struct host_blk *b, struct host_blk_io *io)
+{
+	const struct blk_req *r = &io->req;
+	if (!b->sync_writes || r->type != VIRTIO_BLK_T_OUT ||
+	    (b->opts.direct && !needs_cache(b, r)))
+		return false;
+	ssize_t n = pwritev(b->fd_cached, r->iov, (int)r->niov, (off_t)(r->sector * BLK_SECTOR));
+	io->sync = true;
+	finish(io, n == (ssize_t)r->len ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR, 0);
+	return true;
+}
+
 static void submit(struct host_blk *b, struct host_uring *u, struct host_blk_io *io)
 {
 	const struct blk_req *r = &io->req;
@@ -221,7 +236,7 @@ bool host_blk_start(struct host_blk *b, struct host_uring *u, struct host_blk_io
 		    enum blk_req_err err)
 {
 	io->blk = b;
-	io->fallback = io->fixed = false;
+	io->fallback = io->fixed = io->sync = false;
 	if (err) {
 		finish(io, blk_req_status(err), 0);
 		return true;
@@ -230,6 +245,8 @@ bool host_blk_start(struct host_blk *b, struct host_uring *u, struct host_blk_io
 		get_id(b, io);
 		return true;
 	}
+	if (write_now(b, io))
+		return true;
 	submit(b, u, io);
 	return false;
 }
@@ -306,6 +323,7 @@ static void start_chain(struct host_blk_queue *q, struct host_uring *u, struct h
 	}
 	if (io->status != VIRTIO_BLK_S_OK)
 		q->errors++;
+	q->synced += io->sync;
 	q->free[q->nfree++] = s->index;
 	q->ops->complete(q, &s->chain, io, false);
 }

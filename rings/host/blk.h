@@ -10,7 +10,9 @@
  *                      write-zeroes (a hole punch where FALLOC_FL_ZERO_RANGE is refused),
  *                      get-id. O_DIRECT disks take unaligned buffers through a page-cache
  *                      descriptor; a buffer inside a registered region uses the fixed-buffer
- *                      opcodes. Requests that need no I/O complete at once.
+ *                      opcodes. Requests that need no I/O complete at once, and so do
+ *                      buffered writes where the caller asks for them on its own thread
+ *                      (sync_writes).
  *   host_blk_queue     a virtio queue's requests: a slot per ring entry, chains taken while
  *                      slots last, parsed and started; each completion handed to the caller,
  *                      who pushes the used entry. A chain that fails validation or parsing is
@@ -66,6 +68,12 @@ struct host_blk {
 	struct blk_limits lim;
 	/* Registered buffers holding the guest memory of this disk's requests. */
 	unsigned buf_first, buf_n;
+	/* Writes through the page cache are made at once on the caller's thread (pwritev)
+	 * instead of on the ring, where a file system without asynchronous buffered writes
+	 * (ext4) has io_uring hand each one to an io-wq worker thread: a caller that polls owns
+	 * its CPU, and the worker would have to take it from the poller (or wait for its time
+	 * slice) before the write can complete. Off unless the caller sets it. */
+	bool sync_writes;
 };
 
 /* Opens the disk and sizes it; the fds are -1 on failure. opt_name prefixes messages. */
@@ -85,6 +93,7 @@ struct host_blk_io {
 	struct blk_req req;
 	bool fallback;	   /* write-zeroes retried as a hole punch */
 	bool fixed;	   /* the data moves through a registered buffer */
+	bool sync;	   /* a write made at once (host_blk.sync_writes) */
 	uint8_t status;	   /* VIRTIO_BLK_S_*, once complete */
 	uint32_t used_len; /* bytes written to the driver's buffer, status byte included */
 	/* Called on the ring's thread when I/O completes (not for a request completed at once). */
@@ -92,8 +101,9 @@ struct host_blk_io {
 };
 
 /* Starts io->req, parsed from a valid chain (err is blk_req_parse's result). Returns true when
- * the request completed at once (an error, GET_ID): io->status and io->used_len are set and
- * done() will not be called. Otherwise its I/O is on the ring and done() follows. */
+ * the request completed at once (an error, GET_ID, a write made at once): io->status and
+ * io->used_len are set and done() will not be called. Otherwise its I/O is on the ring and done()
+ * follows. */
 bool host_blk_start(struct host_blk *b, struct host_uring *u, struct host_blk_io *io,
 		    enum blk_req_err err);
 
@@ -122,7 +132,7 @@ struct host_blk_queue {
 	struct host_blk_slot *slots;
 	unsigned *free;
 	unsigned nfree, num;
-	uint64_t requests, errors, bad_chains, fixed, vectored;
+	uint64_t requests, errors, bad_chains, fixed, vectored, synced;
 };
 
 /* num request slots (the ring's size); 0 or -ENOMEM. */

@@ -89,6 +89,7 @@ unsigned host_uring_reap(struct host_uring *u)
 	{
 		struct host_op *op = io_uring_cqe_get_data(cqe);
 		n++;
+		u->cqe_flags = cqe->flags;
 		if (op)
 			op->fn(u, op, cqe->res);
 	}

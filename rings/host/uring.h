@@ -56,6 +56,7 @@ struct host_uring {
 	} * buf;
 	unsigned nbufs;
 	uint64_t submits, cqes;
+	unsigned cqe_flags; /* IORING_CQE_F_* of the completion whose callback runs */
 };
 
 /* Makes the ring (flags: HOST_URING_*). Returns 0 or -errno with a message in err. */
@@ -67,7 +68,9 @@ void host_uring_exit(struct host_uring *u);
 
 /* An SQE tagged with op (NULL: its CQE runs nothing), submitting first if the SQ is full. */
 struct io_uring_sqe *host_uring_sqe(struct host_uring *u, struct host_op *op);
-/* Runs the callback of every completion that is there. Returns how many there were. */
+/* Runs the callback of every completion that is there (u->cqe_flags holds each one's flags
+ * meanwhile: IORING_CQE_F_MORE says a multishot operation stays armed). Returns how many there
+ * were. */
 unsigned host_uring_reap(struct host_uring *u);
 
 /* Registers files[0..n) (-1: an empty slot); a failure leaves plain descriptors in use. */

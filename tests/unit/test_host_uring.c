@@ -6,7 +6,8 @@
  * the cloned table lands in the memory, a slot the source emptied is empty after the next
  * clone, and a ring bound to one thread (SINGLE_ISSUER) cannot be cloned from another thread
  * while a HOST_URING_SHARED ring can. Cloning a whole table needs Linux 6.13: older kernels
- * skip those cases, saying so.
+ * skip those cases, saying so. And the completion flags a callback sees (u->cqe_flags), on the
+ * multishot poll and the eventfd write that ioproxy's kicks and calls use.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -16,12 +17,15 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include "host/uring.h"
+#include "host/util.h"
 
 #define SIZE (1u << 20)
 #define N    16
@@ -203,13 +207,83 @@ static void shared_source(void **state)
 	}
 }
 
+struct seen {
+	struct host_op op;
+	int res[8];
+	unsigned flags[8], n;
+};
+
+static void saw(struct host_uring *u, struct host_op *op, int res)
+{
+	struct seen *s = container_of(op, struct seen, op);
+	if (s->n < 8) {
+		s->res[s->n] = res;
+		s->flags[s->n] = u->cqe_flags;
+	}
+	s->n++;
+}
+
+/* ioproxy's kicks: a multishot poll on an eventfd that nobody reads completes once per
+ * signal, each time with IORING_CQE_F_MORE in u->cqe_flags while the reap runs its callback,
+ * the count growing; a cancel ends it without F_MORE. Its calls: an eventfd write with
+ * IOSQE_CQE_SKIP_SUCCESS lands and posts nothing, so the wait it goes out with still sleeps.
+ * On every ring ioproxy makes (DEFER_TASKRUN in event mode, none with --poll). */
+static void kick_poll(void **state)
+{
+	(void)state;
+	static const unsigned flags[] = {0, HOST_URING_DEFER};
+	for (unsigned f = 0; f < 2; f++) {
+		struct host_uring u;
+		ring(&u, flags[f]);
+		int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		assert_true(efd >= 0);
+		struct seen s = {.op.fn = saw};
+		io_uring_prep_poll_multishot(host_uring_sqe(&u, &s.op), efd, POLLIN);
+		assert_int_equal(io_uring_submit(&u.ring), 1);
+		struct io_uring_cqe *cqe;
+		for (unsigned k = 0; k < 3; k++) {
+			uint64_t one = 1;
+			assert_int_equal(write(efd, &one, sizeof(one)), sizeof(one));
+			assert_int_equal(io_uring_submit_and_wait(&u.ring, 1), 0);
+			assert_int_equal(host_uring_reap(&u), 1);
+			assert_int_equal(s.n, k + 1);
+			assert_true(s.res[k] & POLLIN);
+			assert_true(s.flags[k] & IORING_CQE_F_MORE);
+		}
+		static const uint64_t call = 1;
+		struct io_uring_sqe *sqe = host_uring_sqe(&u, NULL);
+		io_uring_prep_write(sqe, efd, &call, sizeof(call), 0);
+		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+		struct __kernel_timespec ts = {.tv_nsec = 20000000};
+		/* The write wakes the poll (one CQE); it posts none of its own. */
+		assert_int_equal(io_uring_submit_and_wait_timeout(&u.ring, &cqe, 1, &ts, NULL), 1);
+		assert_int_equal(host_uring_reap(&u), 1);
+		assert_int_equal(s.n, 4);
+		assert_int_equal(io_uring_submit_and_wait_timeout(&u.ring, &cqe, 1, &ts, NULL),
+				 -ETIME);
+		uint64_t count = 0;
+		assert_int_equal(read(efd, &count, sizeof(count)), sizeof(count));
+		assert_int_equal(count, 4); /* three signals and the call: never read before */
+		io_uring_prep_cancel64(host_uring_sqe(&u, NULL), (uint64_t)(uintptr_t)&s.op, 0);
+		assert_int_equal(io_uring_submit_and_wait(&u.ring, 2), 1);
+		while (s.n < 5) {
+			host_uring_reap(&u);
+			if (s.n < 5)
+				assert_int_equal(io_uring_submit_and_wait(&u.ring, 1), 0);
+		}
+		assert_int_equal(s.res[4], -ECANCELED);
+		assert_false(s.flags[4] & IORING_CQE_F_MORE);
+		close(efd);
+		host_uring_exit(&u);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(table_size),
-		cmocka_unit_test(records),
-		cmocka_unit_test(clone_table),
-		cmocka_unit_test(shared_source),
+		cmocka_unit_test(table_size),  cmocka_unit_test(records),
+		cmocka_unit_test(clone_table), cmocka_unit_test(shared_source),
+		cmocka_unit_test(kick_poll),
 	};
 	if (!can_clone())
 		fprintf(stderr, "NOTE: a kernel before 6.13 cannot clone a buffer table: those "
