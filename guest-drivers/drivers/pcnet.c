@@ -6,10 +6,14 @@
  * memory it points the chip at (g_io_barrier: x86 keeps the order, the compiler must too).
  *
  * Interrupts: INTA is programmed edge-triggered (runtime/platform.h) and the chip holds it while
- * CSR0 has an enabled status bit set. The service loops until a read of CSR0 shows none of
- * RINT, TINT or ERR, and its last write clears the rest, so INTA is low when it returns and
- * the next event makes an edge. A service runs for every interrupt counted since the last one,
- * before the driver looks at the rings and sleeps.
+ * CSR0 has an enabled status bit set and INEA. The service loops until a read of CSR0 shows
+ * none of RINT, TINT or ERR, then sets INEA again with a write that clears the rest. Every
+ * service drops INEA before that last write, so that INTA goes low in it: an event the chip
+ * flags after the service's last read of CSR0 then raises INTA again at the last write, an
+ * edge. Were INTA high throughout (the service for IDON, or for an interrupt whose events an
+ * earlier service took), such an event would leave it high with no edge, and the driver would
+ * wait for an interrupt that never comes. A service runs for every interrupt counted since the
+ * last one, before the driver looks at the rings and sleeps.
  */
 #include <linux/pci_regs.h>
 
@@ -161,6 +165,9 @@ static void service(struct g_pcnet *n)
 			n->missed++;
 		reap_tx(n);
 	}
+	/* No event showed, so nothing above dropped INEA: drop it now (see the top of the file). */
+	if (!seen && !n->poll)
+		wr_csr(n, 0, csr0 & ~CSR0_CONTROL);
 	wr_csr(n, 0, CSR0_OTHERS | inea(n));
 	wr_rap(n, rap);
 	n->services++;

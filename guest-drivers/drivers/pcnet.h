@@ -8,7 +8,8 @@
  * handed over with CSR1/CSR2 and CSR0.INIT, then STRT|INEA.
  *   send: one descriptor (OWN, STP, ENP, BCNT as a two's complement), then CSR0 = INEA|TDMD;
  *   interrupt: save RAP, read CSR0 and write its status bits back while RINT, TINT or ERR are
- *     set (reaping transmit descriptors), write BABL|CERR|MISS|MERR|IDON|INEA, restore RAP.
+ *     set (reaping transmit descriptors; once even if none is, with INEA clear, so that INTA
+ *     falls), write BABL|CERR|MISS|MERR|IDON|INEA, restore RAP.
  * That is 2 I/O instructions per frame sent and 10 per interrupt, 12 per transmitted frame when
  * each gets its interrupt: the paper's count for pcnet32. Every I/O instruction is counted
  * (io_*) by what it served.

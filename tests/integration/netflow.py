@@ -10,7 +10,11 @@ model=pcnet for --device pcnet) or QEMU TCG (-M pc, -device pcnet or virtio-net-
          those still in its ring when it stopped;
   netrx  the host sends RX_COUNT numbered datagrams at RX_PACE a second; the guest must count
          every one, with its frame's bytes, none lost or out of order, and (interrupt-driven)
-         spend most of its time idle.
+         spend most of its time idle. One exception, for a loaded host: a few datagrams
+         (RX_LOST_MAX) lost where the PCnet says it found no receive buffer of its own (MISS,
+         counted on the driver's report line): the guest's 32 buffers hold 64 ms at RX_PACE,
+         and a vCPU that does not run for that long loses frames as a real NIC would. Lost
+         frames without a MISS still fail.
 Both programs' report lines must hold (an idle share within 0-100%, packets/s matching frames
 over the period, interrupts counted when interrupt-driven). --frontend both runs vmmon and
 QEMU and compares their transcripts but the lines that differ by nature ("mem:", "time:").
@@ -39,6 +43,7 @@ SIZES = (60, 1514)
 TX_SECONDS, RX_SECONDS, RX_COUNT, RX_PACE = 1, 2, 600, 500  # RX_PACE datagrams per second
 RING_SLACK = 64  # frames a guest may leave in its transmit ring when it stops
 RX_IDLE_MIN = 25
+RX_LOST_MAX = RX_COUNT // 20  # datagrams a loaded host may lose to a full PCnet ring (MISS)
 SO_RCVBUFFORCE = 33  # <asm-generic/socket.h>; Python's socket module lacks it
 
 fail = harness.fail
@@ -177,6 +182,16 @@ def report(m, lines, what):
     return r
 
 
+def pcnet_missed(lines):
+    """The PCnet driver's count of services that found MISS (no receive buffer the chip
+    owned), from its report line (guest-drivers/README.md); 0 without one."""
+    for l in lines:
+        f = re.match(r"time: net: pcnet .*; (\d+) missed, \d+ transmit errors\)$", l)
+        if f:
+            return int(f[1])
+    return 0
+
+
 def run_tx(m, size):
     host = subprocess.Popen(m.ns.run_in([sys.executable, os.path.abspath(__file__), "--host",
                                          "recv", str(size)]),
@@ -234,7 +249,16 @@ def run_rx(m, size):
     if out.strip() != "sent %d" % RX_COUNT:
         fail("the host's sender: %r" % out)
     r = report(m, lines, "netrx")
-    if (r["frames"], r["bytes"], r["lost"], r["disorder"]) != (RX_COUNT, RX_COUNT * size, 0, 0):
+    lost, missed = r["lost"], pcnet_missed(lines)
+    if (0 < lost <= RX_LOST_MAX and missed and r["frames"] + lost == RX_COUNT
+            and r["bytes"] == r["frames"] * size and not r["disorder"]):
+        # Each lost datagram went where the chip had no buffer: the guest did not give them
+        # back in time (a starved vCPU), not a frame the driver or the VMM dropped.
+        print("note: %s: %d datagrams lost to a full receive ring (%d services saw MISS)"
+              % (m.name, lost, missed))
+        lost = 0
+        r["frames"], r["bytes"] = RX_COUNT, RX_COUNT * size
+    if (r["frames"], r["bytes"], lost, r["disorder"]) != (RX_COUNT, RX_COUNT * size, 0, 0):
         fail("%s: the guest counted %d frames, %d bytes, %d lost, %d out of order; the host "
              "sent %d of %d bytes" % (m.name, r["frames"], r["bytes"], r["lost"],
                                       r["disorder"], RX_COUNT, size))
