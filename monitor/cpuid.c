@@ -11,6 +11,9 @@
 #define LEAF_TOPOLOGY	 0xb
 #define LEAF_TOPOLOGY_V2 0x1f
 #define EDX_HTT		 (1u << 28)
+#define LEAF_HV_BASE	 0x40000000
+#define LEAF_HV_TIMING	 0x40000010
+#define APIC_BUS_KHZ	 1000000 /* KVM's local APIC timer runs at 1 GHz */
 
 /* Level types of leaves 0xB/0x1F (SDM vol. 2, CPUID). */
 #define LEVEL_SMT  1
@@ -88,4 +91,23 @@ void vmm_cpuid_set_topology(struct vmm_cpuid *c, unsigned cpu, unsigned nr_cpus)
 			break;
 		}
 	}
+}
+
+void vmm_cpuid_set_timing(struct vmm_cpuid *c, uint32_t tsc_khz)
+{
+	struct kvm_cpuid_entry2 *base = vmm_cpuid_find(c, LEAF_HV_BASE, 0);
+	if (!base || !tsc_khz)
+		return;
+	struct kvm_cpuid_entry2 *t = vmm_cpuid_find(c, LEAF_HV_TIMING, 0);
+	if (!t) {
+		if (c->hdr.nent == VMM_CPUID_MAX_ENTRIES)
+			return;
+		t = &c->entries[c->hdr.nent++];
+		*t = (struct kvm_cpuid_entry2){.function = LEAF_HV_TIMING};
+	}
+	if (base->eax < LEAF_HV_TIMING)
+		base->eax = LEAF_HV_TIMING;
+	t->eax = tsc_khz;
+	t->ebx = APIC_BUS_KHZ;
+	t->ecx = t->edx = 0;
 }

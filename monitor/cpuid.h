@@ -7,6 +7,7 @@
 #define VMMON_CPUID_H
 
 #include <linux/kvm.h>
+#include <stdint.h>
 
 #define VMM_CPUID_MAX_ENTRIES 256
 
@@ -19,6 +20,11 @@ struct vmm_cpuid {
 int vmm_cpuid_supported(int kvm_fd, struct vmm_cpuid *out);
 /* Rewrites the topology leaves (1, 4, 0xB, 0x1F) in place for vCPU `cpu` of `nr_cpus`. */
 void vmm_cpuid_set_topology(struct vmm_cpuid *c, unsigned cpu, unsigned nr_cpus);
+/* The hypervisor timing leaf 0x40000010 (VMware's convention, which QEMU also fills for KVM
+ * guests with a known TSC rate): EAX the TSC's kHz, EBX the local APIC timer's. With it a guest
+ * need not calibrate its TSC against the PIT, which a loaded host makes slow and wrong. Raises
+ * the hypervisor base leaf's maximum to reach it; nothing without KVM's base leaf. */
+void vmm_cpuid_set_timing(struct vmm_cpuid *c, uint32_t tsc_khz);
 /* Looks up a leaf/subleaf, NULL if absent. */
 struct kvm_cpuid_entry2 *vmm_cpuid_find(struct vmm_cpuid *c, unsigned function, unsigned index);
 

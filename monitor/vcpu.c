@@ -52,6 +52,9 @@ static int setup_cpuid(struct vmm_vcpu *v)
 		return -ENOMEM;
 	memcpy(c, &v->vm->cpuid, sizeof(*c));
 	vmm_cpuid_set_topology(c, v->id, v->vm->nr_vcpus);
+	int khz = ioctl(v->fd, KVM_GET_TSC_KHZ, 0);
+	if (khz > 0)
+		vmm_cpuid_set_timing(c, (uint32_t)khz);
 	int ret = ioctl(v->fd, KVM_SET_CPUID2, &c->hdr) < 0 ? -errno : 0;
 	free(c);
 	return ret;

@@ -7,6 +7,11 @@
  * A machine without port 0x61 (QEMU's microvm) reads OUT2 high at once; channel 2's gate is
  * then out of reach too, so channel 0, whose gate is always on, is read back with latch
  * commands instead.
+ *
+ * A hypervisor that publishes the TSC's rate spares all that: CPUID leaf 0x40000010 (VMware's
+ * convention, filled by vmmon and by QEMU with KVM when the host's TSC rate is known) has it
+ * in EAX, in kHz. A loaded host can stop a vCPU for milliseconds in every PIT round, and a rate
+ * measured too high stretches every deadline and "seconds=" the programs keep.
  */
 #include "drivers/tsc.h"
 #include "lib/errno.h"
@@ -83,11 +88,35 @@ static uint64_t measure_ch2(uint32_t latch)
 	return 0;
 }
 
+static void cpuid(uint32_t leaf, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d)
+{
+	__asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(0));
+}
+
+/* The TSC's kHz from the hypervisor's timing leaf, or 0. */
+static uint64_t hypervisor_tsc_khz(void)
+{
+	uint32_t a, b, c, d;
+
+	cpuid(1, &a, &b, &c, &d);
+	if (!(c & (1u << 31))) /* no hypervisor */
+		return 0;
+	cpuid(0x40000000, &a, &b, &c, &d);
+	if (a < 0x40000010)
+		return 0;
+	cpuid(0x40000010, &a, &b, &c, &d);
+	return a;
+}
+
 int g_tsc_calibrate(void)
 {
 	uint32_t latch = PIT_HZ * G_TSC_CALIBRATE_MS / 1000;
 	uint64_t best = 0;
 	uint8_t p61;
+
+	tsc_khz = hypervisor_tsc_khz();
+	if (tsc_khz)
+		return 0;
 
 	/* Gate on, speaker off, then program a mode-0 count. */
 	p61 = g_inb(PORT61);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* CPUID topology: APIC IDs, logical counts and the 0xB levels follow --cpus. */
+/* CPUID topology: APIC IDs, logical counts and the 0xB levels follow --cpus; the hypervisor
+ * timing leaf 0x40000010 carries the TSC's rate. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -81,12 +82,39 @@ static void odd_count(void **state)
 	assert_null(vmm_cpuid_find(&c, 0x1f, 0));
 }
 
+/* The timing leaf is added under KVM's base leaf (whose maximum is raised to reach it), set
+ * in place when present, and not made up without a base leaf. */
+static void timing_leaf(void **state)
+{
+	(void)state;
+	static struct vmm_cpuid c;
+	fake_host(&c);
+	vmm_cpuid_set_timing(&c, 2400000);
+	assert_null(vmm_cpuid_find(&c, 0x40000010, 0));
+
+	unsigned n = c.hdr.nent;
+	c.entries[c.hdr.nent++] = (struct kvm_cpuid_entry2){
+		.function = 0x40000000, .eax = 0x40000001, .ebx = 0x4b4d564b};
+	vmm_cpuid_set_timing(&c, 2400000);
+	assert_int_equal(c.hdr.nent, n + 2);
+	assert_int_equal(vmm_cpuid_find(&c, 0x40000000, 0)->eax, 0x40000010);
+	struct kvm_cpuid_entry2 *t = vmm_cpuid_find(&c, 0x40000010, 0);
+	assert_non_null(t);
+	assert_int_equal(t->eax, 2400000);
+	assert_int_equal(t->ebx, 1000000);
+
+	vmm_cpuid_set_timing(&c, 3000000); /* again: the same entry, no second one */
+	assert_int_equal(c.hdr.nent, n + 2);
+	assert_int_equal(vmm_cpuid_find(&c, 0x40000010, 0)->eax, 3000000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(single_cpu),
 		cmocka_unit_test(four_cpus),
 		cmocka_unit_test(odd_count),
+		cmocka_unit_test(timing_leaf),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
