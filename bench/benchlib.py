@@ -10,7 +10,9 @@ ioproxy_blk.py):
   - medians with their min-max spread (fmt, med);
   - the runner's rows (CSV_FIELDS, MAIN_METRIC, row);
   - the block benches' disk file (make_disk), back-ends (blk_backend_argv), blktest's report
-    (parse_blktest) and fio on the host (run_fio).
+    (parse_blktest) and fio on the host (run_fio);
+  - a process's RSS (vm_rss) and ioproxy's SIGUSR1 counters (ioproxy_counters: requests made
+    with fixed buffers and vectored, regions pinned).
 bench/README.md says how the figures are taken and what this machine's KVM costs."""
 import errno
 import json
@@ -312,13 +314,16 @@ def make_disk(path, nbytes):
             pass
 
 
-def blk_backend_argv(kind, disk, sock, ioproxy=None, direct=False):
+def blk_backend_argv(kind, disk, sock, ioproxy=None, direct=False, fixed=None):
     """The argv of a vhost-user-blk back-end serving DISK on SOCK: KIND "ioproxy" (event mode),
-    "ioproxy-poll" (--poll) or "qsd" (qemu-storage-daemon's export, the peer). None for qsd when
-    the host has no qemu-storage-daemon."""
+    "ioproxy-poll" (--poll) or "qsd" (qemu-storage-daemon's export, the peer). FIXED ("on",
+    "off", "auto") is ioproxy's --fixed-buffers (None: its default). None for qsd when the host
+    has no qemu-storage-daemon."""
     if kind.startswith("ioproxy"):
         return [ioproxy, "--socket", sock, "--blk", "path=%s%s" % (
-            disk, ",direct=on" if direct else "")] + (["--poll"] if kind == "ioproxy-poll" else [])
+            disk, ",direct=on" if direct else "")] + (
+            ["--poll"] if kind == "ioproxy-poll" else []) + (
+            ["--fixed-buffers=" + fixed] if fixed else [])
     if kind != "qsd":
         raise ValueError("unknown back-end " + kind)
     if not shutil.which("qemu-storage-daemon"):
@@ -326,6 +331,52 @@ def blk_backend_argv(kind, disk, sock, ioproxy=None, direct=False):
     return ["qemu-storage-daemon", "--blockdev", "driver=file,node-name=f,filename=%s%s" % (
         disk, ",cache.direct=on" if direct else ""), "--export",
         "type=vhost-user-blk,id=e,node-name=f,addr.type=unix,addr.path=%s,writable=on" % sock]
+
+
+def vm_rss(pid):
+    """A process's resident memory (VmRSS) in bytes, or None once it is gone."""
+    try:
+        for line in open("/proc/%d/status" % pid):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) << 10
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+IOP_QUEUE_RE = re.compile(r"ioproxy: (\w+): queue (\d+): .*?(\d+) requests \((\d+) errors, "
+                          r"(\d+) fixed, (\d+) vectored")
+IOP_BUFS_RE = re.compile(r"ioproxy: fixed buffers: (\d+) region\(s\) pinned, (\d+) MiB in "
+                         r"(\d+) ms \(slowest (\d+) ms\), (\d+) released, (\d+) failure")
+
+
+def ioproxy_counters(proxy, timeout=10):
+    """ioproxy's counters (SIGUSR1) from PROXY, a harness.Backend: {requests, fixed, vectored}
+    summed over its block queues, and with fixed buffers {pinned (regions), pinned_mib, pin_ms
+    (all pinnings), released, failures}. The dump is complete when its lines stop coming (each
+    worker prints its own; the pinner's line, when there is one, comes last)."""
+    before = len(proxy.text())
+    proxy.send_signal(signal.SIGUSR1)
+    end, text, quiet = time.time() + timeout, "", 0
+    while time.time() < end:
+        time.sleep(0.01)
+        now = proxy.text()[before:]
+        quiet = quiet + 1 if now == text and "ioproxy: worker" in now else 0
+        text = now
+        if IOP_BUFS_RE.search(text) or quiet >= 3:
+            break
+    else:
+        raise RuntimeError("ioproxy printed no counters on SIGUSR1 within %d s" % timeout)
+    r = dict(requests=0, fixed=0, vectored=0)
+    for m in IOP_QUEUE_RE.finditer(text):
+        r["requests"] += int(m[3])
+        r["fixed"] += int(m[5])
+        r["vectored"] += int(m[6])
+    b = IOP_BUFS_RE.search(text)
+    if b:
+        r.update(pinned=int(b[1]), pinned_mib=int(b[2]), pin_ms=int(b[3]), released=int(b[5]),
+                 failures=int(b[6]))
+    return r
 
 
 def parse_blktest(text):
