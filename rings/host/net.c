@@ -268,11 +268,20 @@ bool host_net_queue_wants_run(const struct host_net_queue *q)
 	return !q->posted && (q->rx || (q->stalled && q->nfree));
 }
 
+/* Between rounds of cancels while reads remain (net.h). */
+#define CANCEL_RETRY_NS 10000000
+
 void host_net_queue_cancel(struct host_net_queue *q, struct host_uring *u)
 {
-	if (q->cancelling || !q->posted)
+	if (!q->posted)
+		return;
+	/* Seen in the soak: a stop that waited forever on receives whose cancels all missed
+	 * (a read that started after its round of cancels went out). */
+	uint64_t now = host_now_ns();
+	if (q->cancelling && now - q->cancel_ns < CANCEL_RETRY_NS)
 		return;
 	q->cancelling = true;
+	q->cancel_ns = now;
 	cancel_posted(q, u);
 }
 

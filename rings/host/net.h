@@ -111,6 +111,7 @@ struct host_net_queue {
 	unsigned posted; /* reads or writes in the kernel */
 	bool stalled;	 /* transmit: slots ran out with the ring not drained */
 	bool cancelling;
+	uint64_t cancel_ns; /* the last round of cancels (host_now_ns) */
 	uint64_t frames, dropped, bad;
 	uint64_t bytes; /* of the frames moved, the virtio-net header left out */
 };
@@ -127,7 +128,9 @@ int host_net_queue_run(struct host_net_queue *q, struct host_uring *u);
  * chain ran out, or transmit slots were the limit). */
 bool host_net_queue_wants_run(const struct host_net_queue *q);
 /* Stopping: posted receives complete only when a frame arrives, so they are cancelled (and a
- * hard-linked read that starts meanwhile is cancelled when it does). Cancelled chains
+ * hard-linked read that starts meanwhile is cancelled when it does). A cancel can miss (a
+ * linked read not started yet is found by none), so the caller calls this again on every turn
+ * of its loop until the queue is idle: another round goes out every 10 ms. Cancelled chains
  * complete with length 0. */
 void host_net_queue_cancel(struct host_net_queue *q, struct host_uring *u);
 /* Requests in the kernel. */
