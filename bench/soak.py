@@ -186,12 +186,14 @@ def client_main(o):
 
 
 # ------------------------------------------------------------------ processes
-class Namespace:
+class Namespace(harness.TapNamespace):
     """A fresh network namespace with one tap per NIC guest (sk0, sk1, ...), host address
-    10.91.k.1/24 on tap k, IPv6 off."""
+    10.91.k.1/24 on tap k, IPv6 off: harness.TapNamespace with many taps (its run_in, close
+    and context manager)."""
 
     def __init__(self, n):
-        self.name, self.n, self.made = "vmmon-soak-%d" % os.getpid(), n, False
+        super().__init__("vmmon-soak-%d" % os.getpid(), None)
+        self.n = n
 
     def open(self):
         if not os.path.exists("/dev/net/tun"):
@@ -213,14 +215,6 @@ class Namespace:
         subprocess.run(self.run_in(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]),
                        check=True)
         return self
-
-    def run_in(self, argv):
-        return ["ip", "netns", "exec", self.name] + list(argv)
-
-    def close(self):
-        if self.made:
-            subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
-            self.made = False
 
 
 class Guest:
@@ -431,10 +425,10 @@ class Soak:
             self.nic.append(Guest(self, "nic%d" % k, "nic", guest_argv(
                 o, "run=nettest ip=%s seconds=%d" % (NIC_NET % (k, 2), o.seconds - 2),
                 ["--net", "vhost-user=%s,mac=52:54:00:91:%02x:02" % (self.nic_sock[k], k)])))
-        # The guest measures time with its TSC, calibrated against the PIT once at boot in a
-        # few 10 ms rounds; a vCPU that waits for the CPU meanwhile stretches every round, and
-        # the guest then counts seconds several times too long (and its IOPS and latencies
-        # wrong). So each boots alone up to its first device line (calibrated by then) and is
+        # The guest measures time with its TSC. Under vmmon it reads the rate from CPUID leaf
+        # 0x40000010; a guest that calibrates against the PIT instead (in a few 10 ms rounds)
+        # counts seconds several times too long if its vCPU waits for the CPU meanwhile. So,
+        # for either, each boots alone up to its first device line (calibrated by then) and is
         # stopped there; then all go on at once: their drivers set up the devices on ioproxy
         # together and their loads start together.
         t = time.time()
