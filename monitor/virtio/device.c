@@ -146,23 +146,44 @@ void vmm_virtio_violation(struct vmm_virtio_dev *d, const char *what)
 }
 
 /* Waits (lock released meanwhile) until no I/O touches guest memory on the device's behalf,
- * so the driver may reuse its buffers once it reads status 0. */
+ * so the driver may reuse its buffers once it reads status 0. The I/O thread quiesces the
+ * device again every QUIESCE_RETRY_NS while I/O remains: one round of cancels can miss (a
+ * hard-linked tap read that has not started is found by none, host/net.h), and a reset that
+ * gave up would free the queue under reads still in the kernel. */
+#define QUIESCE_RETRY_NS 10000000
+
+static struct timespec ts_add(struct timespec t, uint64_t ns)
+{
+	ns += (uint64_t)t.tv_nsec;
+	t.tv_sec += (time_t)(ns / 1000000000);
+	t.tv_nsec = (long)(ns % 1000000000);
+	return t;
+}
+
 static void drain(struct vmm_virtio_dev *d)
 {
 	if (!d->inflight)
 		return;
 	d->resetting = true;
 	host_signal(d->control.fd);
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += RESET_DRAIN_SECONDS;
-	while (d->inflight)
-		if (pthread_cond_timedwait(&d->idle, &d->lock, &until) == ETIMEDOUT) {
+	struct timespec now, until;
+	clock_gettime(CLOCK_REALTIME, &now);
+	until = ts_add(now, (uint64_t)RESET_DRAIN_SECONDS * 1000000000);
+	while (d->inflight) {
+		struct timespec step = ts_add(now, QUIESCE_RETRY_NS);
+		bool last = step.tv_sec > until.tv_sec ||
+			    (step.tv_sec == until.tv_sec && step.tv_nsec >= until.tv_nsec);
+		int ret = pthread_cond_timedwait(&d->idle, &d->lock, last ? &until : &step);
+		if (ret == ETIMEDOUT && d->inflight && last) {
 			fprintf(stderr,
 				"vmmon: %s: reset: %u requests still in flight after %d s\n",
 				d->ops->name, d->inflight, RESET_DRAIN_SECONDS);
 			break;
 		}
+		if (ret == ETIMEDOUT && d->inflight)
+			host_signal(d->control.fd); /* quiesce again */
+		clock_gettime(CLOCK_REALTIME, &now);
+	}
 	d->resetting = false;
 }
 
