@@ -92,6 +92,7 @@ static const int allowed[] = {
 	SCMP_SYS(rt_sigreturn),
 	SCMP_SYS(rt_sigaction),
 	SCMP_SYS(rt_sigprocmask),
+	SCMP_SYS(rt_sigpending), /* a command held up while SIGTERM waits (worker_ctl.c) */
 	SCMP_SYS(clock_gettime),
 	SCMP_SYS(clock_nanosleep),
 	SCMP_SYS(nanosleep),

@@ -128,6 +128,7 @@ int iop_server_run(struct iop_dev **devs, unsigned n, int sigfd)
 				continue;
 			}
 			fprintf(stderr, "ioproxy: %s: exiting\n", strsignal((int)si.ssi_signo));
+			iop_worker_set_exiting(); /* the stops ahead are bounded */
 			break;
 		}
 		/* Before the messages: a faulted front-end's next message is not served. */

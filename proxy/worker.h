@@ -78,6 +78,9 @@ void iop_worker_stop(struct iop_worker *w);
  * nothing is in flight for it any more and its last completions are published. */
 int iop_worker_queue_start(struct iop_worker *w, struct iop_queue *q);
 void iop_worker_queue_stop(struct iop_worker *w, struct iop_queue *q);
+/* The process is ending (the control thread read SIGTERM or SIGINT): from here on a command
+ * that holds the exit up longer than a bound ends the process (worker_ctl.c). */
+void iop_worker_set_exiting(void);
 /* Runs fn(w, arg) on the worker and waits for it. */
 void iop_worker_run(struct iop_worker *w, void (*fn)(struct iop_worker *w, void *arg), void *arg);
 /* Signals a queue's call eventfd, on w's thread: in event mode the write goes on w's ring and

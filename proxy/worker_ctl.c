@@ -3,9 +3,17 @@
  * The control thread's side of a worker: synchronous commands (start a queue, stop one and
  * wait for its I/O, run a function on the worker) through a mailbox and a doorbell eventfd
  * the worker reads through its ring, and the counters printed on SIGUSR1.
+ *
+ * A command's wait is bounded only once the process is ending (SIGTERM or SIGINT pending, or
+ * read by the control thread: iop_worker_set_exiting). Before that, giving up would let the
+ * caller unmap guest memory or free a queue the worker still uses, so it only says, once, that
+ * a command is slow. After EXIT_BOUND_NS of waiting while ending, the process ends by SIGTERM's
+ * default action: nothing is freed under the worker, and the kernel takes back the I/O.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "barrier.h"
 #include "worker_impl.h"
@@ -28,6 +36,56 @@ static void complete(struct iop_worker *w, struct iop_cmd *c)
 	pthread_mutex_unlock(&w->lock);
 }
 
+#define SLOW_NS	      5000000000ull /* a command this slow is reported */
+#define EXIT_BOUND_NS 5000000000ull /* ending: how long a command may hold the exit up */
+#define STEP_NS	      100000000	    /* the wait's step */
+
+static atomic_bool exiting;
+
+void iop_worker_set_exiting(void)
+{
+	atomic_store(&exiting, true);
+}
+
+/* Ending: the control thread read SIGTERM or SIGINT, or one waits for it (blocked in every
+ * thread, taken only through the signalfd: pending until read). */
+static bool ending(void)
+{
+	sigset_t set;
+	if (atomic_load(&exiting))
+		return true;
+	return !sigpending(&set) &&
+	       (sigismember(&set, SIGTERM) == 1 || sigismember(&set, SIGINT) == 1);
+}
+
+static void stop_fn(struct iop_worker *w, struct iop_cmd *c);
+
+static void describe(const struct iop_cmd *c, char *buf, size_t len)
+{
+	if (c->q)
+		snprintf(buf, len, "the %s of %s queue %u", c->fn == stop_fn ? "stop" : "start",
+			 c->q->dev->name, c->q->index);
+	else
+		snprintf(buf, len, "a call");
+}
+
+/* Ends the process as SIGTERM's default action does (status 128 + 15). */
+static void give_up(struct iop_worker *w, const struct iop_cmd *c, uint64_t waited)
+{
+	char what[96];
+	describe(c, what, sizeof(what));
+	fprintf(stderr,
+		"ioproxy: worker %u: ending, and %s has waited %llu s for it: exiting without it "
+		"(its I/O left to the kernel)\n",
+		w->id, what, (unsigned long long)(waited / 1000000000));
+	signal(SIGTERM, SIG_DFL);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	raise(SIGTERM);
+}
+
 static void post(struct iop_worker *w, struct iop_cmd *c)
 {
 	pthread_mutex_lock(&w->lock);
@@ -36,9 +94,29 @@ static void post(struct iop_worker *w, struct iop_cmd *c)
 	atomic_store(&w->has_cmds, true);
 	pthread_mutex_unlock(&w->lock);
 	host_signal(w->bell_fd);
+	uint64_t start = host_now_ns();
+	bool reported = false;
 	pthread_mutex_lock(&w->lock);
-	while (!c->done)
-		pthread_cond_wait(&w->cond, &w->lock);
+	while (!c->done) {
+		struct timespec t;
+		clock_gettime(CLOCK_REALTIME, &t); /* the condition's clock */
+		t.tv_nsec += STEP_NS;
+		t.tv_sec += t.tv_nsec / 1000000000;
+		t.tv_nsec %= 1000000000;
+		pthread_cond_timedwait(&w->cond, &w->lock, &t);
+		uint64_t waited = host_now_ns() - start;
+		if (c->done)
+			break;
+		if (!reported && waited >= SLOW_NS) {
+			char what[96];
+			describe(c, what, sizeof(what));
+			fprintf(stderr, "ioproxy: worker %u: %s has waited %llu s so far\n", w->id,
+				what, (unsigned long long)(waited / 1000000000));
+			reported = true;
+		}
+		if (waited >= EXIT_BOUND_NS && ending())
+			give_up(w, c, waited);
+	}
 	pthread_mutex_unlock(&w->lock);
 }
 
