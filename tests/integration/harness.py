@@ -294,6 +294,15 @@ class Backend:
             check_ioproxy_log(self.text())
 
 
+def rss_fds(pid):
+    """A process's RSS in bytes and how many file descriptors it holds open."""
+    rss = 0
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("VmRSS:"):
+            rss = int(line.split()[1]) << 10
+    return rss, len(os.listdir("/proc/%d/fd" % pid))
+
+
 def ioproxy(binary, args, log, socks=None, **kw):
     """A Backend for ioproxy BINARY with ARGS; its sockets are those ARGS name (--socket PATH,
     --socket=PATH, --socket-path=PATH) unless SOCKS says (--fd=N: a socket the caller made)."""

@@ -96,15 +96,6 @@ class Probe(threading.Thread):
         self.g.close()
 
 
-def status(pid):
-    """ioproxy's RSS in bytes and its open file descriptors."""
-    rss = 0
-    for line in open("/proc/%d/status" % pid):
-        if line.startswith("VmRSS:"):
-            rss = int(line.split()[1]) << 10
-    return rss, len(os.listdir("/proc/%d/fd" % pid))
-
-
 class Storm:
     def __init__(self, o, tmp):
         self.o, self.tmp = o, tmp
@@ -157,7 +148,7 @@ class Storm:
                         i, self.proxy.text()))
                 time.sleep(0.2)
             g.io(c)  # once registered: a write, a read back, the ring stopped
-            rss = status(self.proxy.pid)[0]
+            rss = harness.rss_fds(self.proxy.pid)[0]
         finally:
             c.close()
             g.close()
@@ -170,7 +161,7 @@ class Storm:
         fixed buffers, every pinned region released); returns (rss, fds)."""
         end = time.time() + 20
         while True:
-            rss, fds = status(self.proxy.pid)
+            rss, fds = harness.rss_fds(self.proxy.pid)
             pins, rel, _, _ = self.dump()
             if rss < SMALL_RSS and rel >= want_releases:
                 return rss, fds
@@ -182,7 +173,7 @@ class Storm:
     def run(self):
         self.proxy.start()
         time.sleep(0.2)  # the launcher's probe connections closed
-        rss0, fds0 = status(self.proxy.pid)
+        rss0, fds0 = harness.rss_fds(self.proxy.pid)
         probe = Probe(self.socks[0])
         probe.start()
         time.sleep(0.5)

@@ -1,9 +1,9 @@
 """A small vhost-user front-end for tests that talk to ioproxy directly: messages over the
-socket with fds (Conn), and a guest (memfd memory, a split ring of NUM entries, eventfds for
-kick, call and error) that sets up a virtio-blk session and does I/O through it (Guest). Its
-memory can also be a memfd that allows sealing or a tmpfs file, and it can shrink it under
-ioproxy (Guest.shrink). Used by ioproxy-bad-input.py, ioproxy-fuzz.py and
-ioproxy-shrink.py."""
+socket with fds (Conn), and a guest (memfd memory, a split ring of NUM entries or of a size
+given, eventfds for kick, call and error) that sets up a virtio-blk session and does I/O through
+it (Guest). Its memory can also be a memfd that allows sealing or a tmpfs file, and it can
+shrink it under ioproxy (Guest.shrink). Used by ioproxy-bad-input.py, ioproxy-fuzz.py,
+ioproxy-shrink.py, ioproxy-connect-storm.py and ioproxy-churn.py."""
 import array
 import fcntl
 import os
@@ -136,12 +136,21 @@ class Guest:
     """Guest memory (a memfd by default, see memory_file) with one split ring, and the session
     that sets it up."""
 
-    def __init__(self, backing="memfd"):
+    # The ring: NUM entries at DESC/AVAIL/USED, or a larger one (up to 4096 entries) above the
+    # request's buffers.
+    num, at_desc, at_avail, at_used = NUM, DESC, AVAIL, USED
+
+    def __init__(self, backing="memfd", num=NUM):
         self.fd = memory_file(backing, MEM)
         self.size = MEM
         self.m = mmap.mmap(self.fd, MEM)
         self.kick, self.call, self.err = (os.eventfd(0, os.EFD_NONBLOCK) for _ in range(3))
         self.avail = 0
+        self.num = num
+        if num > NUM:
+            self.at_desc = 0x10000
+            self.at_avail = self.at_desc + 16 * num
+            self.at_used = (self.at_avail + 6 + 2 * num + 0xFFF) & ~0xFFF
 
     def shrink(self, size):
         """Truncates the memory file to SIZE bytes (OSError if it is sealed against that).
@@ -167,10 +176,10 @@ class Guest:
         for req, payload, fds in (
                 (SET_OWNER, b"", ()),
                 (SET_MEM_TABLE, self.table([self.region()]), (self.fd,)),
-                (SET_VRING_NUM, state(0, NUM), ()),
+                (SET_VRING_NUM, state(0, self.num), ()),
                 (SET_VRING_BASE, state(0, 0), ()),
-                (SET_VRING_ADDR, struct.pack("<IIQQQQ", 0, 0, UVA + DESC, UVA + USED,
-                                             UVA + AVAIL, 0), ()),
+                (SET_VRING_ADDR, struct.pack("<IIQQQQ", 0, 0, UVA + self.at_desc,
+                                             UVA + self.at_used, UVA + self.at_avail, 0), ()),
                 (SET_VRING_CALL, u64(0), (self.call,)),
                 (SET_VRING_ERR, u64(0), (self.err,)),
                 (SET_VRING_KICK, u64(0), (self.kick,)),
@@ -179,7 +188,7 @@ class Guest:
                 fail("request %d of a good session refused" % req)
 
     def desc(self, i, addr, length, flags, nxt):
-        struct.pack_into("<QIHH", self.m, DESC + 16 * i, addr, length, flags, nxt)
+        struct.pack_into("<QIHH", self.m, self.at_desc + 16 * i, addr, length, flags, nxt)
 
     def request(self, kind, sector, data_flags, data=DATA, length=512, expect=0, wait=True):
         """One request (header, data, status) through the ring; returns its status byte,
@@ -190,14 +199,14 @@ class Guest:
         self.desc(2, STATUS, 1, 2, 0)
         struct.pack_into("<IIQ", self.m, HDR, kind, 0, sector)
         self.m[STATUS] = 0xEE
-        struct.pack_into("<H", self.m, AVAIL + 4 + 2 * (self.avail % NUM), 0)
+        struct.pack_into("<H", self.m, self.at_avail + 4 + 2 * (self.avail % self.num), 0)
         self.avail = (self.avail + 1) & 0xFFFF
-        struct.pack_into("<H", self.m, AVAIL + 2, self.avail)
+        struct.pack_into("<H", self.m, self.at_avail + 2, self.avail)
         os.eventfd_write(self.kick, 1)
         if not wait:
             return None
         end = time.time() + 10
-        while struct.unpack_from("<H", self.m, USED + 2)[0] != self.avail:
+        while struct.unpack_from("<H", self.m, self.at_used + 2)[0] != self.avail:
             if time.time() > end:
                 fail("request %d never completed" % kind)
             time.sleep(0.001)
