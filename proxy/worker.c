@@ -11,9 +11,10 @@
 /* Polling: kicks stay on until this long has passed without a call (a driver that polls asks
  * for none). */
 #define CALL_QUIET_NS 10000000
-/* Polling: a yield that gave the CPU away for this long means a thread that wants this CPU
- * shares it (the vCPU, usually), and the loop sleeps on the kick instead of spinning for
- * SHARED_HOLD_NS; then a yield asks again. */
+/* Polling with kicks on: an idle loop yields at most this often. A yield that gave the CPU away
+ * for SHARED_NS or more means a thread that wants this CPU shares it (the vCPU, usually), and
+ * the loop sleeps on the kick instead of spinning for SHARED_HOLD_NS; then a yield asks again. */
+#define YIELD_GAP_NS   5000
 #define SHARED_NS      10000
 #define SHARED_HOLD_NS 20000000
 
@@ -110,7 +111,7 @@ void iop_worker_signal(struct iop_worker *w, int fd)
 	if (!w || w->cfg.poll || !w->uring.ready) {
 		host_signal(fd);
 		if (w)
-			w->yield_cpu = w->called = true;
+			w->called = true;
 		return;
 	}
 	/* An eventfd write completes inline at submission (eventfds take IOCB_NOWAIT): the
@@ -312,8 +313,8 @@ static void poll_sleep(struct iop_worker *w)
 		w->q[i]->kicked = true;
 }
 
-/* Polling, and a driver was called and has sent nothing since: it sleeps or takes the
- * interrupt, and its vCPU may share this CPU. The yield lets it go first rather than wait for
+/* Polling idle with kicks on: the driver takes interrupts, and its vCPU may share this CPU, in
+ * its sleep path or about to look at its ring. The yield lets it go first rather than wait for
  * the end of our time slice; alone here, it returns at once. If it took long, that vCPU (or
  * another thread) wants this CPU: the loop then sleeps on the kick for a while instead of
  * spinning, as event mode does, so that the kick wakes it and it runs the request while the
@@ -321,7 +322,8 @@ static void poll_sleep(struct iop_worker *w)
 static void yield_cpu(struct iop_worker *w, uint64_t now)
 {
 	sched_yield();
-	if (host_now_ns() - now >= SHARED_NS) {
+	w->yield_ns = host_now_ns();
+	if (w->yield_ns - now >= SHARED_NS) {
 		w->shared_until_ns = now + SHARED_HOLD_NS;
 		w->shared_spells++;
 	}
@@ -370,16 +372,14 @@ static void loop(struct iop_worker *w)
 			unsigned got = reap(w);
 			uint64_t now = host_now_ns();
 			poll_kicks(w, now);
-			if (took)
-				w->yield_cpu = false;
 			if (took || got) {
 				idle_since = now;
 			} else if (now - idle_since >= spin_ns || now < w->shared_until_ns) {
 				poll_sleep(w);
 				idle_since = host_now_ns();
-			} else if (w->yield_cpu) {
-				/* A driver that polls never asks for a call, and its vCPU spins:
-				 * it would keep the CPU for its whole time slice, so no yield. */
+			} else if (!w->notify_off && now - w->yield_ns >= YIELD_GAP_NS) {
+				/* Kicks off: a driver that polls, whose vCPU spins and would
+				 * keep the CPU for its whole time slice, so no yield. */
 				yield_cpu(w, now);
 			}
 		}

@@ -63,12 +63,11 @@ struct iop_worker {
 	struct iop_worker_cfg cfg;
 	bool notify_off;       /* polling: the driver's kicks are turned off */
 	bool calls_queued;     /* call eventfd writes on the SQ, not yet submitted */
-	bool yield_cpu;	       /* polling: a driver was called and has sent no chain since */
 	bool called;	       /* polling: a call since the loop last looked */
 	unsigned polled_rings; /* queues without a kick fd: checked every loop */
-	/* Polling, when a driver takes interrupts (worker.c "Poll mode"): the last call, and
-	 * until when this CPU counts as shared with a thread that wants it. */
-	uint64_t last_call_ns, shared_until_ns;
+	/* Polling, when a driver takes interrupts: the last call, the last yield, and until
+	 * when this CPU counts as shared with a thread that wants it (worker.c). */
+	uint64_t last_call_ns, yield_ns, shared_until_ns;
 
 	uint64_t loops, sleeps, lost_kicks, lost_bells, shared_spells;
 };
