@@ -11,10 +11,11 @@
  *
  * The ring is made on the thread itself, so SINGLE_ISSUER binds it there; DEFER_TASKRUN is
  * used in event mode (completions are run when the thread waits), not with --poll, where
- * completions must show up in the CQ while the thread spins (COOP_TASKRUN there). Files (the disks) are registered
- * where the kernel allows it; guest memory, when fixed buffers are on, is pinned by another
- * thread and its buffer table cloned into the ring (bufs.h). Requests fall back to plain file
- * descriptors and readv/writev where neither is there (RLIMIT_MEMLOCK, an old kernel).
+ * completions must show up in the CQ while the thread spins (COOP_TASKRUN there). Files (the
+ * disks) are registered where the kernel allows it; guest memory, when fixed buffers are on, is
+ * pinned by another thread and its buffer table cloned into the ring (bufs.h). Requests fall
+ * back to plain file descriptors and readv/writev where neither is there (RLIMIT_MEMLOCK, an
+ * old kernel).
  */
 #ifndef IOPROXY_WORKER_H
 #define IOPROXY_WORKER_H
