@@ -22,8 +22,10 @@ struct blk_dev {
 /* How long requests stay in ioproxy, from the driver's kick (or, for chains no kick
  * announced, from leaving the ring) to their used entry: a histogram with 8 buckets per power
  * of two of nanoseconds (12.5% apart), read for SIGUSR1. */
-#define LAT_SUB	    8
-#define LAT_BUCKETS (62 * LAT_SUB)
+/* Event mode: buffered writes up to this size are made on the queue thread (iop_blk_new). */
+#define IOP_SYNC_WRITE_MAX (64u << 10)
+#define LAT_SUB		   8
+#define LAT_BUCKETS	   (62 * LAT_SUB)
 
 /* The engine's queue and what ioproxy measures around it. */
 struct blk_queue {
@@ -226,9 +228,12 @@ int iop_blk_create(struct iop_dev **out, unsigned id, const struct iop_dev_cfg *
 	/* Requests whose data lies in one region of this device's memory use its buffers. */
 	b->disk.buf_first = id * VHOST_USER_MEM_REGIONS;
 	b->disk.buf_n = VHOST_USER_MEM_REGIONS;
-	/* A polling thread keeps its CPU busy: a buffered write the kernel would give to an
-	 * io-wq worker is made on it instead (host/blk.h). */
-	b->disk.sync_writes = pool && pool->poll;
+	/* A buffered write the kernel would give to an io-wq worker is made on the queue thread
+	 * instead (host/blk.h): any size when it polls (it keeps its CPU busy); in event mode up
+	 * to IOP_SYNC_WRITE_MAX, so that a request is complete before the driver's vCPU runs
+	 * again when the kick woke the thread on that vCPU's CPU, as a read is, while a large
+	 * write, which takes long and more likely waits on writeback, stays off the thread. */
+	b->disk.sync_write_max = pool && pool->poll ? UINT32_MAX : IOP_SYNC_WRITE_MAX;
 	register_files(&b->disk, files, nfiles, max);
 	host_blk_config(&b->disk, b->dev.nq, &b->config);
 	b->dev.config = &b->config;

@@ -8,6 +8,15 @@
 /* How long a kick may take to arrive once the driver published a buffer, before it counts as
  * lost. */
 #define KICK_GRACE_NS 50000000
+/* Polling: kicks stay on until this long has passed without a call (a driver that polls asks
+ * for none). */
+#define CALL_QUIET_NS 10000000
+/* Polling with kicks on: an idle loop yields at most this often. A yield that gave the CPU away
+ * for SHARED_NS or more means a thread that wants this CPU shares it (the vCPU, usually), and
+ * the loop sleeps on the kick instead of spinning for SHARED_HOLD_NS; then a yield asks again. */
+#define YIELD_GAP_NS   5000
+#define SHARED_NS      10000
+#define SHARED_HOLD_NS 20000000
 
 #include <poll.h>
 #include <sched.h>
@@ -102,7 +111,7 @@ void iop_worker_signal(struct iop_worker *w, int fd)
 	if (!w || w->cfg.poll || !w->uring.ready) {
 		host_signal(fd);
 		if (w)
-			w->yield_cpu = true;
+			w->called = true;
 		return;
 	}
 	/* An eventfd write completes inline at submission (eventfds take IOCB_NOWAIT): the
@@ -174,7 +183,7 @@ static uint64_t run_queues(struct iop_worker *w)
 		if (q->stopping || q->vq.broken || !q->enabled || faulted(q))
 			continue;
 		bool look = q->kicked || q->replay_mem ||
-			    ((w->notify_off || q->polled) && vq_has_work(&q->vq));
+			    ((w->cfg.poll || q->polled) && vq_has_work(&q->vq));
 		if (!look)
 			continue;
 		q->kicked = false;
@@ -272,29 +281,68 @@ static void catch_lost_bell(struct iop_worker *w)
 		w->lost_bells++;
 }
 
-/* Polling went idle: kicks back on, one more look, then sleep until something arrives (a
- * bounded sleep, with lost kicks caught). */
-static void poll_sleep(struct iop_worker *w)
+/* Polling: the driver's kicks on or off on every ring. On, it re-checks each ring and returns
+ * true if one has buffers it would take now (a blocked queue's wait for its own I/O, whose
+ * completion ends a sleep). */
+static bool kicks_on(struct iop_worker *w, bool on)
 {
 	bool work = false;
 	for (unsigned i = 0; i < w->nq; i++) {
 		struct iop_queue *q = w->q[i];
-		/* A blocked queue's buffers wait for its I/O, whose completion wakes the sleep. */
-		if (!q->stopping && !q->vq.broken && vq_notify_enable(&q->vq, true) && !blocked(q))
+		if (!q->stopping && !q->vq.broken && vq_notify_enable(&q->vq, on) && !blocked(q))
 			work = true;
 	}
-	w->notify_off = false;
-	if (!work && !atomic_load(&w->has_cmds)) {
+	w->notify_off = !on;
+	return work;
+}
+
+/* Polling went idle: kicks on (if they were off), one more look, then sleep until something
+ * arrives (a bounded sleep, with lost kicks caught). */
+static void poll_sleep(struct iop_worker *w)
+{
+	bool was_off = w->notify_off;
+	if (!kicks_on(w, true) && !atomic_load(&w->has_cmds)) {
 		w->sleeps++;
 		if (!wait_events(w, WAIT_BOUND_NS))
 			catch_lost_kicks(w);
 		reap(w);
 	}
-	for (unsigned i = 0; i < w->nq; i++) {
-		vq_notify_enable(&w->q[i]->vq, false);
+	if (was_off)
+		kicks_on(w, false);
+	for (unsigned i = 0; i < w->nq; i++)
 		w->q[i]->kicked = true;
+}
+
+/* Polling idle with kicks on: the driver takes interrupts, and its vCPU may share this CPU, in
+ * its sleep path or about to look at its ring. The yield lets it go first rather than wait for
+ * the end of our time slice; alone here, it returns at once. If it took long, that vCPU (or
+ * another thread) wants this CPU: the loop then sleeps on the kick for a while instead of
+ * spinning, as event mode does, so that the kick wakes it and it runs the request while the
+ * vCPU is out in the kick's exit, before the driver looks at its ring again. */
+static void yield_cpu(struct iop_worker *w, uint64_t now)
+{
+	sched_yield();
+	w->yield_ns = host_now_ns();
+	if (w->yield_ns - now >= SHARED_NS) {
+		w->shared_until_ns = now + SHARED_HOLD_NS;
+		w->shared_spells++;
 	}
-	w->notify_off = true;
+}
+
+/* Polling, once per loop: a driver that takes interrupts keeps its kicks on, so that each
+ * request's kick, an exit, holds its vCPU while this thread runs the request; a driver that
+ * polls (no call for CALL_QUIET_NS) has them off. */
+static void poll_kicks(struct iop_worker *w, uint64_t now)
+{
+	if (w->called) {
+		w->called = false;
+		w->last_call_ns = now;
+		if (w->notify_off && kicks_on(w, true))
+			for (unsigned i = 0; i < w->nq; i++)
+				w->q[i]->kicked = true;
+	} else if (!w->notify_off && now - w->last_call_ns >= CALL_QUIET_NS) {
+		kicks_on(w, false);
+	}
 }
 
 static void loop(struct iop_worker *w)
@@ -323,20 +371,16 @@ static void loop(struct iop_worker *w)
 			}
 			unsigned got = reap(w);
 			uint64_t now = host_now_ns();
-			if (took)
-				w->yield_cpu = false;
+			poll_kicks(w, now);
 			if (took || got) {
 				idle_since = now;
-			} else if (now - idle_since >= spin_ns) {
+			} else if (now - idle_since >= spin_ns || now < w->shared_until_ns) {
 				poll_sleep(w);
 				idle_since = host_now_ns();
-			} else if (w->yield_cpu) {
-				/* A driver that asked for an interrupt sleeps or takes it, and
-				 * its vCPU may share this CPU: it goes first rather than waiting
-				 * for the end of our time slice (alone here, this returns at
-				 * once). A driver that polls never asks, and a vCPU that spins
-				 * would keep the CPU for its whole slice: no yield then. */
-				sched_yield();
+			} else if (!w->notify_off && now - w->yield_ns >= YIELD_GAP_NS) {
+				/* Kicks off: a driver that polls, whose vCPU spins and would
+				 * keep the CPU for its whole time slice, so no yield. */
+				yield_cpu(w, now);
 			}
 		}
 		iop_worker_publish(w);
@@ -351,11 +395,13 @@ static void exit_fn(struct iop_worker *w, void *arg)
 }
 
 /* On the thread, so that SINGLE_ISSUER binds the ring to it. DEFER_TASKRUN only in event
- * mode: with --poll completions must show up in the CQ while the thread spins. */
+ * mode: with --poll completions must show up in the CQ while the thread spins, and they do
+ * with COOP_TASKRUN (the reap enters when the kernel has some waiting), which spares the
+ * spinning thread an IPI per kick. */
 static int ring_setup(struct iop_worker *w)
 {
-	int ret = host_uring_init(&w->uring, IOP_RING_ENTRIES, w->cfg.poll ? 0 : HOST_URING_DEFER,
-				  &w->setup_msg);
+	int ret = host_uring_init(&w->uring, IOP_RING_ENTRIES,
+				  w->cfg.poll ? HOST_URING_COOP : HOST_URING_DEFER, &w->setup_msg);
 	if (ret)
 		return ret;
 	host_uring_register_files(&w->uring, w->cfg.files, w->cfg.nfiles);

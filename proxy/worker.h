@@ -4,15 +4,18 @@
  * (reads of the kick eventfds). A loop iteration takes what the rings have, prepares every
  * SQE, submits once, reaps a batch of completions, then publishes each queue's used entries
  * and signals its call fd at most once. With --poll it spins on the rings and the completion
- * queue with the driver's kicks turned off, and after poll_us of idleness turns them back on,
- * looks once more, and sleeps until a kick or a completion.
+ * queue, and after poll_us of idleness turns kicks on, looks once more, and sleeps until a kick
+ * or a completion; the driver's kicks are off while it spins unless the driver takes
+ * interrupts, and a thread that finds its CPU shared sleeps on the kick instead of spinning
+ * (worker.c).
  *
  * The ring is made on the thread itself, so SINGLE_ISSUER binds it there; DEFER_TASKRUN is
  * used in event mode (completions are run when the thread waits), not with --poll, where
- * completions must show up in the CQ while the thread spins. Files (the disks) are registered
- * where the kernel allows it; guest memory, when fixed buffers are on, is pinned by another
- * thread and its buffer table cloned into the ring (bufs.h). Requests fall back to plain file
- * descriptors and readv/writev where neither is there (RLIMIT_MEMLOCK, an old kernel).
+ * completions must show up in the CQ while the thread spins (COOP_TASKRUN there). Files (the
+ * disks) are registered where the kernel allows it; guest memory, when fixed buffers are on, is
+ * pinned by another thread and its buffer table cloned into the ring (bufs.h). Requests fall
+ * back to plain file descriptors and readv/writev where neither is there (RLIMIT_MEMLOCK, an
+ * old kernel).
  */
 #ifndef IOPROXY_WORKER_H
 #define IOPROXY_WORKER_H
@@ -63,10 +66,13 @@ struct iop_worker {
 	struct iop_worker_cfg cfg;
 	bool notify_off;       /* polling: the driver's kicks are turned off */
 	bool calls_queued;     /* call eventfd writes on the SQ, not yet submitted */
-	bool yield_cpu;	       /* polling: a driver was called and has sent no chain since */
+	bool called;	       /* polling: a call since the loop last looked */
 	unsigned polled_rings; /* queues without a kick fd: checked every loop */
+	/* Polling, when a driver takes interrupts: the last call, the last yield, and until
+	 * when this CPU counts as shared with a thread that wants it (worker.c). */
+	uint64_t last_call_ns, yield_ns, shared_until_ns;
 
-	uint64_t loops, sleeps, lost_kicks, lost_bells;
+	uint64_t loops, sleeps, lost_kicks, lost_bells, shared_spells;
 };
 
 /* Starts the thread and waits until its ring is set up. */

@@ -228,11 +228,14 @@ static void dump_fn(struct iop_worker *w, void *arg)
 	(void)arg;
 	fprintf(stderr,
 		"ioproxy: worker %u: %u queue(s), %llu loops, %llu submits, %llu cqes, "
-		"%llu sleeps, %llu lost kicks, %llu lost doorbells%s\n",
+		"%llu sleeps, %llu lost kicks, %llu lost doorbells, %llu shared-CPU spells%s\n",
 		w->id, w->nq, (unsigned long long)w->loops, (unsigned long long)w->uring.submits,
 		(unsigned long long)w->uring.cqes, (unsigned long long)w->sleeps,
 		(unsigned long long)w->lost_kicks, (unsigned long long)w->lost_bells,
-		w->notify_off ? ", polling" : "");
+		(unsigned long long)w->shared_spells,
+		!w->cfg.poll	? ""
+		: w->notify_off ? ", polling"
+				: ", polling with kicks on");
 	for (unsigned i = 0; i < w->nq; i++) {
 		struct iop_queue *q = w->q[i];
 		uint16_t avail = q->vq.cfg.packed ? 0 : VQ_READ_ONCE(q->vq.avail->idx);

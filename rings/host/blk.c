@@ -159,12 +159,12 @@ static void prep_rw(struct host_blk *b, struct host_uring *u, struct host_blk_io
 
 static void io_done(struct host_uring *u, struct host_op *op, int res);
 
-/* A buffered write made at once (sync_writes): whole or an error, as on the ring. Returns false
- * when the request is not one (a read, an O_DIRECT write). */
+/* A buffered write made at once (sync_write_max): whole or an error, as on the ring. Returns
+ * false when the request is not one (a read, an O_DIRECT write, a larger write). */
 static bool write_now(struct host_blk *b, struct host_blk_io *io)
 {
 	const struct blk_req *r = &io->req;
-	if (!b->sync_writes || r->type != VIRTIO_BLK_T_OUT ||
+	if (r->type != VIRTIO_BLK_T_OUT || r->len > b->sync_write_max ||
 	    (b->opts.direct && !needs_cache(b, r)))
 		return false;
 	ssize_t n = pwritev(b->fd_cached, r->iov, (int)r->niov, (off_t)(r->sector * BLK_SECTOR));

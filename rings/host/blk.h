@@ -12,7 +12,7 @@
  *                      descriptor; a buffer inside a registered region uses the fixed-buffer
  *                      opcodes. Requests that need no I/O complete at once, and so do
  *                      buffered writes where the caller asks for them on its own thread
- *                      (sync_writes).
+ *                      (sync_write_max).
  *   host_blk_queue     a virtio queue's requests: a slot per ring entry, chains taken while
  *                      slots last, parsed and started; each completion handed to the caller,
  *                      who pushes the used entry. A chain that fails validation or parsing is
@@ -68,12 +68,15 @@ struct host_blk {
 	struct blk_limits lim;
 	/* Registered buffers holding the guest memory of this disk's requests. */
 	unsigned buf_first, buf_n;
-	/* Writes through the page cache are made at once on the caller's thread (pwritev)
-	 * instead of on the ring, where a file system without asynchronous buffered writes
-	 * (ext4) has io_uring hand each one to an io-wq worker thread: a caller that polls owns
-	 * its CPU, and the worker would have to take it from the poller (or wait for its time
-	 * slice) before the write can complete. Off unless the caller sets it. */
-	bool sync_writes;
+	/* Writes through the page cache of up to this many bytes are made at once on the
+	 * caller's thread (pwritev) instead of on the ring, where a file system without
+	 * asynchronous buffered writes (ext4) has io_uring hand each one to an io-wq worker
+	 * thread: a caller that polls owns its CPU, and the worker would have to take it from
+	 * the poller (or wait for its time slice) before the write can complete; a caller woken
+	 * on its driver's CPU would let the driver run on meanwhile. The price: a write the
+	 * kernel throttles or makes wait for the journal blocks the caller's thread. 0 (the
+	 * default): none. */
+	uint32_t sync_write_max;
 };
 
 /* Opens the disk and sizes it; the fds are -1 on failure. opt_name prefixes messages. */
@@ -93,7 +96,7 @@ struct host_blk_io {
 	struct blk_req req;
 	bool fallback;	   /* write-zeroes retried as a hole punch */
 	bool fixed;	   /* the data moves through a registered buffer */
-	bool sync;	   /* a write made at once (host_blk.sync_writes) */
+	bool sync;	   /* a write made at once (host_blk.sync_write_max) */
 	uint8_t status;	   /* VIRTIO_BLK_S_*, once complete */
 	uint32_t used_len; /* bytes written to the driver's buffer, status byte included */
 	/* Called on the ring's thread when I/O completes (not for a request completed at once). */

@@ -24,9 +24,16 @@ int host_uring_init(struct host_uring *u, unsigned entries, unsigned flags, stru
 		want |= IORING_SETUP_DEFER_TASKRUN;
 	if (flags & HOST_URING_DISABLED)
 		want |= IORING_SETUP_R_DISABLED;
+	/* Task work (a kick's poll, an io-wq completion) then interrupts a running owner with an
+	 * IPI no more: it sets IORING_SQ_TASKRUN and waits for the owner's next entry (reap). */
+	if (flags & HOST_URING_COOP)
+		want |= IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
 	/* Each step back is what an older kernel refuses with EINVAL: DEFER_TASKRUN (before
-	 * 6.1), SINGLE_ISSUER (before 6.0); a plain ring needs no enabling. */
-	static const unsigned drop[] = {0, IORING_SETUP_DEFER_TASKRUN,
+	 * 6.1) and COOP_TASKRUN (before 5.19), SINGLE_ISSUER (before 6.0); a plain ring needs no
+	 * enabling. */
+	static const unsigned drop[] = {0,
+					IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_COOP_TASKRUN |
+						IORING_SETUP_TASKRUN_FLAG,
 					IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_R_DISABLED};
 	int ret = -EINVAL;
 	struct io_uring_params p;
@@ -85,6 +92,9 @@ unsigned host_uring_reap(struct host_uring *u)
 {
 	struct io_uring_cqe *cqe;
 	unsigned head, n = 0;
+	if ((u->setup_flags & IORING_SETUP_TASKRUN_FLAG) &&
+	    (IO_URING_READ_ONCE(*u->ring.sq.kflags) & IORING_SQ_TASKRUN))
+		io_uring_get_events(&u->ring);
 	io_uring_for_each_cqe(&u->ring, head, cqe)
 	{
 		struct host_op *op = io_uring_cqe_get_data(cqe);

@@ -42,6 +42,7 @@ enum {
 	HOST_URING_DEFER = 1u << 0,    /* DEFER_TASKRUN: completions run when the owner waits */
 	HOST_URING_DISABLED = 1u << 1, /* made here, enabled by the owning thread */
 	HOST_URING_SHARED = 1u << 2,   /* no SINGLE_ISSUER: another ring may take its buffers */
+	HOST_URING_COOP = 1u << 3,     /* COOP_TASKRUN: no IPI to a running owner (it polls) */
 };
 
 struct host_uring {
@@ -70,7 +71,8 @@ void host_uring_exit(struct host_uring *u);
 struct io_uring_sqe *host_uring_sqe(struct host_uring *u, struct host_op *op);
 /* Runs the callback of every completion that is there (u->cqe_flags holds each one's flags
  * meanwhile: IORING_CQE_F_MORE says a multishot operation stays armed). Returns how many there
- * were. */
+ * were. A HOST_URING_COOP ring whose kernel side has completions waiting for the owner to enter
+ * (IORING_SQ_TASKRUN) enters first, without waiting. */
 unsigned host_uring_reap(struct host_uring *u);
 
 /* Registers files[0..n) (-1: an empty slot); a failure leaves plain descriptors in use. */

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * rings/host/blk.c's one-request level on a real io_uring and a real file: where a write goes.
- * Without sync_writes every read and write is an SQE on the caller's ring and completes through
- * done(); with it (ioproxy --poll) a buffered write is made at once on the caller's thread,
- * nothing on the ring, the data in the file before host_blk_start returns, while reads still
- * go on the ring.
+ * Without sync_write_max every read and write is an SQE on the caller's ring and completes
+ * through done(); with it (ioproxy: any size with --poll, up to 64 KiB in event mode) a buffered
+ * write of up to that many bytes is made at once on the caller's thread, nothing on the ring,
+ * the data in the file before host_blk_start returns, while reads and larger writes still go on
+ * the ring.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -117,7 +118,7 @@ static void write_on_ring(void **state)
 static void write_at_once(void **state)
 {
 	struct fix *f = *state;
-	f->disk.sync_writes = true;
+	f->disk.sync_write_max = sizeof(f->buf); /* the limit itself is included */
 	memset(f->buf, 0xa5, sizeof(f->buf));
 	assert_true(start(f, VIRTIO_BLK_T_OUT));
 	assert_int_equal(io_uring_sq_ready(&f->u.ring), 0); /* nothing on the ring */
@@ -138,11 +139,27 @@ static void write_at_once(void **state)
 		assert_int_equal(f->buf[i], 0xa5);
 }
 
+/* A write longer than the limit goes on the ring, like any write without one. */
+static void write_above_limit(void **state)
+{
+	struct fix *f = *state;
+	f->disk.sync_write_max = sizeof(f->buf) - 512;
+	memset(f->buf, 0x3c, sizeof(f->buf));
+	assert_false(start(f, VIRTIO_BLK_T_OUT));
+	assert_int_equal(io_uring_sq_ready(&f->u.ring), 1);
+	assert_false(f->io.sync);
+	complete_one(f);
+	assert_int_equal(f->done, 1);
+	assert_int_equal(f->status, VIRTIO_BLK_S_OK);
+	file_holds(f, 0x3c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(write_on_ring, setup, teardown),
 		cmocka_unit_test_setup_teardown(write_at_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(write_above_limit, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
