@@ -933,6 +933,8 @@ def main():
         sys.exit(client_main(o))
     if o.seconds < 20 or o.guests < 1 or not 1 <= o.disks <= 8:
         ap.error("at least 20 s, one guest and 1 to 8 disks")
+    if o.keep and not os.path.isdir(o.keep):
+        ap.error("--keep %s: no such directory (create it first)" % o.keep)
     preflight(o)
     def term(*_):  # unwind once (a second signal must not cut the cleanup short)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
