@@ -387,6 +387,7 @@ class Soak:
                                      prefix=self.ns.run_in([]) if self.ns else (),
                                      start_new_session=True)
         self.nic_client = None
+        self.nic_due = None  # the client's time by which every NIC still answers
 
     # -------------------------------------------------------------- bookkeeping
     def check(self, name, passed, figures):
@@ -649,6 +650,7 @@ class Soak:
         self.aggregate = sum(d["iops_window"] or 0 for d in self.per_disk)
 
     def check_nics(self, client):
+        o = self.o
         self.per_nic = []
         if not self.nic:
             return
@@ -667,8 +669,12 @@ class Soak:
         if not client:
             return
         kill = self.restart_times["kill"] - (client["t0"] - self.t0)
-        late = [r["name"] for r in self.per_nic
-                if r.get("last") is None or r["last"] < client["seconds"] - 3]
+        # A NIC guest serves its --seconds from its first line after SIGCONT, the client its
+        # own from after every guest served (a few seconds later on a loaded host): answers
+        # are due up to whichever ends first (a guest cannot end before t_started + its time).
+        due = min(client["seconds"], self.t_started + o.seconds - 2 - client["t0"]) - 3
+        self.nic_due = due
+        late = [r["name"] for r in self.per_nic if r.get("last") is None or r["last"] < due]
         corrupt = [r["name"] for r in self.per_nic if r.get("bad")]
         outage = []
         for r in self.per_nic:
@@ -873,14 +879,16 @@ def report(s, argv):
         add("")
     if getattr(s, "per_nic", None):
         add("| NIC guest | echoes answered | lost | RTT p50 ms | RTT p99 ms | RTT max ms | "
-            "silences > 0.5 s (s) | result |")
-        add("|---|---|---|---|---|---|---|---|")
+            "silences > 0.5 s (s) | last answer s (due from %s) | result |" % (
+                "%.1f" % s.nic_due if s.nic_due is not None else "-"))
+        add("|---|---|---|---|---|---|---|---|---|")
         ms = lambda v: "%.2f" % (v * 1e3) if v is not None else "-"
         for r in s.per_nic:
-            add("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            add("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 r["name"], r.get("got", "-"), r.get("lost", "-"), ms(r.get("rtt_p50")),
                 ms(r.get("rtt_p99")), ms(r.get("rtt_max")),
                 ", ".join("%.1f" % (b - a) for a, b in r.get("gaps", [])) or "-",
+                "%.1f" % r["last"] if r.get("last") is not None else "-",
                 "pass" if r["ok"] else "FAIL"))
         add("")
     samples = s.sampler.samples
