@@ -764,9 +764,15 @@ class Soak:
                 continue
             fds = sorted(set(x["fds"] for x in idle))
             ok &= len(fds) == 1
-            # From the moment each churn socket served once in this run of ioproxy: a first
-            # connection leaves glibc's heap a few KiB larger for good.
-            warm = [x for x in idle if x["warm"]]
+            # From the moment each churn socket served once in this run of ioproxy (a first
+            # connection leaves glibc's heap a few KiB larger for good) and the run's warm-up
+            # is over, as the flat check counts it: after the restart every resident guest
+            # reconnects at once, and ioproxy's RSS settles over its first seconds while the
+            # first churn guests come and go (+1.2 MiB in 5 s, then flat: soak.md).
+            run_t = [x["t"] for x in self.sampler.samples if x["run"] == run]
+            settled = (run_t[0] + max(WARMUP_MIN, WARMUP_SHARE * (run_t[-1] - run_t[0]))
+                       if run_t else 0)
+            warm = [x for x in idle if x["warm"] and x["t"] >= settled]
             if len(warm) < 2 or warm[-1]["n"] == warm[0]["n"]:
                 figures.append("ioproxy run %d, with none of them connected: fds %s; RSS %.1f "
                                "-> %.1f MiB, too few of them after the first to judge growth"
