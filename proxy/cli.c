@@ -19,6 +19,8 @@ const char iop_cli_usage[] =
 	"  --fd=FD                            serve an already listening socket\n"
 	"  --blk-file=PATH, --read-only       the vhost-user-blk back-end conventions\n"
 	"  --poll[=USEC]      busy-poll rings and completions, sleeping after USEC idle (100)\n"
+	"  --poll-window=USEC  event mode: after chains, watch the rings up to USEC before\n"
+	"                     sleeping, adapting below that bound; 0: off (200)\n"
 	"  --threads N        queue threads, each with its own io_uring (1)\n"
 	"  --fixed-buffers=on|off|auto  register (pin) guest memory with io_uring; auto: on\n"
 	"                     with --poll (auto)\n"
@@ -33,6 +35,7 @@ enum {
 	OPT_BLK_FILE,
 	OPT_READ_ONLY,
 	OPT_POLL,
+	OPT_POLL_WINDOW,
 	OPT_THREADS,
 	OPT_FIXED_BUFS,
 	OPT_USER,
@@ -51,6 +54,7 @@ static const struct option options[] = {
 	{"blk-file", required_argument, NULL, OPT_BLK_FILE},
 	{"read-only", no_argument, NULL, OPT_READ_ONLY},
 	{"poll", optional_argument, NULL, OPT_POLL},
+	{"poll-window", required_argument, NULL, OPT_POLL_WINDOW},
 	{"threads", required_argument, NULL, OPT_THREADS},
 	{"fixed-buffers", required_argument, NULL, OPT_FIXED_BUFS},
 	{"user", required_argument, NULL, OPT_USER},
@@ -80,6 +84,7 @@ struct parse {
 	} sock[IOP_MAX_DEVICES];
 	unsigned nsock;
 	bool read_only;
+	bool window_given;
 };
 
 /* "k=v,k=v" into a new device; the values point into a copy kept in cfg->owned. */
@@ -174,6 +179,10 @@ static int parse_option(struct parse *p, int opt, const char *arg, struct host_e
 		cfg->poll_us = IOP_DEFAULT_POLL_US;
 		return arg ? host_opt_number("--poll", arg, 0, IOP_MAX_POLL_US, &cfg->poll_us, err)
 			   : 0;
+	case OPT_POLL_WINDOW:
+		p->window_given = true;
+		return host_opt_number("--poll-window", arg, 0, IOP_MAX_POLL_WINDOW_US,
+				       &cfg->window_us, err);
 	case OPT_THREADS:
 		return host_opt_number("--threads", arg, 1, IOP_MAX_THREADS, &cfg->threads, err);
 	case OPT_FIXED_BUFS:
@@ -198,6 +207,9 @@ static int finish(struct parse *p, struct host_err *err)
 		return host_err_set(
 			err, EINVAL,
 			"no device: give --socket PATH with --blk or --net (see --help)");
+	if (p->window_given && cfg->poll)
+		return host_err_set(err, EINVAL,
+				    "--poll-window is for event mode: --poll polls all the time");
 	if (p->nsock != cfg->ndev)
 		return host_err_set(err, EINVAL,
 				    "%u device(s) but %u socket(s): give one socket per device",
@@ -216,6 +228,7 @@ int iop_cli_parse(int argc, char **argv, struct iop_config *cfg, struct host_err
 	struct parse p = {.cfg = cfg};
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->threads = 1;
+	cfg->window_us = IOP_DEFAULT_POLL_WINDOW_US;
 	cfg->seccomp = true;
 	for (int i = 1; i < argc; i++) /* these win over everything else, errors included */
 		if (!strcmp(argv[i], "--print-capabilities")) {

@@ -4,7 +4,8 @@
  *   --socket PATH | --socket-path=PATH | --fd=FD          the vhost-user socket of a device
  *   --blk path=FILE[,readonly=on][,direct=on][,queues=N][,serial=ID] | --blk-file=PATH
  *   --net tap=NAME[,queues=N][,mac=MAC]
- * plus --read-only (every block device), --poll[=USEC], --threads N, --user NAME,
+ * plus --read-only (every block device), --poll[=USEC], --poll-window=USEC, --threads N,
+ * --user NAME,
  * --fixed-buffers=on|off|auto, --print-capabilities, --help, --version.
  */
 #ifndef IOPROXY_CLI_H
@@ -23,6 +24,9 @@
 #define IOP_MAX_THREADS	    64
 #define IOP_DEFAULT_POLL_US 100
 #define IOP_MAX_POLL_US	    1000000
+/* Event mode's poll window (proxy/window.h): the bound, in microseconds. */
+#define IOP_DEFAULT_POLL_WINDOW_US 200
+#define IOP_MAX_POLL_WINDOW_US	   1000
 
 enum iop_dev_kind { IOP_DEV_BLK, IOP_DEV_NET };
 
@@ -45,6 +49,7 @@ struct iop_config {
 	unsigned threads;
 	bool poll;
 	unsigned poll_us;
+	unsigned window_us; /* --poll-window (event mode); 0: off */
 	enum iop_fixed_bufs fixed_bufs;
 	const char *user; /* --user: drop to this account after setup */
 	bool seccomp;	  /* the allow-list (off only with --no-seccomp, for debugging) */

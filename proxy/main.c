@@ -96,6 +96,7 @@ static int start_workers(struct ioproxy *p, struct host_err *err)
 		queues += p->dev[i]->nq;
 	struct iop_worker_cfg wc = {.poll = p->cfg.poll,
 				    .poll_us = p->cfg.poll_us,
+				    .window_us = p->cfg.window_us,
 				    .files = p->files,
 				    .nfiles = p->nfiles,
 				    .nbufs = fixed ? p->ndev * VHOST_USER_MEM_REGIONS : 0,

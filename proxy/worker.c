@@ -11,12 +11,6 @@
 /* Polling: kicks stay on until this long has passed without a call (a driver that polls asks
  * for none). */
 #define CALL_QUIET_NS 10000000
-/* Polling with kicks on: an idle loop yields at most this often. A yield that gave the CPU away
- * for SHARED_NS or more means a thread that wants this CPU shares it (the vCPU, usually), and
- * the loop sleeps on the kick instead of spinning for SHARED_HOLD_NS; then a yield asks again. */
-#define YIELD_GAP_NS   5000
-#define SHARED_NS      10000
-#define SHARED_HOLD_NS 20000000
 
 #include <poll.h>
 #include <sched.h>
@@ -248,12 +242,19 @@ static bool waits_for_kick(struct iop_queue *q)
 	       !blocked(q) && vq_has_work(&q->vq);
 }
 
-static bool rings_have_work(struct iop_worker *w)
+bool iop_worker_rings_have_work(struct iop_worker *w)
 {
 	for (unsigned i = 0; i < w->nq; i++)
 		if (waits_for_kick(w->q[i]))
 			return true;
 	return false;
+}
+
+void iop_worker_mark_waiting(struct iop_worker *w)
+{
+	for (unsigned i = 0; i < w->nq; i++)
+		if (waits_for_kick(w->q[i]))
+			w->q[i]->kicked = true;
 }
 
 /* A wait that nothing ended, with kicks on, found a ring with work. Its kick may still be on
@@ -263,12 +264,11 @@ static bool rings_have_work(struct iop_worker *w)
  * queue blocked on its own I/O is not waiting for a kick. */
 static void catch_lost_kicks(struct iop_worker *w)
 {
-	if (!rings_have_work(w) || wait_events(w, KICK_GRACE_NS) || !rings_have_work(w))
+	if (!iop_worker_rings_have_work(w) || wait_events(w, KICK_GRACE_NS) ||
+	    !iop_worker_rings_have_work(w))
 		return;
 	w->lost_kicks++;
-	for (unsigned i = 0; i < w->nq; i++)
-		if (waits_for_kick(w->q[i]))
-			w->q[i]->kicked = true;
+	iop_worker_mark_waiting(w);
 }
 
 /* A wait that nothing ended found a command posted. The control thread posts it, then rings
@@ -319,7 +319,7 @@ static void poll_sleep(struct iop_worker *w)
  * another thread) wants this CPU: the loop then sleeps on the kick for a while instead of
  * spinning, as event mode does, so that the kick wakes it and it runs the request while the
  * vCPU is out in the kick's exit, before the driver looks at its ring again. */
-static void yield_cpu(struct iop_worker *w, uint64_t now)
+void iop_worker_yield(struct iop_worker *w, uint64_t now)
 {
 	sched_yield();
 	w->yield_ns = host_now_ns();
@@ -359,11 +359,16 @@ static void loop(struct iop_worker *w)
 		iop_worker_publish(
 			w); /* what completed without I/O (errors, GET_ID), before any wait */
 		if (!w->cfg.poll) {
-			if (!wait_events(w, WAIT_BOUND_NS)) {
-				catch_lost_bell(w);
-				catch_lost_kicks(w);
+			iop_worker_window_note(w, took);
+			/* The window returns at once when there is no reason to poll; true when it
+			 * found chains (or a command, or a completion): then no sleep. */
+			if (!iop_worker_window(w)) {
+				if (!wait_events(w, WAIT_BOUND_NS)) {
+					catch_lost_bell(w);
+					catch_lost_kicks(w);
+				}
+				reap(w);
 			}
-			reap(w);
 		} else {
 			if (io_uring_sq_ready(&w->uring.ring)) {
 				io_uring_submit(&w->uring.ring);
@@ -380,7 +385,7 @@ static void loop(struct iop_worker *w)
 			} else if (!w->notify_off && now - w->yield_ns >= YIELD_GAP_NS) {
 				/* Kicks off: a driver that polls, whose vCPU spins and would
 				 * keep the CPU for its whole time slice, so no yield. */
-				yield_cpu(w, now);
+				iop_worker_yield(w, now);
 			}
 		}
 		iop_worker_publish(w);
@@ -454,6 +459,7 @@ int iop_worker_start(struct iop_worker *w, unsigned id, const struct iop_worker_
 	w->cfg = *cfg;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
+	iop_window_init(&w->win, cfg->poll ? 0 : (uint64_t)cfg->window_us * 1000);
 	w->q = calloc(cfg->max_queues ? cfg->max_queues : 1, sizeof(*w->q));
 	w->bell_fd = w->q ? eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : -1;
 	if (!w->q)

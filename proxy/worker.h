@@ -28,6 +28,7 @@
 
 #include "host/err.h"
 #include "iop.h"
+#include "window.h"
 
 #define IOP_RING_ENTRIES 1024
 
@@ -36,7 +37,8 @@ struct iop_cmd;
 struct iop_worker_cfg {
 	bool poll;
 	unsigned poll_us;
-	const int *files; /* registered at start, slot i = files[i] (-1: empty) */
+	unsigned window_us; /* event mode: the poll window's bound (window.h); 0: none */
+	const int *files;   /* registered at start, slot i = files[i] (-1: empty) */
 	unsigned nfiles;
 	unsigned nbufs;	     /* the buffer table's size (bufs.h); 0: no fixed buffers */
 	unsigned max_queues; /* queues it may run at once (every device's, at most) */
@@ -71,6 +73,12 @@ struct iop_worker {
 	/* Polling, when a driver takes interrupts: the last call, the last yield, and until
 	 * when this CPU counts as shared with a thread that wants it (worker.c). */
 	uint64_t last_call_ns, yield_ns, shared_until_ns;
+	/* Event mode's poll window (worker_window.c): chains taken since the last window, when
+	 * the thread last went idle after chains (0: not since), and what the windows did. */
+	struct iop_window win;
+	bool win_armed;
+	uint64_t win_idle_ns;
+	uint64_t windows, window_found, window_spin_ns;
 
 	uint64_t loops, sleeps, lost_kicks, lost_bells, shared_spells;
 };

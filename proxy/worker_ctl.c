@@ -236,6 +236,16 @@ static void dump_fn(struct iop_worker *w, void *arg)
 		!w->cfg.poll	? ""
 		: w->notify_off ? ", polling"
 				: ", polling with kicks on");
+	if (w->win.max_ns)
+		fprintf(stderr,
+			"ioproxy: worker %u: poll window %llu us (bound %llu): %llu windows, %llu "
+			"found chains, %llu us spun; %llu hits, %llu grows, %llu shrinks\n",
+			w->id, (unsigned long long)(w->win.ns / 1000),
+			(unsigned long long)(w->win.max_ns / 1000), (unsigned long long)w->windows,
+			(unsigned long long)w->window_found,
+			(unsigned long long)(w->window_spin_ns / 1000),
+			(unsigned long long)w->win.hits, (unsigned long long)w->win.grows,
+			(unsigned long long)w->win.shrinks);
 	for (unsigned i = 0; i < w->nq; i++) {
 		struct iop_queue *q = w->q[i];
 		uint16_t avail = q->vq.cfg.packed ? 0 : VQ_READ_ONCE(q->vq.avail->idx);

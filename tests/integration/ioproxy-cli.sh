@@ -39,6 +39,10 @@ bad "not a listening socket" --fd=0 --blk "path=$tmp/disk.img"
 bad "queues=" --socket "$tmp/s" --blk "path=$tmp/disk.img,queues=99"
 bad "no such user" --socket "$tmp/s" --blk "path=$tmp/disk.img" --user no-such-user-here
 bad "--poll" --socket "$tmp/s" --blk "path=$tmp/disk.img" --poll=-1
+bad "--poll-window 2000: give a number from 0 to 1000" --socket "$tmp/s" \
+	--blk "path=$tmp/disk.img" --poll-window=2000
+bad "--poll-window is for event mode" --socket "$tmp/s" --blk "path=$tmp/disk.img" --poll \
+	--poll-window=50
 
 start() { # start ARGS...: an ioproxy serving $tmp/s, pid in $pid
 	rm -f "$tmp/s"
@@ -63,6 +67,10 @@ start
 stop TERM
 start --poll=20 --threads 2
 stop INT
+start --poll-window=0
+stop TERM
+start --poll-window=1000 --threads 2
+stop TERM
 
 if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
 	chmod 0666 "$tmp/disk.img"

@@ -64,11 +64,35 @@ static void defaults_and_conventions(void **state)
 	assert_int_equal(c.dev[0].blk.queues, 1);
 	assert_int_equal(c.threads, 1);
 	assert_false(c.poll);
+	assert_int_equal(c.window_us, IOP_DEFAULT_POLL_WINDOW_US);
 	iop_cli_free(&c);
 	assert_int_equal(PARSE(&c, &e, "--fd=3", "--blk-file", "d.img", "--poll"), IOP_CLI_RUN);
 	assert_null(c.dev[0].socket);
 	assert_int_equal(c.dev[0].listen_fd, 3);
 	assert_int_equal(c.poll_us, IOP_DEFAULT_POLL_US);
+	iop_cli_free(&c);
+}
+
+/* --poll-window=USEC: event mode's poll window, 0 (off) up to the bound; not with --poll. */
+static void poll_window(void **state)
+{
+	(void)state;
+	struct iop_config c;
+	struct host_err e = {{0}};
+	assert_int_equal(PARSE(&c, &e, "--socket", "s", "--blk", "path=x", "--poll-window=0"),
+			 IOP_CLI_RUN);
+	assert_int_equal(c.window_us, 0);
+	assert_false(c.poll);
+	iop_cli_free(&c);
+	assert_int_equal(PARSE(&c, &e, "--socket", "s", "--blk", "path=x", "--poll-window", "32"),
+			 IOP_CLI_RUN);
+	assert_int_equal(c.window_us, 32);
+	iop_cli_free(&c);
+	char max[16];
+	snprintf(max, sizeof(max), "%u", IOP_MAX_POLL_WINDOW_US);
+	assert_int_equal(PARSE(&c, &e, "--socket", "s", "--blk", "path=x", "--poll-window", max),
+			 IOP_CLI_RUN);
+	assert_int_equal(c.window_us, IOP_MAX_POLL_WINDOW_US);
 	iop_cli_free(&c);
 }
 
@@ -193,6 +217,17 @@ static void errors(void **state)
 	BAD("unicast", "--socket", "s", "--net", "tap=t,mac=5g:54:00:12:34:56");
 	BAD("at most 20", "--socket", "s", "--blk", "path=x,serial=123456789012345678901");
 	BAD("--poll abc", "--socket", "s", "--blk", "path=x", "--poll=abc");
+	BAD("--poll-window abc: give a number from 0 to 1000", "--socket", "s", "--blk", "path=x",
+	    "--poll-window=abc");
+	BAD("--poll-window 1001: give a number from 0 to 1000", "--socket", "s", "--blk", "path=x",
+	    "--poll-window=1001");
+	BAD("--poll-window -1", "--socket", "s", "--blk", "path=x", "--poll-window=-1");
+	BAD("--poll-window 5us", "--socket", "s", "--blk", "path=x", "--poll-window=5us");
+	BAD("needs a value", "--socket", "s", "--blk", "path=x", "--poll-window");
+	BAD("--poll-window is for event mode", "--socket", "s", "--blk", "path=x", "--poll",
+	    "--poll-window=50");
+	BAD("--poll-window is for event mode", "--socket", "s", "--blk", "path=x",
+	    "--poll-window=50", "--poll=10");
 	BAD("--threads 0", "--socket", "s", "--blk", "path=x", "--threads", "0");
 	BAD("needs a value", "--socket", "s", "--blk", "path=x", "--threads");
 	BAD("unknown option '--frobnicate'", "--frobnicate");
@@ -215,6 +250,7 @@ int main(void)
 		cmocka_unit_test(blk_and_net),	cmocka_unit_test(defaults_and_conventions),
 		cmocka_unit_test(actions),	cmocka_unit_test(fixed_buffers),
 		cmocka_unit_test(many_devices), cmocka_unit_test(errors),
+		cmocka_unit_test(poll_window),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
