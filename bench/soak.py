@@ -544,6 +544,7 @@ class Soak:
         if self.churn:
             time.sleep(max(0, end_at - 8 - time.time()))
             self.churn.stop.set()
+            self.t_churn_stop = self.now()
         time.sleep(max(0, end_at - 3 - time.time()))
         self.dump("near the end")
         self.t_end = self.now()
@@ -731,9 +732,16 @@ class Soak:
 
     def check_flat(self):
         figures, ok = [], True
-        for run in (0, 1):  # up to the last dump (then the guests leave), no churn guest on
-            s = [x for x in self.sampler.samples
-                 if x["run"] == run and x["t"] <= self.t_end and not x["churn"]]
+        # Samples with no churn guest connected: the sampler's (once a second) and the churn's
+        # own between two guests (while churn runs, one is connected most of the time: after
+        # the restart the sampler alone saw none between the reconnect and the end). Up to the
+        # churn's stop or the last dump, whichever is first: then the guests begin to leave.
+        cut = min(self.t_end, getattr(self, "t_churn_stop", self.t_end))
+        idle = self.churn.idle if self.churn else []
+        for run in (0, 1):
+            s = sorted((x for x in self.sampler.samples + idle
+                        if x["run"] == run and x["t"] <= cut and not x.get("churn")),
+                       key=lambda x: x["t"])
             if not s:
                 ok = False
                 figures.append("run %d: no samples" % (run + 1))
