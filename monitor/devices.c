@@ -319,8 +319,7 @@ static int add_nets(struct vmm_vm *vm, struct host_err *err)
 		if (!n)
 			return host_err_set(err, ENOMEM, "out of memory");
 		int ret = vnet_dev_init(n, &vm->cfg->nets[i], i, &vm->devs.io, &vm->mem, err);
-		if (ret) {
-			vnet_dev_destroy(n);
+		if (ret) { /* vnet_dev_init undid its own work: nothing to destroy */
 			free(n);
 			return ret;
 		}

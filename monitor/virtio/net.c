@@ -179,8 +179,10 @@ int vnet_dev_init(struct vnet_dev *n, const struct vmm_net_config *cfg, unsigned
 	for (unsigned i = 0; i < 2 * pairs; i++)
 		n->vq[i] = (struct vnet_queue){.net = n, .q = &n->vdev.q[i], .flush.fn = publish};
 	ret = vmm_virtio_dev_init(&n->vdev, &net_ops, n, features, nq, NET_QUEUE_SIZE, io, mem);
-	if (ret)
+	if (ret) {
+		host_tap_close(&n->tap);
 		return host_err_set(err, -ret, "--net tap=%s: %s", cfg->tap.name, strerror(-ret));
+	}
 	return 0;
 }
 

@@ -8,14 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
 
-#define MAX_SEG	 64
-#define RX_LINK	 16 /* reads posted per hard-linked chain */
-#define TX_BATCH 32
-#define MIN_RX	 (HOST_NET_HDR_LEN + 1514) /* header and a full Ethernet frame without FCS */
+#define MAX_SEG		64
+#define RX_LINK		16 /* reads posted per hard-linked chain */
+#define TX_BATCH	32
+#define MIN_RX		(HOST_NET_HDR_LEN + 1514) /* header and a full Ethernet frame without FCS */
+#define ATTACH_TRIES	20
+#define ATTACH_PAUSE_NS 50000000
 
 /* ------------------------------------------------------------ the tap ----------------------- */
 
@@ -31,15 +34,24 @@ static int open_named(struct host_tap *t, unsigned p, struct host_err *err)
 	if (t->pairs > 1)
 		ifr.ifr_flags |= IFF_MULTI_QUEUE;
 	memcpy(ifr.ifr_name, o->name, sizeof(o->name)); /* NUL-terminated, <= 16 */
-	if (ioctl(t->fd[p], TUNSETIFF, &ifr) < 0)
-		return host_err_set(err, errno, "%s tap=%s: cannot attach: %s%s", t->opt_name,
-				    o->name, strerror(errno),
-				    errno == EPERM
-					    ? " (create it first: ip tuntap add NAME mode tap "
-					      "user $USER)"
-				    : errno == EINVAL && t->pairs > 1
+	/* EBUSY: the tap's last user may have exited with an io_uring whose teardown, which runs
+	 * after the process is gone, still holds the queue for a moment; wait up to a second. */
+	int ret = 0;
+	for (int tries = 0; tries < ATTACH_TRIES; tries++) {
+		ret = ioctl(t->fd[p], TUNSETIFF, &ifr) < 0 ? errno : 0;
+		if (ret != EBUSY)
+			break;
+		nanosleep(&(struct timespec){.tv_nsec = ATTACH_PAUSE_NS}, NULL);
+	}
+	if (ret)
+		return host_err_set(err, ret, "%s tap=%s: cannot attach: %s%s", t->opt_name,
+				    o->name, strerror(ret),
+				    ret == EPERM ? " (create it first: ip tuntap add NAME mode tap "
+						   "user $USER)"
+				    : ret == EINVAL && t->pairs > 1
 					    ? " (queues=N needs a tap made with multi_queue)"
-					    : "");
+				    : ret == EBUSY ? " (another process has it attached)"
+						   : "");
 	return 0;
 }
 
